@@ -1,0 +1,34 @@
+# firstcome: `make run` starts everything, `make test` runs the whole suite.
+# Both bring up PostgreSQL and Redis first (scripts/services.sh explains how).
+SHELL := /bin/bash
+VENV_STAMP := .venv/.installed
+
+.PHONY: run test services stop status lint venv clean
+
+run: $(VENV_STAMP)  ## migrate, load demo data, start web + worker + beat
+	@scripts/run.sh
+
+test: $(VENV_STAMP)  ## the whole pytest suite against real PostgreSQL and Redis
+	@scripts/test.sh $(PYTEST_ARGS)
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt scripts/venv.sh
+	@scripts/venv.sh
+	@touch $@
+
+services: $(VENV_STAMP)  ## only bring up PostgreSQL and Redis
+	@scripts/services.sh up
+
+stop:  ## stop the project-local PostgreSQL and Redis, if any
+	@scripts/services.sh down
+
+status:
+	@scripts/services.sh status
+
+lint: $(VENV_STAMP)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+clean: stop
+	rm -rf .venv .run .pytest_cache .ruff_cache

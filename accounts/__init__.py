@@ -1,0 +1,1 @@
+"""Accounts: the user model, sign-up, and bearer tokens for scripts."""

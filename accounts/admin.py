@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts import selectors, services
+from accounts.models import User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "email", "is_staff", "is_active", "date_joined")
+    readonly_fields = ("api_token_generation",)
+    fieldsets = (*BaseUserAdmin.fieldsets, ("API tokens", {"fields": ("api_token_generation",)}))
+    actions = ["revoke_tokens"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            if obj.is_active:
+                selectors.api_token_generation_reset(user_id=obj.pk)
+            else:
+                services.api_token_revoke(user=obj)
+
+    @admin.action(description="Revoke API tokens of the selected users")
+    def revoke_tokens(self, request, queryset):
+        for user in queryset:
+            services.api_token_revoke(user=user)
+        self.message_user(request, f"Revoked the tokens of {queryset.count()} user(s).")

@@ -1,0 +1,56 @@
+"""Token API: exchange credentials for a bearer token, revoke tokens, who am I."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import User
+
+
+class TokenCreateApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+        token_type = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, summary="Get a bearer token")
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, expires_at = services.api_token_issue_for_credentials(**data.validated_data)
+        body = self.OutputSerializer({"token": token, "token_type": "Bearer", "expires_at": expires_at}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenRevokeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None}, summary="Revoke all of my bearer tokens")
+    def post(self, request: Request) -> Response:
+        services.api_token_revoke(user=User(pk=request.user.id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    """Who the credentials belong to; with a bearer token this runs no database query."""
+
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+
+    @extend_schema(responses={200: OutputSerializer}, summary="Who am I")
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(request.user).data)

@@ -1,0 +1,38 @@
+"""Reads for accounts; the token generation is served from Redis, not the database."""
+
+from django.core.cache import cache
+
+from accounts.models import User
+
+# A user that no longer exists has no valid generation.
+NO_USER = -1
+
+
+def _generation_key(user_id: int) -> str:
+    return f"accounts:tokgen:{user_id}"
+
+
+def api_token_generation(*, user_id: int) -> int:
+    """The user's current token generation: one Redis GET; the database only on a cold cache."""
+    key = _generation_key(user_id)
+    generation = cache.get(key)
+    if generation is None:
+        row = User.objects.filter(pk=user_id).values_list("api_token_generation", "is_active").first()
+        generation = NO_USER if row is None or not row[1] else row[0]
+        # add, not set: a revoke that lands meanwhile has already set the newer value.
+        cache.add(key, generation, timeout=None)
+        generation = cache.get(key, generation)
+    return generation
+
+
+def api_token_generation_publish(*, user_id: int, generation: int, only_if_missing: bool = False) -> None:
+    """Write the user's generation to Redis (after the database commit that made it)."""
+    if only_if_missing:
+        cache.add(_generation_key(user_id), generation, timeout=None)
+    else:
+        cache.set(_generation_key(user_id), generation, timeout=None)
+
+
+def api_token_generation_reset(*, user_id: int) -> None:
+    """Drop the cached generation so the next check re-reads the database."""
+    cache.delete(_generation_key(user_id))

@@ -1,0 +1,54 @@
+"""Writes for accounts: sign-up, token issue and revocation."""
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.db.models import F
+
+from accounts import selectors
+from accounts.errors import InvalidCredentials
+from accounts.models import User
+from accounts.tokens import api_token_build
+
+
+@transaction.atomic
+def user_create(*, username: str, password: str, email: str = "", is_staff: bool = False) -> User:
+    user = User(username=username, email=email, is_staff=is_staff, is_superuser=is_staff)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+def api_token_issue(*, user: User, lifetime: timedelta | None = None) -> tuple[str, datetime]:
+    """A new bearer token for the user; older tokens stay valid until revoked or expired."""
+    # Warm the generation in Redis so even the token's first use needs no query.
+    selectors.api_token_generation_publish(user_id=user.pk, generation=user.api_token_generation, only_if_missing=True)
+    return api_token_build(user=user, lifetime=lifetime)
+
+
+def api_token_issue_for_credentials(*, username: str, password: str) -> tuple[str, datetime]:
+    user = authenticate(username=username, password=password)
+    if user is None:
+        raise InvalidCredentials()
+    return api_token_issue(user=user)
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User) -> int:
+    """Revoke every token the user holds by bumping their generation; returns the new one."""
+    User.objects.filter(pk=user.pk).update(api_token_generation=F("api_token_generation") + 1)
+    user.refresh_from_db(fields=["api_token_generation"])
+    generation = user.api_token_generation
+    # After commit, so a reader never caches a generation the database does not have.
+    transaction.on_commit(lambda: selectors.api_token_generation_publish(user_id=user.pk, generation=generation))
+    return generation
+
+
+@transaction.atomic
+def user_deactivate(*, user: User) -> None:
+    """Deactivate the user and revoke their tokens; re-activation does not revive old tokens."""
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+    api_token_revoke(user=user)

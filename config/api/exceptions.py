@@ -1,0 +1,83 @@
+"""Every API error answers JSON {"code": ..., "detail": ...} with the right status."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+# Store outages map to 503: the client did nothing wrong and may retry.
+STORE_ERRORS: dict[type[Exception], str] = {
+    ConnectionInterrupted: "redis",  # django-redis wraps redis errors in this
+    RedisConnectionError: "redis",
+    RedisTimeoutError: "redis",
+    OperationalError: "database",
+    InterfaceError: "database",
+}
+
+
+def store_unavailable_response(store: str) -> Response:
+    return Response(
+        {"code": "store_unavailable", "detail": f"The {store} is unavailable; try again shortly."},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _first_message(detail) -> str:
+    """A readable one-line message out of DRF's nested error details."""
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return _first_message(detail["detail"])
+        field, value = next(iter(detail.items()))
+        message = _first_message(value)
+        return message if field == "non_field_errors" else f"{field}: {message}"
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else ""
+    return str(detail)
+
+
+def _code_of(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "invalid"
+    codes = exc.get_codes()
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict) and isinstance(codes.get("code"), str):
+        return codes["code"]  # simplejwt puts its own code beside the detail
+    return exc.default_code
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response({"code": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status_code)
+    for error_class, store in STORE_ERRORS.items():
+        if isinstance(exc, error_class):
+            logger.warning("store unavailable: %s: %s", store, exc)
+            return store_unavailable_response(store)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        if isinstance(exc, DatabaseError):
+            logger.exception("database error in API view")
+        return None  # a real bug: Django's 500 handler answers in JSON for /api/
+    assert isinstance(exc, exceptions.APIException)
+    body = {"code": _code_of(exc), "detail": _first_message(exc.detail)}
+    if isinstance(exc, exceptions.ValidationError):
+        body["errors"] = exc.detail
+    response.data = body
+    return response

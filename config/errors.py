@@ -1,0 +1,12 @@
+"""Base class of every domain error: a stable `code`, an HTTP status and a message."""
+
+
+class ApplicationError(Exception):
+    code = "error"
+    status_code = 400
+    default_detail = "The request could not be completed."
+
+    def __init__(self, detail: str | None = None, *, extra: dict | None = None) -> None:
+        self.detail = detail or self.default_detail
+        self.extra = extra or {}
+        super().__init__(self.detail)

@@ -1,0 +1,54 @@
+"""Request id and the one log line per request."""
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
+
+from config.logging import request_id_var
+
+logger = logging.getLogger("firstcome.request")
+
+# A request id from a trusted proxy is kept if it looks like one; anything else
+# is replaced so log lines cannot be forged through the header.
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def _user_id(request: HttpRequest) -> str:
+    """The user id if authentication already ran; never triggers a query itself."""
+    user = request.__dict__.get("user")
+    if user is None:
+        return "-"
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        return "-"
+    return str(user.pk) if getattr(user, "is_authenticated", False) else "-"
+
+
+class RequestLogMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            logger.info(
+                "%s %s %s %.1fms user=%s",
+                request.method,
+                request.get_full_path(),
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+                _user_id(request),
+            )
+            return response
+        finally:
+            request_id_var.reset(token)

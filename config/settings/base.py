@@ -1,0 +1,285 @@
+"""Settings shared by every environment; environment modules override a few."""
+
+from pathlib import Path
+
+import environ
+from kombu import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+RUN_DIR = BASE_DIR / ".run"
+
+env = environ.Env()
+# The bootstrap (scripts/services.sh) writes the URLs of the stores it found or
+# started here; real environment variables win over the file.
+env.read_env(str(RUN_DIR / "services.env"), overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+# --- apps -------------------------------------------------------------------
+DJANGO_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+]
+THIRD_PARTY_APPS = [
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+LOCAL_APPS = [
+    "accounts",
+    "coupons",
+    "waitingroom",
+    "ranking",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "config.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    # https://whitenoise.readthedocs.io/en/stable/django.html#enable-whitenoise
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- PostgreSQL (psycopg 3) -------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/firstcome")}
+# Persistent connections with a health check instead of a pool: they are safe in
+# gunicorn threads and in Celery's forked workers alike.
+# https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, sessions and the raw client (django-redis) ----------------
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Prefix of every key firstcome writes through its own Redis modules; tests use
+# another so they never see run data.
+REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", default="fc")
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        "OPTIONS": {
+            # Fail fast when Redis is down so requests answer 503 instead of hanging.
+            # https://github.com/jazzband/django-redis#socket-timeout
+            "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+            "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=2.0),
+            "CONNECTION_POOL_KWARGS": {
+                "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=200),
+                "health_check_interval": 30,
+            },
+        },
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# --- auth -------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Bearer tokens for scripts and load generators: signed JWTs verified without a
+# database query; revoked per user by bumping a generation number.
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+API_TOKEN_LIFETIME_HOURS = env.int("API_TOKEN_LIFETIME_HOURS", default=24 * 7)
+
+# --- i18n -------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+TIME_ZONE = env("DJANGO_TIME_ZONE", default="Asia/Seoul")
+USE_I18N = True
+USE_TZ = True
+
+# --- static files (served by WhiteNoise, no CDN) -----------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / ".run" / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- DRF and the OpenAPI schema ---------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "config.api.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "firstcome API",
+    "DESCRIPTION": "First-come-first-served drops: campaigns, claims, waiting rooms, seats and rankings.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc assets from the sidecar package: no CDN.
+    # https://drf-spectacular.readthedocs.io/en/latest/settings.html#self-contained-ui-installation
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery -----------------------------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Grants and ticks travel on their own queues, consumed by separate worker
+# processes (Procfile), so a grant backlog never delays an admission tick.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = (Queue("default"), Queue("grants"), Queue("ticks"))
+CELERY_TASK_ROUTES = {
+    "coupons.tasks.grant_*": {"queue": "grants"},
+    "*_tick_task": {"queue": "ticks"},
+}
+# One message at a time per process: acks_late tasks must not sit prefetched
+# behind a slow transfer.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis broker: a message not acknowledged within this time is redelivered.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Liveness of beat and the ticks worker, shown by /readyz; 5 s is frequent
+    # enough to notice a dead beat within a few polls.
+    "heartbeat": {
+        "task": "config.tasks.heartbeat_tick_task",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
+}
+
+# --- logging: one line per request with its request id ----------------------
+LOG_JSON = env.bool("LOG_JSON", default=False)
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_JSON else "plain",
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our middleware writes the request line; Django's own would double it.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
+}
+
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
+
+# --- bearer tokens (simplejwt) ----------------------------------------------
+# SIGNING_KEY defaults to SECRET_KEY; set API_TOKEN_SIGNING_KEY to rotate token
+# signing on its own (every outstanding token then fails).
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+SIMPLE_JWT = {
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_CLAIM": "user_id",
+    "ALGORITHM": "HS256",
+    "LEEWAY": 0,
+    "UPDATE_LAST_LOGIN": False,
+}
+if env("API_TOKEN_SIGNING_KEY", default=""):
+    SIMPLE_JWT["SIGNING_KEY"] = env("API_TOKEN_SIGNING_KEY")
+
+# --- coupons: grants, transfers, recovery -----------------------------------
+# "ledger" credits wallets in PostgreSQL; "flaky" wraps it with failures for
+# demos and tests; or the dotted path of another TransferBackend.
+GRANT_TRANSFER_BACKEND = env("GRANT_TRANSFER_BACKEND", default="ledger")
+GRANT_FLAKY_OPTIONS = {
+    "transient_rate": env.float("GRANT_FLAKY_TRANSIENT_RATE", default=0.3),
+    "permanent_rate": env.float("GRANT_FLAKY_PERMANENT_RATE", default=0.05),
+    "slow_rate": env.float("GRANT_FLAKY_SLOW_RATE", default=0.0),
+    "slow_seconds": env.float("GRANT_FLAKY_SLOW_SECONDS", default=0.0),
+}
+# A claim holds its slot under a lease; the sweeper re-examines leases past it.
+GRANT_LEASE_SECONDS = env.int("GRANT_LEASE_SECONDS", default=60)
+# Transient transfer failures retry with exponential backoff and full jitter.
+GRANT_MAX_RETRIES = env.int("GRANT_MAX_RETRIES", default=8)
+GRANT_RETRY_BACKOFF_MAX = env.int("GRANT_RETRY_BACKOFF_MAX", default=60)
+# A pending grant untouched for this long is re-driven by the sweeper; longer
+# than the largest backoff so it rarely races a scheduled retry.
+GRANT_STUCK_AFTER_SECONDS = env.int("GRANT_STUCK_AFTER_SECONDS", default=120)
+
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # The window is enforced exactly by the claim script; this only moves the
+        # displayed status (scheduled → open → closed, sold out), so 1 s is plenty.
+        "campaign-status": {
+            "task": "coupons.tasks.campaign_status_tick_task",
+            "schedule": 1.0,
+            "options": {"expires": 1},
+        },
+        # Stuck grants and orphaned leases: every 5 s bounds recovery latency
+        # without scanning often.
+        "grant-sweep": {
+            "task": "coupons.tasks.grant_sweep_tick_task",
+            "schedule": 5.0,
+            "options": {"expires": 5},
+        },
+    }
+)

@@ -1,0 +1,32 @@
+"""Settings for the pytest suite: the real PostgreSQL and Redis, isolated from run data."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import CACHES, REDIS_URL, env
+
+SECRET_KEY = "test-secret-key-not-for-anything-else-0123456789abcdef"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+
+# Tests get their own Redis database (run data lives in db 0) and their own key
+# prefix; the suite flushes that database, never another.
+TEST_REDIS_DB = env.int("TEST_REDIS_DB", default=15)
+REDIS_URL = env("TEST_REDIS_URL", default=REDIS_URL.rsplit("/", 1)[0] + f"/{TEST_REDIS_DB}")
+REDIS_KEY_PREFIX = "fctest"
+CACHES["default"]["LOCATION"] = REDIS_URL
+CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL)
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Connections closed after each request, so tests that restart a store see it.
+DATABASES = {**DATABASES}
+DATABASES["default"] = {**DATABASES["default"], "CONN_MAX_AGE": 0}
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
+LOGGING["root"]["level"] = LOG_LEVEL
+WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic in tests
+STATIC_ROOT = None  # files come from the finders; only production collects them

@@ -1,0 +1,1 @@
+"""Coupons: campaigns of N slots, the atomic claim, grants, wallets and seats."""

@@ -1,0 +1,95 @@
+"""Domain errors of the coupons app, each with a stable code and status."""
+
+from config.errors import ApplicationError
+
+
+class CampaignNotFound(ApplicationError):
+    code = "not_found"
+    status_code = 404
+    default_detail = "No such campaign."
+
+
+class ClaimRejected(ApplicationError):
+    status_code = 409
+
+
+class SoldOut(ClaimRejected):
+    code = "sold_out"
+    default_detail = "Every slot has been taken."
+
+
+class NotOpen(ClaimRejected):
+    code = "not_open"
+    default_detail = "This campaign has not opened yet."
+
+
+class Closed(ClaimRejected):
+    code = "closed"
+    default_detail = "This campaign is closed."
+
+
+class Cancelled(ClaimRejected):
+    code = "cancelled"
+    default_detail = "This campaign was cancelled."
+
+
+REJECTIONS: dict[str, type[ClaimRejected]] = {
+    "sold_out": SoldOut,
+    "not_open": NotOpen,
+    "closed": Closed,
+    "cancelled": Cancelled,
+}
+
+
+class GateUnavailable(ApplicationError):
+    code = "store_unavailable"
+    status_code = 503
+    default_detail = "The claim could not be recorded; nothing was taken. Try again shortly."
+
+
+class CampaignTermsFrozen(ApplicationError):
+    code = "terms_frozen"
+    status_code = 409
+    default_detail = "The campaign is published: its terms are read-only."
+
+
+class InvalidTransition(ApplicationError):
+    code = "invalid_transition"
+    status_code = 409
+    default_detail = "The campaign cannot move to that status from its current one."
+
+
+class CouponAlreadyRedeemed(ApplicationError):
+    code = "already_redeemed"
+    status_code = 409
+    default_detail = "This coupon has already been redeemed."
+
+
+class CouponExpired(ApplicationError):
+    code = "coupon_expired"
+    status_code = 409
+    default_detail = "This coupon has expired."
+
+
+class CouponNotFound(ApplicationError):
+    code = "not_found"
+    status_code = 404
+    default_detail = "No such coupon."
+
+
+class GrantNotFound(ApplicationError):
+    code = "not_found"
+    status_code = 404
+    default_detail = "No such grant."
+
+
+class TransferError(Exception):
+    """Raised by a transfer backend."""
+
+
+class TransientTransferError(TransferError):
+    """Worth retrying: a timeout, a 5xx, a lock that did not come."""
+
+
+class PermanentTransferError(TransferError):
+    """Never worth retrying: the grant fails and its slot goes back."""

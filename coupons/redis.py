@@ -1,0 +1,217 @@
+"""The campaign gate in Redis: key names, the Lua scripts and typed wrappers (DESIGN §3).
+
+Every key of one campaign shares the hash tag `{camp:<id>}`, so each script
+runs on one node of a Redis Cluster too.
+"""
+
+import functools
+import importlib.resources
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redis.commands.core import Script
+
+from config import redis as fc_redis
+
+SLUG_MAP_KEY = "campaigns:slugs"
+
+
+@dataclass(frozen=True)
+class GateKeys:
+    meta: str
+    next: str
+    free: str
+    holders: str
+    leases: str
+    rebuild_lock: str
+
+    @classmethod
+    def of(cls, campaign_id: int) -> "GateKeys":
+        tag = f"{{camp:{campaign_id}}}"
+        return cls(*(fc_redis.key(tag, name) for name in ("meta", "next", "free", "holders", "leases", "rebuild-lock")))
+
+    def all(self) -> tuple[str, ...]:
+        return (self.meta, self.next, self.free, self.holders, self.leases)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    outcome: str  # accepted | duplicate | sold_out | not_open | closed | cancelled | missing
+    slot: int
+    grant_id: str
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A slot held in Redis for a grant; the lease member names all three."""
+
+    slot: int
+    user_id: int
+    grant_id: str
+
+    @property
+    def lease_member(self) -> str:
+        return f"{self.slot}:{self.user_id}:{self.grant_id}"
+
+    @classmethod
+    def from_lease(cls, member: str | bytes) -> "Hold":
+        text = member.decode() if isinstance(member, bytes) else member
+        slot, user_id, grant_id = text.split(":", 2)
+        return cls(int(slot), int(user_id), grant_id)
+
+
+@functools.cache
+def _script(name: str) -> Script:
+    """Load a Lua file once per process; calls pass the current client explicitly."""
+    source = importlib.resources.files("coupons").joinpath("scripts", f"{name}.lua").read_text()
+    return fc_redis.client().register_script(source)
+
+
+def _text(value: bytes | str | int) -> str | int:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def claim(*, campaign_id: int, user_id: int, grant_id: str, lease_ms: int, now_ms: int | None = None) -> ClaimResult:
+    keys = GateKeys.of(campaign_id)
+    reply = _script("claim")(
+        keys=[keys.meta, keys.next, keys.free, keys.holders, keys.leases],
+        args=[user_id, grant_id, lease_ms, "" if now_ms is None else now_ms],
+        client=fc_redis.client(),
+    )
+    outcome, slot, grant, remaining = (_text(v) for v in reply)
+    return ClaimResult(str(outcome), int(slot), str(grant), int(remaining))
+
+
+def release(*, campaign_id: int, hold: Hold, reuse_slot: bool = True) -> bool:
+    keys = GateKeys.of(campaign_id)
+    released = _script("release")(
+        keys=[keys.holders, keys.leases, keys.free],
+        args=[hold.user_id, hold.slot, hold.grant_id, "1" if reuse_slot else "0"],
+        client=fc_redis.client(),
+    )
+    return bool(released)
+
+
+def remaining(*, campaign_id: int) -> int | None:
+    """Slots left, in O(1); None when Redis has no state for the campaign."""
+    keys = GateKeys.of(campaign_id)
+    value = int(_script("remaining")(keys=[keys.meta, keys.next, keys.free], client=fc_redis.client()))
+    return None if value < 0 else value
+
+
+def remaining_many(campaign_ids: Iterable[int]) -> dict[int, int | None]:
+    """remaining() for several campaigns in one round trip."""
+    ids = list(campaign_ids)
+    pipe = fc_redis.client().pipeline(transaction=False)
+    script = _script("remaining")
+    for campaign_id in ids:
+        keys = GateKeys.of(campaign_id)
+        script(keys=[keys.meta, keys.next, keys.free], client=pipe)
+    values = pipe.execute()
+    return {campaign_id: (None if int(v) < 0 else int(v)) for campaign_id, v in zip(ids, values, strict=True)}
+
+
+def lease_drop(*, campaign_id: int, hold: Hold) -> None:
+    fc_redis.client().zrem(GateKeys.of(campaign_id).leases, hold.lease_member)
+
+
+def lease_extend(*, campaign_id: int, hold: Hold, deadline_ms: int) -> None:
+    fc_redis.client().zadd(GateKeys.of(campaign_id).leases, {hold.lease_member: deadline_ms}, xx=True)
+
+
+def leases_expired(*, campaign_id: int, now_ms: int, limit: int = 500) -> list[Hold]:
+    members = fc_redis.client().zrangebyscore(GateKeys.of(campaign_id).leases, "-inf", now_ms, start=0, num=limit)
+    return [Hold.from_lease(m) for m in members]
+
+
+def meta_set(*, campaign_id: int, state: str, opens_at_ms: int, closes_at_ms: int, quantity: int) -> bool:
+    """Update the meta hash of an existing gate; False if the gate is missing (rebuild instead)."""
+    keys = GateKeys.of(campaign_id)
+    client = fc_redis.client()
+    if not client.exists(keys.meta):
+        return False
+    client.hset(
+        keys.meta,
+        mapping={"state": state, "opens_at_ms": opens_at_ms, "closes_at_ms": closes_at_ms, "quantity": quantity},
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class GateState:
+    """A full gate state, as rebuilt from PostgreSQL."""
+
+    state: str
+    opens_at_ms: int
+    closes_at_ms: int
+    quantity: int
+    next: int
+    free: list[int]
+    holds: list[Hold]
+    lease_deadline_ms: dict[str, int]  # lease member -> deadline, for the holds still pending
+
+
+def gate_write(*, campaign_id: int, gate: GateState) -> None:
+    """Replace the campaign's gate state in one MULTI; meta goes last so claims wait for all of it."""
+    keys = GateKeys.of(campaign_id)
+    pipe = fc_redis.client().pipeline(transaction=True)
+    pipe.delete(*keys.all())
+    if gate.next:
+        pipe.set(keys.next, gate.next)
+    for start in range(0, len(gate.free), 5000):
+        pipe.rpush(keys.free, *gate.free[start : start + 5000])
+    for start in range(0, len(gate.holds), 5000):
+        chunk = gate.holds[start : start + 5000]
+        pipe.hset(keys.holders, mapping={h.user_id: f"{h.slot}:{h.grant_id}" for h in chunk})
+    leases = list(gate.lease_deadline_ms.items())
+    for start in range(0, len(leases), 5000):
+        pipe.zadd(keys.leases, dict(leases[start : start + 5000]))
+    pipe.hset(
+        keys.meta,
+        mapping={
+            "state": gate.state,
+            "opens_at_ms": gate.opens_at_ms,
+            "closes_at_ms": gate.closes_at_ms,
+            "quantity": gate.quantity,
+        },
+    )
+    pipe.execute()
+
+
+def gate_read_holds(*, campaign_id: int) -> dict[int, Hold]:
+    """Every hold in Redis by user id (for drift reports; O(claims))."""
+    raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).holders)
+    holds = {}
+    for user, value in raw.items():
+        slot, grant_id = _text(value).split(":", 1)
+        holds[int(user)] = Hold(int(slot), int(user), grant_id)
+    return holds
+
+
+def gate_exists(*, campaign_id: int) -> bool:
+    return bool(fc_redis.client().exists(GateKeys.of(campaign_id).meta))
+
+
+def gate_delete(*, campaign_id: int) -> None:
+    fc_redis.client().delete(*GateKeys.of(campaign_id).all())
+
+
+def rebuild_lock(*, campaign_id: int, timeout_s: float = 30.0, wait_s: float = 10.0):
+    """A Redis lock so one process rebuilds a lost gate while claims wait."""
+    return fc_redis.client().lock(
+        GateKeys.of(campaign_id).rebuild_lock, timeout=timeout_s, blocking_timeout=wait_s, sleep=0.02
+    )
+
+
+def slug_lookup(slug: str) -> int | None:
+    value = fc_redis.client().hget(fc_redis.key(SLUG_MAP_KEY), slug)
+    return None if value is None else int(value)
+
+
+def slug_remember(slug: str, campaign_id: int) -> None:
+    fc_redis.client().hset(fc_redis.key(SLUG_MAP_KEY), slug, campaign_id)
+
+
+def slug_forget(slug: str) -> None:
+    fc_redis.client().hdel(fc_redis.key(SLUG_MAP_KEY), slug)

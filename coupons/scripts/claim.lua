@@ -1,0 +1,69 @@
+-- claim.lua: give one user one slot of one campaign, atomically (DESIGN §3).
+--
+-- KEYS[1] meta     hash: state ("live" | "closed" | "cancelled"), opens_at_ms, closes_at_ms, quantity
+-- KEYS[2] next     string: the highest slot number handed out so far (INCR)
+-- KEYS[3] free     list: released slot numbers, handed out again before new ones
+-- KEYS[4] holders  hash: user id -> "<slot>:<grant id>"
+-- KEYS[5] leases   zset: "<slot>:<user id>:<grant id>" -> lease deadline (ms)
+-- ARGV[1] user id
+-- ARGV[2] grant id chosen by the caller (kept only when a slot is given)
+-- ARGV[3] lease length in ms
+-- ARGV[4] now in ms, or "" for the Redis server clock (tests move time with it)
+--
+-- Returns {outcome, slot, grant id, remaining}:
+--   {"accepted", slot, grant_id, remaining}   a slot was taken for this user
+--   {"duplicate", slot, grant_id, remaining}  the user already holds one (idempotent)
+--   {"sold_out" | "not_open" | "closed" | "cancelled", 0, "", remaining}
+--   {"missing", 0, "", -1}                    no gate state: rebuild from PostgreSQL first
+assert(#KEYS == 5, "claim.lua takes 5 keys")
+
+local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity")
+local state = meta[1]
+if not state then
+  return {"missing", 0, "", -1}
+end
+local quantity = tonumber(meta[4])
+local function remaining()
+  return quantity - tonumber(redis.call("GET", KEYS[2]) or "0") + redis.call("LLEN", KEYS[3])
+end
+
+if state == "cancelled" then
+  return {"cancelled", 0, "", remaining()}
+end
+
+local user = ARGV[1]
+local held = redis.call("HGET", KEYS[4], user)
+if held then
+  local sep = string.find(held, ":", 1, true)
+  return {"duplicate", tonumber(string.sub(held, 1, sep - 1)), string.sub(held, sep + 1), remaining()}
+end
+
+local now
+if ARGV[4] ~= "" then
+  now = tonumber(ARGV[4])
+else
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+if state == "closed" or now >= tonumber(meta[3]) then
+  return {"closed", 0, "", remaining()}
+end
+if now < tonumber(meta[2]) then
+  return {"not_open", 0, "", remaining()}
+end
+
+local slot = redis.call("LPOP", KEYS[3])
+if slot then
+  slot = tonumber(slot)
+else
+  local taken = tonumber(redis.call("GET", KEYS[2]) or "0")
+  if taken >= quantity then
+    return {"sold_out", 0, "", 0}
+  end
+  slot = redis.call("INCR", KEYS[2])
+end
+
+local grant = ARGV[2]
+redis.call("HSET", KEYS[4], user, slot .. ":" .. grant)
+redis.call("ZADD", KEYS[5], now + tonumber(ARGV[3]), slot .. ":" .. user .. ":" .. grant)
+return {"accepted", slot, grant, remaining()}

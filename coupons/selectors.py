@@ -1,0 +1,104 @@
+"""Reads for the coupons app: campaigns, remaining stock, a user's grants, wallet and coupons."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from coupons import redis as gate
+from coupons.errors import CampaignNotFound, GrantNotFound
+from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Wallet
+
+# slug -> id of published campaigns; a published campaign's slug never changes
+# and it is never deleted, so this per-process memo needs no invalidation.
+_campaign_ids: dict[str, int] = {}
+
+
+def campaign_id_by_slug(*, slug: str) -> int:
+    """The id of a published campaign, from memory or Redis; PostgreSQL only on a miss."""
+    campaign_id = _campaign_ids.get(slug)
+    if campaign_id is not None:
+        return campaign_id
+    campaign_id = gate.slug_lookup(slug)
+    if campaign_id is None:
+        campaign_id = (
+            Campaign.objects.filter(slug=slug, status__in=Campaign.PUBLISHED).values_list("id", flat=True).first()
+        )
+        if campaign_id is None:
+            raise CampaignNotFound()
+        gate.slug_remember(slug, campaign_id)
+    _campaign_ids[slug] = campaign_id
+    return campaign_id
+
+
+def campaign_list_published() -> QuerySet[Campaign]:
+    return Campaign.objects.filter(status__in=Campaign.PUBLISHED).order_by("-opens_at")
+
+
+def campaign_get_published(*, slug: str) -> Campaign:
+    campaign = Campaign.objects.filter(slug=slug, status__in=Campaign.PUBLISHED).first()
+    if campaign is None:
+        raise CampaignNotFound()
+    return campaign
+
+
+def campaign_remaining(*, campaign: Campaign) -> int:
+    """Slots left, O(1) from Redis; from PostgreSQL if the gate is missing (e.g. after a flush)."""
+    if campaign.status == Campaign.Status.DRAFT:
+        return campaign.quantity
+    value = gate.remaining(campaign_id=campaign.pk)
+    if value is None:
+        value = campaign.quantity - Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
+    return max(value, 0)
+
+
+def campaign_remaining_many(*, campaigns: list[Campaign]) -> dict[int, int]:
+    published = [c for c in campaigns if c.status != Campaign.Status.DRAFT]
+    values = gate.remaining_many(c.pk for c in published)
+    result = {c.pk: c.quantity for c in campaigns}
+    for campaign in published:
+        value = values.get(campaign.pk)
+        result[campaign.pk] = max(value, 0) if value is not None else campaign_remaining(campaign=campaign)
+    return result
+
+
+@dataclass(frozen=True)
+class GrantCounts:
+    pending: int
+    succeeded: int
+    failed: int
+
+    @property
+    def live(self) -> int:
+        return self.pending + self.succeeded
+
+
+def grant_counts(*, campaign: Campaign) -> GrantCounts:
+    counts = Grant.objects.filter(campaign=campaign).aggregate(
+        pending=Count("id", filter=Q(status=Grant.Status.PENDING)),
+        succeeded=Count("id", filter=Q(status=Grant.Status.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=Grant.Status.FAILED)),
+    )
+    return GrantCounts(**counts)
+
+
+def grant_list_for_user(*, user_id: int) -> QuerySet[Grant]:
+    return Grant.objects.filter(user_id=user_id).select_related("campaign").order_by("-created_at")
+
+
+def grant_get_for_user(*, grant_id, user_id: int) -> Grant:
+    grant = Grant.objects.filter(pk=grant_id, user_id=user_id).select_related("campaign").first()
+    if grant is None:
+        raise GrantNotFound()
+    return grant
+
+
+def wallet_get_for_user(*, user_id: int) -> Wallet | None:
+    return Wallet.objects.filter(user_id=user_id).first()
+
+
+def ledger_list_for_user(*, user_id: int) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(wallet__user_id=user_id).select_related("grant__campaign").order_by("-created_at")
+
+
+def coupon_list_for_user(*, user_id: int) -> QuerySet[Coupon]:
+    return Coupon.objects.filter(user_id=user_id).select_related("campaign").order_by("-created_at")

@@ -1,0 +1,474 @@
+"""Writes for the coupons app: publishing, the claim, transfers, failure, sweeping, reconcile."""
+
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from redis.exceptions import LockError, RedisError
+
+from coupons import redis as gate
+from coupons.errors import (
+    REJECTIONS,
+    CampaignNotFound,
+    CouponAlreadyRedeemed,
+    CouponExpired,
+    CouponNotFound,
+    GateUnavailable,
+    InvalidTransition,
+    PermanentTransferError,
+    TransientTransferError,
+)
+from coupons.models import Campaign, Coupon, Grant
+from coupons.transfers import TransferBackend, transfer_backend
+
+logger = logging.getLogger(__name__)
+Status = Campaign.Status
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- the gate: Redis state rebuilt from PostgreSQL --------------------------
+
+
+def _gate_state_of(campaign: Campaign) -> str:
+    if campaign.status == Status.CANCELLED:
+        return "cancelled"
+    if campaign.status == Status.CLOSED:
+        return "closed"
+    return "live"
+
+
+def gate_state_build(*, campaign: Campaign) -> gate.GateState:
+    """The Redis state a campaign should have, computed from its live grants."""
+    live = list(
+        Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).values_list("user_id", "slot", "id", "status")
+    )
+    taken = {slot for _, slot, _, _ in live}
+    highest = max(taken, default=0)
+    deadline = _now_ms() + settings.GRANT_LEASE_SECONDS * 1000
+    holds = [gate.Hold(slot, user_id, str(grant_id)) for user_id, slot, grant_id, _ in live]
+    return gate.GateState(
+        state=_gate_state_of(campaign),
+        opens_at_ms=_ms(campaign.opens_at),
+        closes_at_ms=_ms(campaign.closes_at),
+        quantity=campaign.quantity,
+        next=highest,
+        free=[slot for slot in range(1, highest + 1) if slot not in taken],
+        holds=holds,
+        lease_deadline_ms={
+            hold.lease_member: deadline
+            for hold, (_, _, _, status) in zip(holds, live, strict=True)
+            if status == Grant.Status.PENDING
+        },
+    )
+
+
+def campaign_gate_rebuild(*, campaign_id: int, force: bool = False) -> None:
+    """Rebuild a campaign's Redis state from PostgreSQL under a lock; claims wait for it.
+
+    Without `force` it does nothing when another process already rebuilt it.
+    """
+    lock = gate.rebuild_lock(campaign_id=campaign_id)
+    if not lock.acquire():
+        raise GateUnavailable("The campaign is being restored; try again in a moment.")
+    try:
+        if not force and gate.gate_exists(campaign_id=campaign_id):
+            return
+        campaign = Campaign.objects.filter(pk=campaign_id).first()
+        if campaign is None or not campaign.is_published:
+            raise CampaignNotFound()
+        gate.gate_write(campaign_id=campaign_id, gate=gate_state_build(campaign=campaign))
+        gate.slug_remember(campaign.slug, campaign.pk)
+        logger.info("gate of campaign %s rebuilt from PostgreSQL", campaign.slug)
+    finally:
+        with contextlib.suppress(LockError):  # expired meanwhile; the rebuild is idempotent
+            lock.release()
+
+
+def _gate_meta_publish(campaign: Campaign) -> None:
+    """Push the campaign's status and window to its gate, rebuilding it when missing."""
+    updated = gate.meta_set(
+        campaign_id=campaign.pk,
+        state=_gate_state_of(campaign),
+        opens_at_ms=_ms(campaign.opens_at),
+        closes_at_ms=_ms(campaign.closes_at),
+        quantity=campaign.quantity,
+    )
+    if not updated:
+        campaign_gate_rebuild(campaign_id=campaign.pk)
+
+
+# --- campaign lifecycle -----------------------------------------------------
+
+
+def _status_for_window(campaign: Campaign, now: datetime) -> str:
+    if now >= campaign.closes_at:
+        return Status.CLOSED
+    return Status.OPEN if now >= campaign.opens_at else Status.SCHEDULED
+
+
+@transaction.atomic
+def campaign_publish(*, campaign: Campaign, open_now: bool = False) -> Campaign:
+    """draft → scheduled/open: the terms freeze and the gate appears in Redis."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != Status.DRAFT:
+        raise InvalidTransition("Only a draft can be published.")
+    now = timezone.now()
+    if open_now:
+        campaign.opens_at = min(campaign.opens_at, now)
+    campaign.full_clean()
+    campaign.status = _status_for_window(campaign, now)
+    campaign.published_at = now
+    campaign.save()
+    transaction.on_commit(partial(_gate_meta_publish, campaign))
+    return campaign
+
+
+@transaction.atomic
+def campaign_open_now(*, campaign: Campaign) -> Campaign:
+    """Open a draft or scheduled campaign immediately (moves opens_at to now)."""
+    if campaign.status == Status.DRAFT:
+        return campaign_publish(campaign=campaign, open_now=True)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != Status.SCHEDULED:
+        raise InvalidTransition("Only a draft or scheduled campaign can be opened now.")
+    campaign.opens_at = timezone.now()
+    campaign.status = Status.OPEN
+    campaign.save(update_fields=["opens_at", "status", "updated_at"])
+    transaction.on_commit(partial(_gate_meta_publish, campaign))
+    return campaign
+
+
+def _campaign_end(campaign: Campaign, status: str) -> Campaign:
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.status in (Status.DRAFT, Status.CANCELLED) or campaign.status == status:
+            raise InvalidTransition(f"A {campaign.get_status_display().lower()} campaign cannot become {status}.")
+        campaign.status = status
+        campaign.save(update_fields=["status", "updated_at"])
+    _gate_meta_publish(campaign)
+    return campaign
+
+
+def campaign_close(*, campaign: Campaign) -> Campaign:
+    """Stop claims now; granted slots are honoured."""
+    return _campaign_end(campaign, Status.CLOSED)
+
+
+def campaign_cancel(*, campaign: Campaign) -> Campaign:
+    """Stop claims for good; grants already made are still delivered."""
+    return _campaign_end(campaign, Status.CANCELLED)
+
+
+def campaign_status_refresh(*, now: datetime | None = None) -> int:
+    """Move displayed statuses with the window and the stock; returns how many changed."""
+    now = now or timezone.now()
+    changed = Campaign.objects.filter(status=Status.SCHEDULED, opens_at__lte=now, closes_at__gt=now).update(
+        status=Status.OPEN, updated_at=now
+    )
+    changed += Campaign.objects.filter(
+        status__in=[Status.SCHEDULED, Status.OPEN, Status.SOLD_OUT], closes_at__lte=now
+    ).update(status=Status.CLOSED, updated_at=now)
+    for campaign in Campaign.objects.filter(status__in=[Status.OPEN, Status.SOLD_OUT]):
+        live = Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
+        if campaign.status == Status.OPEN and live >= campaign.quantity:
+            changed += Campaign.objects.filter(pk=campaign.pk, status=Status.OPEN).update(
+                status=Status.SOLD_OUT, sold_out_at=now, updated_at=now
+            )
+        elif campaign.status == Status.SOLD_OUT and live < campaign.quantity:
+            changed += Campaign.objects.filter(pk=campaign.pk, status=Status.SOLD_OUT).update(
+                status=Status.OPEN, updated_at=now
+            )
+    return changed
+
+
+# --- the claim (hot path) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    created: bool  # False: the user already held this grant (idempotent repeat)
+    grant_id: str
+    slot: int
+    remaining: int
+
+
+def _transfer_enqueue(grant_id: str) -> None:
+    from coupons.tasks import grant_transfer_task
+
+    try:
+        grant_transfer_task.delay(grant_id)
+    except Exception:  # noqa: BLE001 - the grant row is durable; the sweeper re-drives it
+        logger.warning("could not enqueue the transfer of grant %s; the sweeper will re-drive it", grant_id)
+
+
+def claim_create(*, campaign_id: int, user_id: int, now_ms: int | None = None) -> ClaimOutcome:
+    """Take a slot for the user in Redis, then record the pending grant in PostgreSQL.
+
+    Rejections (sold out, not open, closed, cancelled) and repeats are answered
+    by Redis alone. Only an accepted claim writes to the database, and the
+    answer is given only after that write committed (I4).
+    """
+    grant_id = str(uuid.uuid4())
+    lease_ms = settings.GRANT_LEASE_SECONDS * 1000
+    result = gate.claim(campaign_id=campaign_id, user_id=user_id, grant_id=grant_id, lease_ms=lease_ms, now_ms=now_ms)
+    if result.outcome == "missing":
+        campaign_gate_rebuild(campaign_id=campaign_id)
+        result = gate.claim(
+            campaign_id=campaign_id, user_id=user_id, grant_id=grant_id, lease_ms=lease_ms, now_ms=now_ms
+        )
+    if result.outcome in REJECTIONS:
+        raise REJECTIONS[result.outcome]()
+    if result.outcome == "duplicate":
+        return ClaimOutcome(created=False, grant_id=result.grant_id, slot=result.slot, remaining=result.remaining)
+    if result.outcome != "accepted":
+        raise GateUnavailable()
+
+    hold = gate.Hold(result.slot, user_id, grant_id)
+    try:
+        with transaction.atomic():
+            Grant.objects.create(id=grant_id, campaign_id=campaign_id, user_id=user_id, slot=result.slot)
+            transaction.on_commit(partial(_transfer_enqueue, grant_id))
+    except IntegrityError as exc:
+        return _claim_conflict(campaign_id=campaign_id, hold=hold, error=exc, remaining=result.remaining)
+    except DatabaseError as exc:
+        logger.warning("grant insert failed, releasing slot %s of campaign %s: %s", hold.slot, campaign_id, exc)
+        _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
+        raise GateUnavailable() from exc
+
+    if result.remaining == 0:
+        Campaign.objects.filter(pk=campaign_id, status=Status.OPEN).update(
+            status=Status.SOLD_OUT, sold_out_at=timezone.now()
+        )
+    return ClaimOutcome(created=True, grant_id=grant_id, slot=result.slot, remaining=result.remaining)
+
+
+def _constraint_of(error: IntegrityError) -> str:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", "") or ""
+
+
+def _claim_conflict(*, campaign_id: int, hold: gate.Hold, error: IntegrityError, remaining: int) -> ClaimOutcome:
+    """Redis and PostgreSQL disagree (only after Redis lost state): PostgreSQL wins."""
+    constraint = _constraint_of(error)
+    if constraint == "grant_one_live_per_user":
+        # The user already has a live grant Redis forgot: answer with it.
+        _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
+        existing = Grant.objects.filter(campaign_id=campaign_id, user_id=hold.user_id, status__in=Grant.LIVE).first()
+        if existing is not None:
+            return ClaimOutcome(created=False, grant_id=str(existing.id), slot=existing.slot, remaining=remaining)
+    else:
+        # Another live grant owns this slot: the slot is not free, drop it.
+        _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=constraint != "grant_one_live_per_slot")
+    logger.warning("claim conflict on campaign %s (%s)", campaign_id, constraint or error)
+    raise GateUnavailable()
+
+
+def _release_quietly(*, campaign_id: int, hold: gate.Hold, reuse_slot: bool) -> None:
+    """Release a hold; if Redis is down too, the sweeper finds the expired lease later."""
+    try:
+        gate.release(campaign_id=campaign_id, hold=hold, reuse_slot=reuse_slot)
+    except RedisError as exc:
+        logger.warning("could not release slot %s of campaign %s: %s", hold.slot, campaign_id, exc)
+
+
+# --- transfers and failure --------------------------------------------------
+
+
+def grant_transfer(*, grant_id: str, final_attempt: bool, backend: TransferBackend | None = None) -> str:
+    """Deliver a pending grant once; returns the grant's status afterwards.
+
+    Idempotent: a grant that is no longer pending is left alone, and the
+    backend's delivery runs in the same transaction that marks it succeeded.
+    """
+    backend = backend or transfer_backend()
+    try:
+        with transaction.atomic():
+            grant = Grant.objects.select_for_update(of=("self",)).select_related("campaign").filter(pk=grant_id).first()
+            if grant is None:
+                return "missing"
+            if grant.status != Grant.Status.PENDING:
+                return grant.status
+            backend.transfer(grant=grant)
+            grant.status = Grant.Status.SUCCEEDED
+            grant.attempts += 1
+            grant.last_error = ""
+            grant.completed_at = timezone.now()
+            grant.save(update_fields=["status", "attempts", "last_error", "completed_at", "updated_at"])
+    except TransientTransferError as exc:
+        if final_attempt:
+            grant_fail(grant_id=grant_id, reason=f"retries exhausted: {exc}")
+            return Grant.Status.FAILED
+        _grant_note_attempt(grant_id=grant_id, error=str(exc))
+        raise
+    except PermanentTransferError as exc:
+        grant_fail(grant_id=grant_id, reason=str(exc))
+        return Grant.Status.FAILED
+
+    with contextlib.suppress(RedisError):  # the sweeper drops leases of succeeded grants
+        gate.lease_drop(campaign_id=grant.campaign_id, hold=gate.Hold(grant.slot, grant.user_id, str(grant.id)))
+    return Grant.Status.SUCCEEDED
+
+
+def _grant_note_attempt(*, grant_id: str, error: str) -> None:
+    Grant.objects.filter(pk=grant_id, status=Grant.Status.PENDING).update(
+        attempts=F("attempts") + 1, last_error=error[:1000], updated_at=timezone.now()
+    )
+
+
+def grant_fail(*, grant_id: str, reason: str) -> bool:
+    """pending → failed, then give the slot back if this grant still holds it."""
+    with transaction.atomic():
+        grant = Grant.objects.select_for_update().filter(pk=grant_id, status=Grant.Status.PENDING).first()
+        if grant is None:
+            return False
+        Grant.objects.filter(pk=grant.pk).update(
+            status=Grant.Status.FAILED,
+            attempts=F("attempts") + 1,
+            last_error=reason[:1000],
+            completed_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    _release_quietly(
+        campaign_id=grant.campaign_id, hold=gate.Hold(grant.slot, grant.user_id, str(grant.id)), reuse_slot=True
+    )
+    logger.info("grant %s failed: %s", grant_id, reason)
+    return True
+
+
+# --- recovery: the sweeper and reconcile ------------------------------------
+
+
+@dataclass
+class SweepReport:
+    redriven: int = 0
+    leases_dropped: int = 0
+    leases_extended: int = 0
+    released: int = 0
+
+
+def grant_redrive(*, grant_ids: list[str]) -> int:
+    """Enqueue the transfer again (safe: transfers are idempotent) and mark the grants touched."""
+    if not grant_ids:
+        return 0
+    Grant.objects.filter(pk__in=grant_ids, status=Grant.Status.PENDING).update(updated_at=timezone.now())
+    for grant_id in grant_ids:
+        _transfer_enqueue(str(grant_id))
+    return len(grant_ids)
+
+
+def grant_sweep(*, now: datetime | None = None, batch: int = 1000) -> SweepReport:
+    """Re-drive stuck pending grants and settle leases that outlived their deadline."""
+    now = now or timezone.now()
+    report = SweepReport()
+    stuck_before = now - timedelta(seconds=settings.GRANT_STUCK_AFTER_SECONDS)
+    stuck = list(
+        Grant.objects.filter(status=Grant.Status.PENDING, updated_at__lt=stuck_before).values_list("id", flat=True)[
+            :batch
+        ]
+    )
+    report.redriven = grant_redrive(grant_ids=[str(g) for g in stuck])
+
+    recent = now - timedelta(days=1)
+    campaign_ids = Campaign.objects.filter(status__in=Campaign.PUBLISHED, closes_at__gt=recent).values_list(
+        "id", flat=True
+    )
+    extend_to = _ms(now) + settings.GRANT_LEASE_SECONDS * 1000
+    for campaign_id in campaign_ids:
+        holds = gate.leases_expired(campaign_id=campaign_id, now_ms=_ms(now), limit=batch)
+        if not holds:
+            continue
+        statuses = dict(Grant.objects.filter(pk__in=[h.grant_id for h in holds]).values_list("id", "status"))
+        for hold in holds:
+            status = statuses.get(uuid.UUID(hold.grant_id))
+            if status == Grant.Status.SUCCEEDED:
+                gate.lease_drop(campaign_id=campaign_id, hold=hold)
+                report.leases_dropped += 1
+            elif status == Grant.Status.PENDING:
+                gate.lease_extend(campaign_id=campaign_id, hold=hold, deadline_ms=extend_to)
+                report.leases_extended += 1
+            else:
+                # failed, or never recorded (the insert failed or the web process died
+                # before it): the claim was never acknowledged, so the slot goes back.
+                gate.release(campaign_id=campaign_id, hold=hold, reuse_slot=True)
+                report.released += 1
+    return report
+
+
+@dataclass
+class DriftReport:
+    campaign: str
+    gate_missing: bool = False
+    missing_in_redis: list[str] = field(default_factory=list)  # live grants Redis does not hold
+    unknown_in_redis: list[str] = field(default_factory=list)  # Redis holds without a live grant
+    remaining_redis: int | None = None
+    remaining_db: int = 0
+    fixed: bool = False
+
+    @property
+    def drifted(self) -> bool:
+        return (
+            self.gate_missing
+            or bool(self.missing_in_redis)
+            or bool(self.unknown_in_redis)
+            or self.remaining_redis != self.remaining_db
+        )
+
+
+def campaign_reconcile(*, campaign: Campaign, fix: bool = True) -> DriftReport:
+    """Compare the gate with PostgreSQL; rebuild it when they differ (and `fix`)."""
+    report = DriftReport(campaign=campaign.slug)
+    live = {
+        user_id: (slot, str(grant_id))
+        for user_id, slot, grant_id in Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).values_list(
+            "user_id", "slot", "id"
+        )
+    }
+    report.remaining_db = campaign.quantity - len(live)
+    report.gate_missing = not gate.gate_exists(campaign_id=campaign.pk)
+    if not report.gate_missing:
+        holds = gate.gate_read_holds(campaign_id=campaign.pk)
+        report.remaining_redis = gate.remaining(campaign_id=campaign.pk)
+        report.missing_in_redis = [
+            f"user {u} slot {s}" for u, (s, g) in live.items() if (h := holds.get(u)) is None or h.grant_id != g
+        ]
+        report.unknown_in_redis = [
+            f"user {u} slot {h.slot}" for u, h in holds.items() if live.get(u, (None, None))[1] != h.grant_id
+        ]
+    if report.drifted and fix:
+        campaign_gate_rebuild(campaign_id=campaign.pk, force=True)
+        report.fixed = True
+    return report
+
+
+# --- coupons ----------------------------------------------------------------
+
+
+def coupon_redeem(*, code: str, user_id: int) -> Coupon:
+    """Mark the user's coupon used; works once."""
+    with transaction.atomic():
+        coupon = Coupon.objects.select_for_update().filter(code=code.strip().upper(), user_id=user_id).first()
+        if coupon is None:
+            raise CouponNotFound()
+        if coupon.redeemed_at is not None:
+            raise CouponAlreadyRedeemed()
+        now = timezone.now()
+        if coupon.expires_at <= now:
+            raise CouponExpired()
+        coupon.redeemed_at = now
+        coupon.save(update_fields=["redeemed_at"])
+    return coupon

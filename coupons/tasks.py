@@ -1,0 +1,34 @@
+"""Celery tasks of the coupons app: thin wrappers that call services."""
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from coupons import services
+from coupons.errors import TransientTransferError
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Database outages count as transient too: the grant stays pending and the
+    # sweeper re-drives it if even the last retry finds the database down.
+    autoretry_for=(TransientTransferError, OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=settings.GRANT_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=settings.GRANT_MAX_RETRIES,
+)
+def grant_transfer_task(self, grant_id: str) -> str:
+    return services.grant_transfer(grant_id=grant_id, final_attempt=self.request.retries >= self.max_retries)
+
+
+@shared_task(ignore_result=True)
+def grant_sweep_tick_task() -> None:
+    services.grant_sweep()
+
+
+@shared_task(ignore_result=True)
+def campaign_status_tick_task() -> None:
+    services.campaign_status_refresh()

@@ -1,0 +1,1 @@
+"""Ranking: live leaderboards on sorted sets, with periods and snapshots."""

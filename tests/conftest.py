@@ -1,0 +1,48 @@
+"""Shared fixtures: a clean test Redis per test, API clients, users and tokens."""
+
+import socket
+
+import pytest
+from django.conf import settings
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from tests.accounts.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def redis_clean():
+    """Every test starts with an empty test Redis database (never the run database)."""
+    client = get_redis_connection("default")
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    assert settings.REDIS_KEY_PREFIX == "fctest" and db != 0, "refusing to flush a non-test Redis database"
+    client.flushdb()
+    yield client
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def bearer(user):
+    """An API client authenticated with a bearer token of `user`."""
+    token, _ = account_services.api_token_issue(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback TCP port with nothing listening: connections to it are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
