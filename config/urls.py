@@ -8,13 +8,14 @@ from config import views
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("coupons.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
 ]
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("coupons.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),

@@ -46,3 +46,29 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def worker_factory(tmp_path, transactional_db):
+    """Start real Celery worker processes on the test stores; all are stopped afterwards."""
+    from tests import processes
+
+    started: list = []
+
+    def start(**kwargs):
+        proc = processes.start_worker(tmp_path, **kwargs)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def web_server(tmp_path, transactional_db):
+    from tests import processes
+
+    proc = processes.start_web(tmp_path)
+    yield proc
+    proc.stop()

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import environ
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 RUN_DIR = BASE_DIR / ".run"
@@ -178,12 +178,18 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Grants and ticks travel on their own queues, consumed by separate worker
 # processes (Procfile), so a grant backlog never delays an admission tick.
+# Every queue sits on the anonymous exchange: a message goes straight to the list
+# named after its queue, with no binding table in Redis that a flush or restart
+# could wipe (kombu silently drops messages whose bindings are gone).
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = (Queue("default"), Queue("grants"), Queue("ticks"))
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(""), routing_key=name) for name in ("default", "grants", "ticks"))
 CELERY_TASK_ROUTES = {
-    "coupons.tasks.grant_*": {"queue": "grants"},
     "*_tick_task": {"queue": "ticks"},
+    "coupons.tasks.grant_transfer_task": {"queue": "grants"},
 }
+# Publishing must not hold a claim's response for long when the broker is down:
+# the grant row is already durable and the sweeper re-drives it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # One message at a time per process: acks_late tasks must not sit prefetched
 # behind a slow transfer.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

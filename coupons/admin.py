@@ -1,0 +1,183 @@
+"""Admin for campaigns (live counts and event actions), grants, wallets, ledger and coupons."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+
+from config.errors import ApplicationError
+from coupons import selectors, services
+from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Wallet
+
+TERMS = ("kind", "allocation", "quantity", "amount", "coupon_valid_days", "opens_at", "closes_at")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Money and grants change only through services, never by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "status",
+        "kind",
+        "quantity",
+        "claimed",
+        "pending",
+        "succeeded",
+        "failed",
+        "remaining",
+        "opens_at",
+        "closes_at",
+    )
+    list_filter = ("status", "kind", "allocation")
+    search_fields = ("slug", "title")
+    prepopulated_fields = {"slug": ("title",)}
+    date_hierarchy = "opens_at"
+    actions = ["publish", "open_now", "close", "cancel", "reconcile", "redrive_stuck"]
+    readonly_fields = ("status", "published_at", "sold_out_at", "created_at", "updated_at", "live_counts")
+
+    def get_queryset(self, request):
+        live = Q(grants__status__in=Grant.LIVE)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_claimed=Count("grants", filter=live),
+                n_pending=Count("grants", filter=Q(grants__status=Grant.Status.PENDING)),
+                n_succeeded=Count("grants", filter=Q(grants__status=Grant.Status.SUCCEEDED)),
+                n_failed=Count("grants", filter=Q(grants__status=Grant.Status.FAILED)),
+            )
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.is_published:
+            return (*fields, "slug", *TERMS)  # terms are frozen once published
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or obj.status == Campaign.Status.DRAFT
+
+    @admin.display(description="claimed", ordering="n_claimed")
+    def claimed(self, obj):
+        return obj.n_claimed
+
+    @admin.display(description="pending", ordering="n_pending")
+    def pending(self, obj):
+        return obj.n_pending
+
+    @admin.display(description="succeeded", ordering="n_succeeded")
+    def succeeded(self, obj):
+        return obj.n_succeeded
+
+    @admin.display(description="failed", ordering="n_failed")
+    def failed(self, obj):
+        return obj.n_failed
+
+    @admin.display(description="remaining")
+    def remaining(self, obj):
+        return selectors.campaign_remaining(campaign=obj)
+
+    @admin.display(description="live counts")
+    def live_counts(self, obj):
+        if obj.pk is None:
+            return "-"
+        counts = selectors.grant_counts(campaign=obj)
+        return (
+            f"claimed {counts.live} · pending {counts.pending} · succeeded {counts.succeeded} · "
+            f"failed {counts.failed} · remaining {selectors.campaign_remaining(campaign=obj)}"
+        )
+
+    def _each(self, request, queryset, action, done: str):
+        ok = 0
+        for campaign in queryset:
+            try:
+                action(campaign)
+                ok += 1
+            except ApplicationError as error:
+                self.message_user(request, f"{campaign.slug}: {error.detail}", messages.WARNING)
+        if ok:
+            self.message_user(request, f"{done}: {ok} campaign(s).", messages.SUCCESS)
+
+    @admin.action(description="Publish (freeze terms, open at opens_at)")
+    def publish(self, request, queryset):
+        self._each(request, queryset, lambda c: services.campaign_publish(campaign=c), "Published")
+
+    @admin.action(description="Open now")
+    def open_now(self, request, queryset):
+        self._each(request, queryset, lambda c: services.campaign_open_now(campaign=c), "Opened")
+
+    @admin.action(description="Close (stop claims now)")
+    def close(self, request, queryset):
+        self._each(request, queryset, lambda c: services.campaign_close(campaign=c), "Closed")
+
+    @admin.action(description="Cancel")
+    def cancel(self, request, queryset):
+        self._each(request, queryset, lambda c: services.campaign_cancel(campaign=c), "Cancelled")
+
+    @admin.action(description="Reconcile Redis with the database")
+    def reconcile(self, request, queryset):
+        for campaign in queryset.filter(status__in=Campaign.PUBLISHED):
+            report = services.campaign_reconcile(campaign=campaign, fix=True)
+            level = messages.WARNING if report.drifted else messages.SUCCESS
+            self.message_user(
+                request,
+                f"{campaign.slug}: {'drift fixed' if report.drifted else 'no drift'} "
+                f"(gate missing: {report.gate_missing}, missing in Redis: {len(report.missing_in_redis)}, "
+                f"unknown in Redis: {len(report.unknown_in_redis)})",
+                level,
+            )
+
+    @admin.action(description="Re-drive stuck pending grants")
+    def redrive_stuck(self, request, queryset):
+        ids = Grant.objects.filter(campaign__in=queryset, status=Grant.Status.PENDING).values_list("id", flat=True)
+        count = services.grant_redrive(grant_ids=[str(i) for i in ids])
+        self.message_user(request, f"Re-enqueued {count} pending grant(s).", messages.SUCCESS)
+
+
+@admin.register(Grant)
+class GrantAdmin(ReadOnlyAdmin):
+    list_display = ("id", "campaign", "user", "slot", "status", "attempts", "created_at", "completed_at")
+    list_filter = ("status", "campaign")
+    search_fields = ("=id", "user__username", "campaign__slug")
+    list_select_related = ("campaign", "user")
+    date_hierarchy = "created_at"
+    actions = ["redrive"]
+
+    @admin.action(description="Re-drive the selected pending grants")
+    def redrive(self, request, queryset):
+        ids = queryset.filter(status=Grant.Status.PENDING).values_list("id", flat=True)
+        count = services.grant_redrive(grant_ids=[str(i) for i in ids])
+        self.message_user(request, f"Re-enqueued {count} pending grant(s).", messages.SUCCESS)
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin):
+    list_display = ("user", "balance", "updated_at")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("reference", "wallet", "amount", "kind", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("reference", "wallet__user__username")
+    list_select_related = ("wallet__user",)
+
+
+@admin.register(Coupon)
+class CouponAdmin(ReadOnlyAdmin):
+    list_display = ("code", "campaign", "user", "discount", "expires_at", "redeemed_at")
+    list_filter = ("campaign",)
+    search_fields = ("code", "user__username")
+    list_select_related = ("campaign", "user")

@@ -1,0 +1,210 @@
+"""Campaigns, the claim, my grants, my wallet and my coupons."""
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from coupons import selectors, services
+from coupons.models import Campaign
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+
+
+class CampaignOutputSerializer(serializers.ModelSerializer):
+    remaining = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "slug",
+            "title",
+            "description",
+            "kind",
+            "allocation",
+            "quantity",
+            "amount",
+            "opens_at",
+            "closes_at",
+            "status",
+            "remaining",
+        ]
+
+    def get_remaining(self, campaign: Campaign) -> int:
+        return self.context["remaining"][campaign.pk]
+
+
+class CampaignListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: CampaignOutputSerializer(many=True)}, summary="Published campaigns")
+    def get(self, request: Request) -> Response:
+        campaigns = list(selectors.campaign_list_published()[:200])
+        remaining = selectors.campaign_remaining_many(campaigns=campaigns)
+        return Response(CampaignOutputSerializer(campaigns, many=True, context={"remaining": remaining}).data)
+
+
+class CampaignDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: CampaignOutputSerializer, 404: _error("no such campaign")},
+        summary="One campaign with its live remaining stock",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = selectors.campaign_get_published(slug=slug)
+        remaining = {campaign.pk: selectors.campaign_remaining(campaign=campaign)}
+        return Response(CampaignOutputSerializer(campaign, context={"remaining": remaining}).data)
+
+
+class CampaignClaimApi(APIView):
+    """Claim a slot. Rejections and repeats are answered from Redis without any database query."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        """The body is optional; when present it must be a JSON object."""
+
+    class OutputSerializer(serializers.Serializer):
+        grant_id = serializers.UUIDField()
+        slot = serializers.IntegerField()
+        duplicate = serializers.BooleanField(help_text="true when the user already held this grant")
+        remaining = serializers.IntegerField()
+        status_url = serializers.CharField()
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(OutputSerializer, description="accepted: the pending grant is recorded"),
+            200: OpenApiResponse(OutputSerializer, description="the user already holds a grant here"),
+            400: _error("malformed body"),
+            401: _error("not authenticated"),
+            404: _error("no such campaign"),
+            409: _error("sold_out, not_open, closed or cancelled"),
+            503: _error("a store is unavailable; nothing was taken"),
+        },
+        summary="Claim a slot of a campaign",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        self.InputSerializer(data=request.data).is_valid(raise_exception=True)
+        campaign_id = selectors.campaign_id_by_slug(slug=slug)
+        outcome = services.claim_create(campaign_id=campaign_id, user_id=request.user.id)
+        body = self.OutputSerializer(
+            {
+                "grant_id": outcome.grant_id,
+                "slot": outcome.slot,
+                "duplicate": not outcome.created,
+                "remaining": outcome.remaining,
+                "status_url": reverse("api-grant-detail", args=[outcome.grant_id]),
+            }
+        ).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.created else status.HTTP_200_OK)
+
+
+class GrantOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    campaign = serializers.CharField(source="campaign.slug")
+    campaign_title = serializers.CharField(source="campaign.title")
+    kind = serializers.CharField(source="campaign.kind")
+    amount = serializers.IntegerField(source="campaign.amount")
+    slot = serializers.IntegerField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class GrantListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: GrantOutputSerializer(many=True)}, summary="My grants")
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.grant_list_for_user(user_id=request.user.id), request, view=self)
+        return paginator.get_paginated_response(GrantOutputSerializer(page, many=True).data)
+
+
+class GrantDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={200: GrantOutputSerializer, 404: _error("not yours or no such grant")}, summary="One grant"
+    )
+    def get(self, request: Request, grant_id: str) -> Response:
+        grant = selectors.grant_get_for_user(grant_id=grant_id, user_id=request.user.id)
+        return Response(GrantOutputSerializer(grant).data)
+
+
+class LedgerEntryOutputSerializer(serializers.Serializer):
+    amount = serializers.IntegerField()
+    kind = serializers.CharField()
+    reference = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class WalletApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        balance = serializers.IntegerField()
+        currency = serializers.CharField()
+        entries = LedgerEntryOutputSerializer(many=True)
+
+    @extend_schema(responses={200: OutputSerializer}, summary="My wallet and its latest ledger entries")
+    def get(self, request: Request) -> Response:
+        wallet = selectors.wallet_get_for_user(user_id=request.user.id)
+        entries = selectors.ledger_list_for_user(user_id=request.user.id)[:50]
+        data = {"balance": wallet.balance if wallet else 0, "currency": "KRW", "entries": entries}
+        return Response(self.OutputSerializer(data).data)
+
+
+class CouponOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    campaign = serializers.CharField(source="campaign.slug")
+    discount = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    redeemed_at = serializers.DateTimeField(allow_null=True)
+
+
+class CouponListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: CouponOutputSerializer(many=True)}, summary="My coupons")
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.coupon_list_for_user(user_id=request.user.id), request, view=self)
+        return paginator.get_paginated_response(CouponOutputSerializer(page, many=True).data)
+
+
+class CouponRedeemApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: CouponOutputSerializer,
+            404: _error("not yours or no such coupon"),
+            409: _error("already_redeemed or coupon_expired"),
+        },
+        summary="Redeem one of my coupons (works once)",
+    )
+    def post(self, request: Request, code: str) -> Response:
+        coupon = services.coupon_redeem(code=code, user_id=request.user.id)
+        return Response(CouponOutputSerializer(coupon).data)

@@ -1,0 +1,59 @@
+"""Pages: the campaign list, a campaign with its claim button, my grants and wallet."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from config.errors import ApplicationError
+from coupons import selectors, services
+
+
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    campaigns = list(selectors.campaign_list_published()[:60])
+    remaining = selectors.campaign_remaining_many(campaigns=campaigns)
+    for campaign in campaigns:
+        campaign.remaining = remaining[campaign.pk]
+    return render(request, "coupons/campaign_list.html", {"campaigns": campaigns})
+
+
+def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        campaign = selectors.campaign_get_published(slug=slug)
+    except ApplicationError:
+        return render(request, "404.html", status=404)
+    campaign.remaining = selectors.campaign_remaining(campaign=campaign)
+    my_grant = None
+    if request.user.is_authenticated:
+        my_grant = selectors.grant_list_for_user(user_id=request.user.pk).filter(campaign=campaign).first()
+    return render(request, "coupons/campaign_detail.html", {"campaign": campaign, "my_grant": my_grant})
+
+
+@login_required
+@require_POST
+def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse:
+    """The claim as a plain form: POST, then redirect back to the campaign page."""
+    try:
+        campaign_id = selectors.campaign_id_by_slug(slug=slug)
+        outcome = services.claim_create(campaign_id=campaign_id, user_id=request.user.pk)
+    except ApplicationError as error:
+        messages.error(request, error.detail)
+    else:
+        if outcome.created:
+            messages.success(request, f"You are in: slot #{outcome.slot}. Your grant is on its way.")
+        else:
+            messages.info(request, f"You already hold slot #{outcome.slot} in this campaign.")
+    return redirect("campaign-detail", slug=slug)
+
+
+@login_required
+def my_grants(request: HttpRequest) -> HttpResponse:
+    user_id = request.user.pk
+    context = {
+        "grants": selectors.grant_list_for_user(user_id=user_id)[:100],
+        "wallet": selectors.wallet_get_for_user(user_id=user_id),
+        "entries": selectors.ledger_list_for_user(user_id=user_id)[:20],
+        "coupons": selectors.coupon_list_for_user(user_id=user_id)[:100],
+    }
+    return render(request, "coupons/my_grants.html", context)

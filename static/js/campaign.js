@@ -1,0 +1,89 @@
+// Live campaign page: remaining stock and my grant's status update without reloads;
+// the claim form posts through the API when scripts run, and as a plain form otherwise.
+(function () {
+  "use strict";
+  var root = document.getElementById("campaign");
+  if (!root) return;
+  var field = function (name) { return root.querySelector('[data-field="' + name + '"]'); };
+  var grantApi = root.dataset.grantApi || null;
+  var STATUS_LABELS = { scheduled: "Scheduled", open: "Open", sold_out: "Sold out", closed: "Closed", cancelled: "Cancelled",
+                        pending: "Pending", succeeded: "Succeeded", failed: "Failed" };
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function setBadge(el, status) {
+    if (!el) return;
+    el.textContent = STATUS_LABELS[status] || status;
+    el.className = "badge badge--" + status;
+  }
+
+  function refreshCampaign() {
+    fetch(root.dataset.api, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (c) {
+        if (!c) return;
+        field("remaining").textContent = c.remaining.toLocaleString();
+        field("meter").style.width = (100 * c.remaining / c.quantity) + "%";
+        setBadge(field("status"), c.status);
+        var button = root.querySelector("[data-claim-form] button");
+        if (button && !button.dataset.busy) button.disabled = c.status !== "open";
+      })
+      .catch(function () {})
+      .finally(function () { setTimeout(refreshCampaign, document.hidden ? 10000 : 2000); });
+  }
+
+  function refreshGrant() {
+    if (!grantApi) return;
+    fetch(grantApi, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (g) {
+        var status = g ? g.status : "pending";
+        var result = field("claim-result");
+        var badge = field("grant-status");
+        if (badge) setBadge(badge, status);
+        else if (result) result.innerHTML = 'Slot <strong>#' + (g ? g.slot : "?") + '</strong> — <span class="badge badge--' + status + '">' + (STATUS_LABELS[status] || status) + "</span>";
+        if (status === "pending") setTimeout(refreshGrant, 1000);
+      })
+      .catch(function () { setTimeout(refreshGrant, 3000); });
+  }
+
+  var form = root.querySelector("[data-claim-form]");
+  if (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var button = form.querySelector("button");
+      button.disabled = true;
+      button.dataset.busy = "1";
+      fetch(root.dataset.claimApi, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+        body: "{}"
+      })
+        .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
+        .then(function (res) {
+          var result = field("claim-result");
+          if (res.status === 202 || res.status === 200) {
+            grantApi = res.body.status_url;
+            form.remove();
+            result.textContent = res.status === 202 ? "You are in! Slot #" + res.body.slot + "…" : "You already hold slot #" + res.body.slot + ".";
+            refreshGrant();
+          } else {
+            result.textContent = res.body.detail || "Something went wrong; try again.";
+            result.className = "claim__result alert";
+            delete button.dataset.busy;
+            button.disabled = res.status === 409 && res.body.code !== "not_open";
+          }
+        })
+        .catch(function () { form.submit(); });
+    });
+  }
+
+  refreshCampaign();
+  if (grantApi) refreshGrant();
+})();
