@@ -1,5 +1,6 @@
 """Real firstcome processes for tests: Celery workers and a gunicorn server on the test stores."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -60,10 +61,8 @@ class Proc:
     def kill(self) -> None:
         """SIGKILL the process and its children, as a crash would."""
         for pid in [*self.children(), self.pid]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.popen.wait(timeout=10)
 
     def stop(self) -> None:

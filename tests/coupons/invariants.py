@@ -46,8 +46,8 @@ def check_invariants(
         assert not coupons.exclude(grant__status=Grant.Status.SUCCEEDED).exists(), "I6: a failed grant got a code"
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT count(*) FROM coupons_wallet w
-               WHERE w.balance <> COALESCE((SELECT sum(e.amount) FROM coupons_ledgerentry e WHERE e.wallet_id = w.id), 0)"""
+            """SELECT count(*) FROM coupons_wallet w WHERE w.balance <> COALESCE(
+                   (SELECT sum(e.amount) FROM coupons_ledgerentry e WHERE e.wallet_id = w.id), 0)"""
         )
         assert cursor.fetchone()[0] == 0, "I6: a wallet balance differs from the sum of its entries"
     total = Wallet.objects.aggregate(s=Sum("balance"))["s"] or 0
