@@ -64,6 +64,9 @@ class CampaignAdmin(admin.ModelAdmin):
             return (*fields, "slug", *TERMS)  # terms are frozen once published
         return fields
 
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None and obj.is_published else self.prepopulated_fields
+
     def has_delete_permission(self, request, obj=None):
         return obj is None or obj.status == Campaign.Status.DRAFT
 

@@ -33,6 +33,7 @@ def process_env(**overrides: str) -> dict[str, str]:
         TEST_CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
+        DJANGO_CONN_MAX_AGE="60",
     )
     env.update(overrides)
     return env
@@ -114,7 +115,7 @@ def start_worker(tmp_path: Path, *, name: str = "w1", beat: bool = True, concurr
     raise RuntimeError(f"worker did not start:\n{proc.output()}")
 
 
-def start_web(tmp_path: Path, *, workers: int = 2, threads: int = 8, **env: str) -> Proc:
+def start_web(tmp_path: Path, *, workers: int = 3, threads: int = 4, **env: str) -> Proc:
     """gunicorn serving firstcome with the test settings; `proc.extra["url"]` is its base URL."""
     port = free_port()
     log = tmp_path / "web.log"

@@ -215,3 +215,12 @@ def test_check_constraints_refuse_bad_terms():
     for bad in ({"quantity": 0}, {"closes_at": now - timedelta(days=1), "opens_at": now}):
         with pytest.raises(IntegrityError), transaction.atomic():
             CampaignFactory(**bad)
+
+
+def test_open_now_moves_a_scheduled_campaign_forward(user):
+    campaign = published_campaign(opens_at=timezone.now() + timedelta(hours=2))
+    assert campaign.status == Campaign.Status.SCHEDULED
+    services.campaign_open_now(campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.OPEN and campaign.opens_at <= timezone.now()
+    assert services.claim_create(campaign_id=campaign.pk, user_id=user.pk).created
