@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV_STAMP := .venv/.installed
 
-.PHONY: run test services stop status lint venv clean
+.PHONY: run test services stop status lint schema venv clean
 
 run: $(VENV_STAMP)  ## migrate, load demo data, start web + worker + beat
 	@scripts/run.sh
@@ -25,6 +25,9 @@ stop:  ## stop the project-local PostgreSQL and Redis, if any
 
 status:
 	@scripts/services.sh status
+
+schema: $(VENV_STAMP)  ## regenerate docs/openapi.yaml after an API change
+	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check .

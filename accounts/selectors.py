@@ -1,8 +1,12 @@
 """Reads for accounts; the token generation is served from Redis, not the database."""
 
+import logging
+
 from django.core.cache import cache
 
 from accounts.models import User
+
+logger = logging.getLogger(__name__)
 
 # A user that no longer exists has no valid generation.
 NO_USER = -1

@@ -41,9 +41,20 @@ def api_token_revoke(*, user: User) -> int:
     User.objects.filter(pk=user.pk).update(api_token_generation=F("api_token_generation") + 1)
     user.refresh_from_db(fields=["api_token_generation"])
     generation = user.api_token_generation
-    # After commit, so a reader never caches a generation the database does not have.
-    transaction.on_commit(lambda: selectors.api_token_generation_publish(user_id=user.pk, generation=generation))
+    # Drop the cached generation before the commit: if Redis is down the revoke
+    # fails loudly instead of leaving old tokens valid. Readers meanwhile re-read
+    # PostgreSQL. After the commit the new value is published (best effort; a
+    # cold cache reads the database, which is right either way).
+    selectors.api_token_generation_reset(user_id=user.pk)
+    transaction.on_commit(lambda: _publish_quietly(user_id=user.pk, generation=generation))
     return generation
+
+
+def _publish_quietly(*, user_id: int, generation: int) -> None:
+    try:
+        selectors.api_token_generation_publish(user_id=user_id, generation=generation)
+    except Exception:  # noqa: BLE001 - the key is already gone, so readers fall back to PostgreSQL
+        selectors.logger.warning("could not publish token generation of user %s", user_id)
 
 
 @transaction.atomic

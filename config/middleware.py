@@ -52,3 +52,32 @@ class RequestLogMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+class StoreUnavailableMiddleware:
+    """Pages answer 503 with a friendly page (API views: JSON) when Redis or PostgreSQL is down."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.http import JsonResponse
+        from django.template import loader
+
+        from config.api.exceptions import store_of
+
+        store = store_of(exception)
+        if store is None:
+            return None
+        logger.warning("store unavailable on %s: %s: %s", request.path, store, exception)
+        if request.path.startswith("/api/"):
+            response = JsonResponse(
+                {"code": "store_unavailable", "detail": f"The {store} is unavailable; try again shortly."}, status=503
+            )
+        else:
+            response = HttpResponse(loader.get_template("503.html").render({"store": store}), status=503)
+        response["Retry-After"] = "1"
+        return response

@@ -127,15 +127,28 @@ def leases_expired(*, campaign_id: int, now_ms: int, limit: int = 500) -> list[H
 
 def meta_set(*, campaign_id: int, state: str, opens_at_ms: int, closes_at_ms: int, quantity: int) -> bool:
     """Update the meta hash of an existing gate; False if the gate is missing (rebuild instead)."""
-    keys = GateKeys.of(campaign_id)
-    client = fc_redis.client()
-    if not client.exists(keys.meta):
-        return False
-    client.hset(
-        keys.meta,
-        mapping={"state": state, "opens_at_ms": opens_at_ms, "closes_at_ms": closes_at_ms, "quantity": quantity},
+    updated = _script("meta_update")(
+        keys=[GateKeys.of(campaign_id).meta],
+        args=[state, opens_at_ms, closes_at_ms, quantity],
+        client=fc_redis.client(),
     )
-    return True
+    return bool(updated)
+
+
+def meta_get(*, campaign_id: int) -> dict[str, str]:
+    raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).meta)
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def confirm(*, campaign_id: int, hold: Hold, lease_deadline_ms: int | None) -> bool:
+    """Write a committed live grant back into the gate if Redis lost it; True if it had to."""
+    keys = GateKeys.of(campaign_id)
+    repaired = _script("confirm")(
+        keys=[keys.holders, keys.leases, keys.free, keys.next],
+        args=[hold.user_id, hold.slot, hold.grant_id, "" if lease_deadline_ms is None else lease_deadline_ms],
+        client=fc_redis.client(),
+    )
+    return bool(repaired)
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,12 @@ def gate_read_holds(*, campaign_id: int) -> dict[int, Hold]:
         slot, grant_id = _text(value).split(":", 1)
         holds[int(user)] = Hold(int(slot), int(user), grant_id)
     return holds
+
+
+def gate_read_leases(*, campaign_id: int) -> dict[str, int]:
+    """Every lease (member -> deadline in ms), for drift reports."""
+    raw = fc_redis.client().zrange(GateKeys.of(campaign_id).leases, 0, -1, withscores=True)
+    return {_text(member): int(score) for member, score in raw}
 
 
 def gate_exists(*, campaign_id: int) -> bool:

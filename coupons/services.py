@@ -10,7 +10,8 @@ from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 
@@ -99,17 +100,27 @@ def campaign_gate_rebuild(*, campaign_id: int, force: bool = False) -> None:
             lock.release()
 
 
+def _gate_meta_args(campaign: Campaign) -> dict:
+    return {
+        "campaign_id": campaign.pk,
+        "state": _gate_state_of(campaign),
+        "opens_at_ms": _ms(campaign.opens_at),
+        "closes_at_ms": _ms(campaign.closes_at),
+        "quantity": campaign.quantity,
+    }
+
+
 def _gate_meta_publish(campaign: Campaign) -> None:
-    """Push the campaign's status and window to its gate, rebuilding it when missing."""
-    updated = gate.meta_set(
-        campaign_id=campaign.pk,
-        state=_gate_state_of(campaign),
-        opens_at_ms=_ms(campaign.opens_at),
-        closes_at_ms=_ms(campaign.closes_at),
-        quantity=campaign.quantity,
-    )
-    if not updated:
-        campaign_gate_rebuild(campaign_id=campaign.pk)
+    """Push the campaign's status and window (as PostgreSQL has them now) to its gate.
+
+    Rebuilds a missing gate first; the second update covers a rebuild that read
+    the campaign before the change being published committed.
+    """
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    if gate.meta_set(**_gate_meta_args(campaign)):
+        return
+    campaign_gate_rebuild(campaign_id=campaign.pk)
+    gate.meta_set(**_gate_meta_args(campaign))
 
 
 # --- campaign lifecycle -----------------------------------------------------
@@ -175,7 +186,12 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
 
 
 def campaign_status_refresh(*, now: datetime | None = None) -> int:
-    """Move displayed statuses with the window and the stock; returns how many changed."""
+    """Move displayed statuses with the window and the stock; returns how many changed.
+
+    It also re-publishes every active campaign's meta to its gate (rebuilding a
+    missing gate), so a status change whose Redis update was lost heals within
+    a tick.
+    """
     now = now or timezone.now()
     changed = Campaign.objects.filter(status=Status.SCHEDULED, opens_at__lte=now, closes_at__gt=now).update(
         status=Status.OPEN, updated_at=now
@@ -186,14 +202,28 @@ def campaign_status_refresh(*, now: datetime | None = None) -> int:
     for campaign in Campaign.objects.filter(status__in=[Status.OPEN, Status.SOLD_OUT]):
         live = Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
         if campaign.status == Status.OPEN and live >= campaign.quantity:
-            changed += Campaign.objects.filter(pk=campaign.pk, status=Status.OPEN).update(
-                status=Status.SOLD_OUT, sold_out_at=now, updated_at=now
-            )
+            changed += _mark_sold_out(campaign_id=campaign.pk, now=now)
         elif campaign.status == Status.SOLD_OUT and live < campaign.quantity:
-            changed += Campaign.objects.filter(pk=campaign.pk, status=Status.SOLD_OUT).update(
-                status=Status.OPEN, updated_at=now
-            )
+            # Back to open only when the gate really has a free slot again (a grant
+            # failed), not while the last claims' inserts are still in flight.
+            remaining = gate.remaining(campaign_id=campaign.pk)
+            if remaining is not None and remaining > 0:
+                changed += Campaign.objects.filter(pk=campaign.pk, status=Status.SOLD_OUT).update(
+                    status=Status.OPEN, updated_at=now
+                )
+    for campaign in Campaign.objects.filter(status__in=Campaign.PUBLISHED, closes_at__gt=now - timedelta(days=1)):
+        try:
+            _gate_meta_publish(campaign)
+        except (RedisError, GateUnavailable, CampaignNotFound) as exc:
+            logger.warning("could not publish the gate of %s: %s", campaign.slug, exc)
     return changed
+
+
+def _mark_sold_out(*, campaign_id: int, now: datetime) -> int:
+    """open/scheduled → sold out; the first sell-out time is kept (rankings use it)."""
+    return Campaign.objects.filter(pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED]).update(
+        status=Status.SOLD_OUT, sold_out_at=Coalesce("sold_out_at", Value(now)), updated_at=now
+    )
 
 
 # --- the claim (hot path) ---------------------------------------------------
@@ -250,10 +280,10 @@ def claim_create(*, campaign_id: int, user_id: int, now_ms: int | None = None) -
         _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
         raise GateUnavailable() from exc
 
+    # Normally a no-op; repairs the gate if Redis lost this hold before the commit.
+    _confirm_quietly(campaign_id=campaign_id, hold=hold, pending=True)
     if result.remaining == 0:
-        Campaign.objects.filter(pk=campaign_id, status=Status.OPEN).update(
-            status=Status.SOLD_OUT, sold_out_at=timezone.now()
-        )
+        _mark_sold_out(campaign_id=campaign_id, now=timezone.now())
     return ClaimOutcome(created=True, grant_id=grant_id, slot=result.slot, remaining=result.remaining)
 
 
@@ -270,12 +300,26 @@ def _claim_conflict(*, campaign_id: int, hold: gate.Hold, error: IntegrityError,
         _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
         existing = Grant.objects.filter(campaign_id=campaign_id, user_id=hold.user_id, status__in=Grant.LIVE).first()
         if existing is not None:
+            _confirm_quietly(
+                campaign_id=campaign_id,
+                hold=gate.Hold(existing.slot, existing.user_id, str(existing.id)),
+                pending=existing.status == Grant.Status.PENDING,
+            )
             return ClaimOutcome(created=False, grant_id=str(existing.id), slot=existing.slot, remaining=remaining)
     else:
         # Another live grant owns this slot: the slot is not free, drop it.
         _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=constraint != "grant_one_live_per_slot")
     logger.warning("claim conflict on campaign %s (%s)", campaign_id, constraint or error)
     raise GateUnavailable()
+
+
+def _confirm_quietly(*, campaign_id: int, hold: gate.Hold, pending: bool) -> None:
+    deadline = _now_ms() + settings.GRANT_LEASE_SECONDS * 1000 if pending else None
+    try:
+        if gate.confirm(campaign_id=campaign_id, hold=hold, lease_deadline_ms=deadline):
+            logger.warning("gate of campaign %s had lost slot %s; restored", campaign_id, hold.slot)
+    except RedisError as exc:
+        logger.warning("could not confirm slot %s of campaign %s: %s", hold.slot, campaign_id, exc)
 
 
 def _release_quietly(*, campaign_id: int, hold: gate.Hold, reuse_slot: bool) -> None:
@@ -415,6 +459,7 @@ class DriftReport:
     gate_missing: bool = False
     missing_in_redis: list[str] = field(default_factory=list)  # live grants Redis does not hold
     unknown_in_redis: list[str] = field(default_factory=list)  # Redis holds without a live grant
+    meta_mismatch: list[str] = field(default_factory=list)  # state, window or quantity differ
     remaining_redis: int | None = None
     remaining_db: int = 0
     fixed: bool = False
@@ -425,12 +470,14 @@ class DriftReport:
             self.gate_missing
             or bool(self.missing_in_redis)
             or bool(self.unknown_in_redis)
+            or bool(self.meta_mismatch)
             or self.remaining_redis != self.remaining_db
         )
 
 
 def campaign_reconcile(*, campaign: Campaign, fix: bool = True) -> DriftReport:
     """Compare the gate with PostgreSQL; rebuild it when they differ (and `fix`)."""
+    campaign = Campaign.objects.get(pk=campaign.pk)
     report = DriftReport(campaign=campaign.slug)
     live = {
         user_id: (slot, str(grant_id))
@@ -441,13 +488,22 @@ def campaign_reconcile(*, campaign: Campaign, fix: bool = True) -> DriftReport:
     report.remaining_db = campaign.quantity - len(live)
     report.gate_missing = not gate.gate_exists(campaign_id=campaign.pk)
     if not report.gate_missing:
+        expected = {k: str(v) for k, v in _gate_meta_args(campaign).items() if k != "campaign_id"}
+        actual = gate.meta_get(campaign_id=campaign.pk)
+        report.meta_mismatch = [f"{k}: redis={actual.get(k)} db={v}" for k, v in expected.items() if actual.get(k) != v]
         holds = gate.gate_read_holds(campaign_id=campaign.pk)
         report.remaining_redis = gate.remaining(campaign_id=campaign.pk)
         report.missing_in_redis = [
             f"user {u} slot {s}" for u, (s, g) in live.items() if (h := holds.get(u)) is None or h.grant_id != g
         ]
+        leases = gate.gate_read_leases(campaign_id=campaign.pk)
+        now_ms = _now_ms()
+        # A hold with no live grant whose lease still runs is a claim whose insert
+        # is in flight, not drift.
         report.unknown_in_redis = [
-            f"user {u} slot {h.slot}" for u, h in holds.items() if live.get(u, (None, None))[1] != h.grant_id
+            f"user {u} slot {h.slot}"
+            for u, h in holds.items()
+            if live.get(u, (None, None))[1] != h.grant_id and leases.get(h.lease_member, 0) <= now_ms
         ]
     if report.drifted and fix:
         campaign_gate_rebuild(campaign_id=campaign.pk, force=True)

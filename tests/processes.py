@@ -33,7 +33,7 @@ def process_env(**overrides: str) -> dict[str, str]:
         TEST_CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
-        DJANGO_CONN_MAX_AGE="60",
+        DJANGO_CONN_MAX_AGE="none",
     )
     env.update(overrides)
     return env

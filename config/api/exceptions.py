@@ -3,11 +3,10 @@
 import logging
 
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, InternalError, OperationalError
 from django.http import Http404
 from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -16,14 +15,24 @@ from config.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
-# Store outages map to 503: the client did nothing wrong and may retry.
+# Store outages map to 503: the client did nothing wrong and may retry. Any
+# Redis error counts (down, read-only replica after a failover, out of memory
+# under noeviction); so do lost or read-only database connections.
 STORE_ERRORS: dict[type[Exception], str] = {
     ConnectionInterrupted: "redis",  # django-redis wraps redis errors in this
-    RedisConnectionError: "redis",
-    RedisTimeoutError: "redis",
+    RedisError: "redis",
     OperationalError: "database",
     InterfaceError: "database",
+    InternalError: "database",
 }
+
+
+def store_of(exc: BaseException) -> str | None:
+    """Which store an exception says is unavailable, if any."""
+    for error_class, store in STORE_ERRORS.items():
+        if isinstance(exc, error_class):
+            return store
+    return None
 
 
 def store_unavailable_response(store: str) -> Response:
@@ -61,10 +70,10 @@ def _code_of(exc: exceptions.APIException) -> str:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response({"code": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status_code)
-    for error_class, store in STORE_ERRORS.items():
-        if isinstance(exc, error_class):
-            logger.warning("store unavailable: %s: %s", store, exc)
-            return store_unavailable_response(store)
+    store = store_of(exc)
+    if store is not None:
+        logger.warning("store unavailable: %s: %s", store, exc)
+        return store_unavailable_response(store)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

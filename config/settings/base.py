@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.StoreUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -75,11 +76,13 @@ TEMPLATES = [
 # --- PostgreSQL (psycopg 3) -------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/firstcome")}
 # Persistent connections with a health check instead of a pool: they are safe in
-# gunicorn threads and in Celery's forked workers alike.
+# gunicorn threads and in Celery's forked workers alike, and kept for good by
+# default ("none") so a spike never pays for new connections.
 # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+_conn_max_age = env("DJANGO_CONN_MAX_AGE", default="none")
+DATABASES["default"]["CONN_MAX_AGE"] = None if _conn_max_age.lower() == "none" else int(_conn_max_age)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, sessions and the raw client (django-redis) ----------------
@@ -151,7 +154,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "EXCEPTION_HANDLER": "config.api.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -265,7 +268,8 @@ GRANT_FLAKY_OPTIONS = {
 # A claim holds its slot under a lease; the sweeper re-examines leases past it.
 GRANT_LEASE_SECONDS = env.int("GRANT_LEASE_SECONDS", default=60)
 # Transient transfer failures retry with exponential backoff and full jitter.
-GRANT_MAX_RETRIES = env.int("GRANT_MAX_RETRIES", default=8)
+# 12 retries with a 60 s cap ride out a provider outage of several minutes.
+GRANT_MAX_RETRIES = env.int("GRANT_MAX_RETRIES", default=12)
 GRANT_RETRY_BACKOFF_MAX = env.int("GRANT_RETRY_BACKOFF_MAX", default=60)
 # A pending grant untouched for this long is re-driven by the sweeper; longer
 # than the largest backoff so it rarely races a scheduled retry.

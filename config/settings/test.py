@@ -23,9 +23,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Connections closed after each request, so tests that restart a store see it.
+# The test process closes its connection after each request; processes that
+# tests start (workers, gunicorn) keep theirs, as in production, by setting
+# DJANGO_CONN_MAX_AGE.
 DATABASES = {**DATABASES}
-DATABASES["default"] = {**DATABASES["default"], "CONN_MAX_AGE": 0}
+DATABASES["default"] = {**DATABASES["default"]}
+if "DJANGO_CONN_MAX_AGE" not in env.ENVIRON:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
 LOGGING["root"]["level"] = LOG_LEVEL
 WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic in tests

@@ -1,4 +1,7 @@
+#!lua
 -- claim.lua: give one user one slot of one campaign, atomically (DESIGN §3).
+-- The shebang makes Redis refuse the whole script up front when it is out of
+-- memory (noeviction), instead of letting it write past the limit.
 --
 -- KEYS[1] meta     hash: state ("live" | "closed" | "cancelled"), opens_at_ms, closes_at_ms, quantity
 -- KEYS[2] next     string: the highest slot number handed out so far (INCR)

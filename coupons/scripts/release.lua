@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- release.lua: give a slot back, but only if this grant still holds it (DESIGN §3).
 --
 -- KEYS[1] holders  hash: user id -> "<slot>:<grant id>"

@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- remaining.lua: slots still available, in O(1).
 --
 -- KEYS[1] meta  KEYS[2] next  KEYS[3] free

@@ -30,10 +30,10 @@ class Command(BaseCommand):
                 self.style.WARNING(
                     f"{campaign.slug}: DRIFT gate_missing={report.gate_missing} "
                     f"missing_in_redis={len(report.missing_in_redis)} unknown_in_redis={len(report.unknown_in_redis)} "
-                    f"remaining redis={report.remaining_redis} db={report.remaining_db}"
-                    + (" → rebuilt" if report.fixed else "")
+                    f"remaining redis={report.remaining_redis} db={report.remaining_db} "
+                    f"meta_mismatch={len(report.meta_mismatch)}" + (" → rebuilt" if report.fixed else "")
                 )
             )
-            for line in (report.missing_in_redis + report.unknown_in_redis)[:20]:
+            for line in (report.meta_mismatch + report.missing_in_redis + report.unknown_in_redis)[:20]:
                 self.stdout.write(f"  {line}")
         self.stdout.write(f"{drifted} campaign(s) drifted" + ("" if dry_run else ", all fixed" if drifted else ""))

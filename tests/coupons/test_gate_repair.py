@@ -1,0 +1,171 @@
+"""The gate heals itself: races with rebuilds, lost status updates, and store errors answered as 503."""
+
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.test import override_settings
+from django_redis.exceptions import ConnectionInterrupted
+
+from coupons import redis as gate
+from coupons import selectors, services
+from coupons.models import Campaign, Grant
+from tests.accounts.factories import UserFactory
+from tests.coupons.factories import published_campaign
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def slow_inserts_for(user_id: int, seconds: float):
+    """A real PostgreSQL trigger that delays this user's grant insert (to open a race window)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE FUNCTION test_slow_grant() RETURNS trigger AS $$
+            BEGIN IF NEW.user_id = {user_id} THEN PERFORM pg_sleep({seconds}); END IF; RETURN NEW; END;
+            $$ LANGUAGE plpgsql;
+            CREATE TRIGGER test_slow_grant BEFORE INSERT ON coupons_grant
+                FOR EACH ROW EXECUTE FUNCTION test_slow_grant();
+            """
+        )
+
+
+def drop_slow_inserts():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DROP TRIGGER IF EXISTS test_slow_grant ON coupons_grant; DROP FUNCTION IF EXISTS test_slow_grant();"
+        )
+
+
+def test_a_rebuild_racing_an_in_flight_claim_loses_no_slot(redis_clean):
+    campaign = published_campaign(quantity=2)
+    alice, bob, carol, dave = UserFactory.create_batch(4)
+    slow_inserts_for(alice.pk, 1.0)
+    outcome = {}
+
+    def alice_claims():
+        close_old_connections()
+        outcome["alice"] = services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+        close_old_connections()
+
+    try:
+        thread = threading.Thread(target=alice_claims)
+        thread.start()
+        time.sleep(0.4)  # alice holds slot 1 in Redis; her insert is still running
+        redis_clean.flushdb()
+        services.campaign_gate_rebuild(campaign_id=campaign.pk)  # reads PostgreSQL: no row yet
+        thread.join()
+    finally:
+        drop_slow_inserts()
+
+    assert outcome["alice"].created and outcome["alice"].slot == 1
+    # the gate knows alice's slot again, so bob gets the other one at once
+    assert services.claim_create(campaign_id=campaign.pk, user_id=bob.pk).slot == 2
+    # alice's grant fails: her slot must come back, not leak
+    services.grant_fail(grant_id=outcome["alice"].grant_id, reason="declined")
+    assert services.claim_create(campaign_id=campaign.pk, user_id=carol.pk).slot == 1
+    with pytest.raises(Exception) as rejected:
+        services.claim_create(campaign_id=campaign.pk, user_id=dave.pk)
+    assert getattr(rejected.value, "code", None) == "sold_out"
+    assert not services.campaign_reconcile(campaign=campaign, fix=False).drifted
+
+
+def test_a_status_change_lost_on_the_way_to_redis_heals_on_the_next_tick(redis_clean):
+    campaign = published_campaign(quantity=3)
+    services.campaign_cancel(campaign=campaign)
+    # Redis missed the update (say it blipped): the gate still says live
+    key = gate.GateKeys.of(campaign.pk).meta
+    redis_clean.hset(key, "state", "live")
+    report = services.campaign_reconcile(campaign=campaign, fix=False)
+    assert report.drifted and any(line.startswith("state:") for line in report.meta_mismatch)
+
+    services.campaign_status_refresh()
+    with pytest.raises(Exception) as rejected:
+        services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+    assert getattr(rejected.value, "code", None) == "cancelled"
+
+
+def test_closing_a_campaign_whose_gate_is_missing_rebuilds_it_closed(redis_clean):
+    campaign = published_campaign(quantity=3)
+    redis_clean.flushdb()
+    services.campaign_close(campaign=campaign)
+    assert gate.meta_get(campaign_id=campaign.pk)["state"] == "closed"
+    assert selectors.campaign_remaining(campaign=campaign) == 3
+
+
+def test_sold_out_does_not_flap_while_the_last_inserts_are_in_flight():
+    campaign = published_campaign(quantity=2)
+    users = UserFactory.create_batch(2)
+    # both slots taken in Redis; their rows are not written yet
+    for user in users:
+        gate.claim(
+            campaign_id=campaign.pk,
+            user_id=user.pk,
+            grant_id=f"00000000-0000-0000-0000-00000000000{user.pk % 9}",
+            lease_ms=60000,
+        )
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SOLD_OUT)
+    services.campaign_status_refresh()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SOLD_OUT
+
+
+def test_sold_out_time_is_the_first_one():
+    campaign = published_campaign(quantity=1)
+    first = services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+    campaign.refresh_from_db()
+    sold_out_at = campaign.sold_out_at
+    assert sold_out_at is not None
+    services.grant_fail(grant_id=first.grant_id, reason="declined")
+    services.campaign_status_refresh()
+    services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SOLD_OUT and campaign.sold_out_at == sold_out_at
+
+
+def test_revoking_while_redis_is_down_fails_loudly_and_changes_nothing(user, closed_port):
+    from accounts import services as account_services
+
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed_port}/0"}}
+    with override_settings(CACHES=caches), pytest.raises(ConnectionInterrupted):
+        account_services.api_token_revoke(user=user)
+    user.refresh_from_db()
+    assert user.api_token_generation == 0
+
+
+def test_redis_down_gives_503_on_api_and_pages(client, user, closed_port):
+    campaign = published_campaign()
+    client.force_login(user)
+    dead = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed_port}/0"}}
+    with override_settings(CACHES=dead, SESSION_ENGINE="django.contrib.sessions.backends.db"):
+        api = client.post(f"/api/v1/campaigns/{campaign.slug}/claims/", content_type="application/json")
+        page = client.post(f"/campaigns/{campaign.slug}/claim/")
+        listing = client.get("/")
+    assert api.status_code == 503 and api.json()["code"] == "store_unavailable"
+    assert page.status_code == 503 and "catching our breath" in page.content.decode()
+    assert listing.status_code == 503
+    assert not Grant.objects.exists()
+
+
+def test_redis_refusing_writes_is_503_not_500(user, redis_clean):
+    """Redis at its memory limit with noeviction answers OOM errors: a clear 503, nothing taken."""
+    from accounts import services as account_services
+    from tests.accounts.test_tokens import client_with
+
+    campaign = published_campaign()
+    token, _ = account_services.api_token_issue(user=user)
+    client = client_with(token)
+    client.get("/api/v1/me/")
+    original = redis_clean.config_get("maxmemory")["maxmemory"]
+    policy = redis_clean.config_get("maxmemory-policy")["maxmemory-policy"]
+    redis_clean.config_set("maxmemory-policy", "noeviction")
+    redis_clean.config_set("maxmemory", 1)
+    try:
+        response = client.post(f"/api/v1/campaigns/{campaign.slug}/claims/")
+    finally:
+        redis_clean.config_set("maxmemory", original)
+        redis_clean.config_set("maxmemory-policy", policy)
+    assert response.status_code == 503 and response.json()["code"] == "store_unavailable"
+    assert not Grant.objects.exists()
