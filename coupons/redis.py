@@ -72,11 +72,19 @@ def _text(value: bytes | str | int) -> str | int:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def claim(*, campaign_id: int, user_id: int, grant_id: str, lease_ms: int, now_ms: int | None = None) -> ClaimResult:
+def claim(
+    *,
+    campaign_id: int,
+    user_id: int,
+    grant_id: str,
+    lease_ms: int,
+    now_ms: int | None = None,
+    room_id: int | None = None,
+) -> ClaimResult:
     keys = GateKeys.of(campaign_id)
     reply = _script("claim")(
         keys=[keys.meta, keys.next, keys.free, keys.holders, keys.leases],
-        args=[user_id, grant_id, lease_ms, "" if now_ms is None else now_ms],
+        args=[user_id, grant_id, lease_ms, "" if now_ms is None else now_ms, "" if room_id is None else room_id],
         client=fc_redis.client(),
     )
     outcome, slot, grant, remaining = (_text(v) for v in reply)
@@ -125,13 +133,10 @@ def leases_expired(*, campaign_id: int, now_ms: int, limit: int = 500) -> list[H
     return [Hold.from_lease(m) for m in members]
 
 
-def meta_set(*, campaign_id: int, state: str, opens_at_ms: int, closes_at_ms: int, quantity: int) -> bool:
-    """Update the meta hash of an existing gate; False if the gate is missing (rebuild instead)."""
-    updated = _script("meta_update")(
-        keys=[GateKeys.of(campaign_id).meta],
-        args=[state, opens_at_ms, closes_at_ms, quantity],
-        client=fc_redis.client(),
-    )
+def meta_set(*, campaign_id: int, **fields: str | int) -> bool:
+    """Update fields of an existing gate's meta; False if the gate is missing (rebuild instead)."""
+    args = [item for pair in fields.items() for item in pair]
+    updated = _script("meta_update")(keys=[GateKeys.of(campaign_id).meta], args=args, client=fc_redis.client())
     return bool(updated)
 
 
@@ -159,6 +164,8 @@ class GateState:
     opens_at_ms: int
     closes_at_ms: int
     quantity: int
+    room: str  # id of the waiting room in front, or ""
+    room_slug: str
     next: int
     free: list[int]
     holds: list[Hold]
@@ -187,6 +194,8 @@ def gate_write(*, campaign_id: int, gate: GateState) -> None:
             "opens_at_ms": gate.opens_at_ms,
             "closes_at_ms": gate.closes_at_ms,
             "quantity": gate.quantity,
+            "room": gate.room,
+            "room_slug": gate.room_slug,
         },
     )
     pipe.execute()

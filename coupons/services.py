@@ -53,6 +53,14 @@ def _gate_state_of(campaign: Campaign) -> str:
     return "live"
 
 
+def _room_of(campaign: Campaign) -> tuple[str, str]:
+    """(room id, room slug) of the waiting room in front of the campaign, or ("", "")."""
+    from waitingroom.models import WaitingRoom
+
+    room = WaitingRoom.objects.filter(campaign=campaign).values_list("pk", "slug").first()
+    return (str(room[0]), room[1]) if room else ("", "")
+
+
 def gate_state_build(*, campaign: Campaign) -> gate.GateState:
     """The Redis state a campaign should have, computed from its live grants."""
     live = list(
@@ -62,11 +70,14 @@ def gate_state_build(*, campaign: Campaign) -> gate.GateState:
     highest = max(taken, default=0)
     deadline = _now_ms() + settings.GRANT_LEASE_SECONDS * 1000
     holds = [gate.Hold(slot, user_id, str(grant_id)) for user_id, slot, grant_id, _ in live]
+    room, room_slug = _room_of(campaign)
     return gate.GateState(
         state=_gate_state_of(campaign),
         opens_at_ms=_ms(campaign.opens_at),
         closes_at_ms=_ms(campaign.closes_at),
         quantity=campaign.quantity,
+        room=room,
+        room_slug=room_slug,
         next=highest,
         free=[slot for slot in range(1, highest + 1) if slot not in taken],
         holds=holds,
@@ -101,13 +112,23 @@ def campaign_gate_rebuild(*, campaign_id: int, force: bool = False) -> None:
 
 
 def _gate_meta_args(campaign: Campaign) -> dict:
+    room, room_slug = _room_of(campaign)
     return {
         "campaign_id": campaign.pk,
         "state": _gate_state_of(campaign),
         "opens_at_ms": _ms(campaign.opens_at),
         "closes_at_ms": _ms(campaign.closes_at),
         "quantity": campaign.quantity,
+        "room": room,
+        "room_slug": room_slug,
     }
+
+
+def campaign_gate_room_set(*, campaign_id: int, room) -> None:
+    """A waiting room was put in front of the campaign (or changed): the gate starts asking for passes."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is not None and campaign.is_published:
+        _gate_meta_publish(campaign)
 
 
 def _gate_meta_publish(campaign: Campaign) -> None:
@@ -246,23 +267,53 @@ def _transfer_enqueue(grant_id: str) -> None:
         logger.warning("could not enqueue the transfer of grant %s; the sweeper will re-drive it", grant_id)
 
 
-def claim_create(*, campaign_id: int, user_id: int, now_ms: int | None = None) -> ClaimOutcome:
+def claim_create(
+    *, campaign_id: int, user_id: int, access_pass: str | None = None, now_ms: int | None = None
+) -> ClaimOutcome:
     """Take a slot for the user in Redis, then record the pending grant in PostgreSQL.
 
-    Rejections (sold out, not open, closed, cancelled) and repeats are answered
-    by Redis alone. Only an accepted claim writes to the database, and the
-    answer is given only after that write committed (I4).
+    Rejections (sold out, not open, closed, cancelled, no admission) and repeats
+    are answered by Redis alone. Only an accepted claim writes to the database,
+    and the answer is given only after that write committed (I4). A campaign
+    behind a waiting room needs an access pass, used up here (W4); if the claim
+    then fails on our side, the user's place is given back.
     """
+    consumed = None
+    if access_pass:
+        from waitingroom import services as room_services
+
+        consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
+    try:
+        return _claim(campaign_id=campaign_id, user_id=user_id, room_id=consumed and consumed.room_id, now_ms=now_ms)
+    except (GateUnavailable, RedisError, DatabaseError):
+        if consumed is not None:
+            room_services.pass_restore(consumed=consumed)
+        raise
+
+
+def _claim(*, campaign_id: int, user_id: int, room_id: int | None, now_ms: int | None) -> ClaimOutcome:
     grant_id = str(uuid.uuid4())
     lease_ms = settings.GRANT_LEASE_SECONDS * 1000
-    result = gate.claim(campaign_id=campaign_id, user_id=user_id, grant_id=grant_id, lease_ms=lease_ms, now_ms=now_ms)
+    claim = partial(
+        gate.claim,
+        campaign_id=campaign_id,
+        user_id=user_id,
+        grant_id=grant_id,
+        lease_ms=lease_ms,
+        now_ms=now_ms,
+        room_id=room_id,
+    )
+    result = claim()
     if result.outcome == "missing":
         campaign_gate_rebuild(campaign_id=campaign_id)
-        result = gate.claim(
-            campaign_id=campaign_id, user_id=user_id, grant_id=grant_id, lease_ms=lease_ms, now_ms=now_ms
-        )
+        result = claim()
     if result.outcome in REJECTIONS:
         raise REJECTIONS[result.outcome]()
+    if result.outcome == "admission_required":
+        from waitingroom.errors import AdmissionRequired
+        from waitingroom.services import room_url
+
+        raise AdmissionRequired(extra={"room_url": room_url(slug=result.grant_id)})
     if result.outcome == "duplicate":
         return ClaimOutcome(created=False, grant_id=result.grant_id, slot=result.slot, remaining=result.remaining)
     if result.outcome != "accepted":

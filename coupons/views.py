@@ -27,7 +27,10 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     my_grant = None
     if request.user.is_authenticated:
         my_grant = selectors.grant_list_for_user(user_id=request.user.pk).filter(campaign=campaign).first()
-    return render(request, "coupons/campaign_detail.html", {"campaign": campaign, "my_grant": my_grant})
+    from waitingroom.selectors import room_for_campaign
+
+    room = room_for_campaign(campaign_id=campaign.pk)
+    return render(request, "coupons/campaign_detail.html", {"campaign": campaign, "my_grant": my_grant, "room": room})
 
 
 @login_required
@@ -36,9 +39,13 @@ def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse:
     """The claim as a plain form: POST, then redirect back to the campaign page."""
     try:
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        outcome = services.claim_create(campaign_id=campaign_id, user_id=request.user.pk)
+        outcome = services.claim_create(
+            campaign_id=campaign_id, user_id=request.user.pk, access_pass=request.POST.get("access_pass") or None
+        )
     except ApplicationError as error:
         messages.error(request, error.detail)
+        if "room_url" in error.extra:
+            return redirect(error.extra["room_url"])
     else:
         if outcome.created:
             messages.success(request, f"You are in: slot #{outcome.slot}. Your grant is on its way.")

@@ -277,6 +277,20 @@ GRANT_STUCK_AFTER_SECONDS = env.int("GRANT_STUCK_AFTER_SECONDS", default=120)
 
 CELERY_BEAT_SCHEDULE.update(
     {
+        # Admission is "users per second": one tick a second per room (the
+        # script ignores a second tick in the same second, so two beats are safe).
+        "room-admission": {
+            "task": "waitingroom.tasks.room_admission_tick_task",
+            "schedule": 1.0,
+            "options": {"expires": 1},
+        },
+        # Silent users leave in short batches; every 10 s is well inside any
+        # sensible silence timeout.
+        "room-sweep": {
+            "task": "waitingroom.tasks.room_sweep_tick_task",
+            "schedule": 10.0,
+            "options": {"expires": 10},
+        },
         # The window is enforced exactly by the claim script; this only moves the
         # displayed status (scheduled → open → closed, sold out), so 1 s is plenty.
         "campaign-status": {

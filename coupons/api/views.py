@@ -82,6 +82,10 @@ class CampaignClaimApi(APIView):
     class InputSerializer(serializers.Serializer):
         """The body is optional; when present it must be a JSON object."""
 
+        access_pass = serializers.CharField(
+            required=False, max_length=1000, help_text="the waiting room's pass, for campaigns behind a room"
+        )
+
     class OutputSerializer(serializers.Serializer):
         grant_id = serializers.UUIDField()
         slot = serializers.IntegerField()
@@ -97,15 +101,19 @@ class CampaignClaimApi(APIView):
             400: _error("malformed body"),
             401: _error("not authenticated"),
             404: _error("no such campaign"),
+            403: _error("admission_required (with room_url) or pass_invalid"),
             409: _error("sold_out, not_open, closed or cancelled"),
             503: _error("a store is unavailable; nothing was taken"),
         },
         summary="Claim a slot of a campaign",
     )
     def post(self, request: Request, slug: str) -> Response:
-        self.InputSerializer(data=request.data).is_valid(raise_exception=True)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        outcome = services.claim_create(campaign_id=campaign_id, user_id=request.user.id)
+        outcome = services.claim_create(
+            campaign_id=campaign_id, user_id=request.user.id, access_pass=data.validated_data.get("access_pass")
+        )
         body = self.OutputSerializer(
             {
                 "grant_id": outcome.grant_id,

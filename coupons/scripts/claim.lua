@@ -12,15 +12,18 @@
 -- ARGV[2] grant id chosen by the caller (kept only when a slot is given)
 -- ARGV[3] lease length in ms
 -- ARGV[4] now in ms, or "" for the Redis server clock (tests move time with it)
+-- ARGV[5] id of the waiting room whose access pass the caller just consumed, or ""
 --
 -- Returns {outcome, slot, grant id, remaining}:
 --   {"accepted", slot, grant_id, remaining}   a slot was taken for this user
 --   {"duplicate", slot, grant_id, remaining}  the user already holds one (idempotent)
 --   {"sold_out" | "not_open" | "closed" | "cancelled", 0, "", remaining}
+--   {"admission_required", 0, room slug, remaining}  the campaign is behind a room
+--                                             and no pass of that room was used
 --   {"missing", 0, "", -1}                    no gate state: rebuild from PostgreSQL first
 assert(#KEYS == 5, "claim.lua takes 5 keys")
 
-local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity")
+local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "room", "room_slug")
 local state = meta[1]
 if not state then
   return {"missing", 0, "", -1}
@@ -39,6 +42,10 @@ local held = redis.call("HGET", KEYS[4], user)
 if held then
   local sep = string.find(held, ":", 1, true)
   return {"duplicate", tonumber(string.sub(held, 1, sep - 1)), string.sub(held, sep + 1), remaining()}
+end
+
+if meta[5] and meta[5] ~= "" and meta[5] ~= ARGV[5] then
+  return {"admission_required", 0, meta[6] or "", remaining()}
 end
 
 local now

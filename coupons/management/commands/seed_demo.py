@@ -57,6 +57,16 @@ DEMO_CAMPAIGNS = (
         True,
     ),
     (
+        "concert-presale",
+        "Concert presale: 300 tickets behind a waiting room",
+        Campaign.Kind.COUPON,
+        300,
+        50_000,
+        timedelta(0),
+        timedelta(days=2),
+        True,
+    ),
+    (
         "idea-in-progress",
         "An idea in progress (draft)",
         Campaign.Kind.COUPON,
@@ -116,3 +126,22 @@ class Command(BaseCommand):
             if publish and campaign.status == Campaign.Status.DRAFT:
                 services.campaign_publish(campaign=campaign)
         self.stdout.write(f"demo: {created} new campaign(s); {Campaign.objects.count()} in all")
+        self._room(now)
+
+    def _room(self, now) -> None:
+        from waitingroom import services as room_services
+        from waitingroom.models import WaitingRoom
+
+        room = WaitingRoom.objects.filter(slug="concert-presale-line").first()
+        if room is None:
+            room = WaitingRoom.objects.create(
+                slug="concert-presale-line",
+                title="Concert presale line",
+                campaign=Campaign.objects.get(slug="concert-presale"),
+                max_active=20,
+                admit_rate=2,
+                opens_at=now,
+                status=WaitingRoom.Status.QUEUEING,
+            )
+            self.stdout.write("demo: waiting room 'concert-presale-line' in front of 'concert-presale'")
+        room_services.room_publish(room=room)

@@ -1,0 +1,295 @@
+"""The waiting room on real Redis and PostgreSQL: join, order, admission bounds, passes, silence, states."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from coupons import services as coupon_services
+from coupons.models import Grant
+from tests.accounts.factories import UserFactory
+from tests.accounts.test_tokens import assert_error, client_with
+from tests.coupons.factories import published_campaign
+from tests.waitingroom.factories import published_room
+from waitingroom import redis as room_redis
+from waitingroom import services
+from waitingroom.errors import PassInvalid, RoomNotOpen, RoomSoldOut
+from waitingroom.models import WaitingRoom
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def admitted_pass(room, user_id: int) -> str:
+    status = services.room_status(room=room, user_id=user_id)
+    assert status.outcome == "admitted", status
+    return status.access_pass
+
+
+def test_join_is_idempotent_and_keeps_the_place():
+    room = published_room()
+    first, second = UserFactory.create_batch(2)
+    a = services.room_join(room_id=room.pk, user_id=first.pk)
+    b = services.room_join(room_id=room.pk, user_id=second.pk)
+    again = services.room_join(room_id=room.pk, user_id=first.pk)
+    assert (a.position, b.position, again.position, again.size) == (1, 2, 1, 2)
+    status = services.room_status(room=room, user_id=second.pk)
+    assert (status.outcome, status.position, status.ahead, status.size) == ("queued", 2, 1, 2)
+
+
+def test_tick_admits_in_order_up_to_rate_and_max_active():
+    room = published_room(admit_rate=3, max_active=4)
+    users = UserFactory.create_batch(8)
+    for user in users:
+        services.room_join(room_id=room.pk, user_id=user.pk)
+    t0 = now_ms()
+    assert services.room_tick(room=room, now_ms=t0).admitted == 3
+    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 1  # max_active reached
+    assert services.room_tick(room=room, now_ms=t0 + 2000).admitted == 0
+    admitted = [u for u in users if services.room_status(room=room, user_id=u.pk).outcome == "admitted"]
+    assert admitted == users[:4]
+    # using a pass frees the place at once
+    services.pass_consume(token=admitted_pass(room, users[0].pk), user_id=users[0].pk)
+    assert services.room_tick(room=room, now_ms=t0 + 3000).admitted == 1
+    assert services.room_status(room=room, user_id=users[4].pk).outcome == "admitted"
+
+
+def test_two_ticks_in_the_same_second_admit_once():
+    room = published_room(admit_rate=2, max_active=100)
+    for user in UserFactory.create_batch(6):
+        services.room_join(room_id=room.pk, user_id=user.pk)
+    second = (now_ms() // 1000) * 1000
+    assert services.room_tick(room=room, now_ms=second + 10).admitted == 2
+    assert room_redis.tick(room_id=room.pk, admit=True, now_ms=second + 900).outcome == "duplicate"
+    assert services.room_tick(room=room, now_ms=second + 1000).admitted == 2
+
+
+def test_expired_actives_leave_and_free_their_place():
+    room = published_room(admit_rate=5, max_active=2, pass_ttl_seconds=10)
+    users = UserFactory.create_batch(3)
+    for user in users:
+        services.room_join(room_id=room.pk, user_id=user.pk)
+    t0 = now_ms()
+    assert services.room_tick(room=room, now_ms=t0).admitted == 2
+    result = services.room_tick(room=room, now_ms=t0 + 11_000)
+    assert (result.expired, result.admitted) == (2, 1)
+
+
+def test_passes_forged_expired_reused_or_foreign_are_refused():
+    room = published_room(admit_rate=5, max_active=5, pass_ttl_seconds=30)
+    owner, other = UserFactory.create_batch(2)
+    services.room_join(room_id=room.pk, user_id=owner.pk)
+    services.room_tick(room=room)
+    token = admitted_pass(room, owner.pk)
+
+    with pytest.raises(PassInvalid):  # forged: signature does not match
+        services.pass_consume(token=token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"), user_id=owner.pk)
+    forged_payload = services.pass_issue(room_id=room.pk, user_id=owner.pk, expiry_ms=now_ms() + 10_000)
+    with pytest.raises(PassInvalid):  # well signed but not this admission's expiry
+        services.pass_consume(token=forged_payload, user_id=owner.pk)
+    with pytest.raises(PassInvalid):  # someone else's
+        services.pass_consume(token=token, user_id=other.pk)
+    with pytest.raises(PassInvalid):  # expired
+        services.pass_consume(token=token, user_id=owner.pk, now_ms=now_ms() + 31_000)
+    consumed = services.pass_consume(token=token, user_id=owner.pk)
+    assert consumed.room_id == room.pk
+    with pytest.raises(PassInvalid):  # reused
+        services.pass_consume(token=token, user_id=owner.pk)
+
+
+def test_a_pass_is_consumed_once_under_50_concurrent_attempts():
+    room = published_room(admit_rate=5, max_active=5)
+    user = UserFactory()
+    services.room_join(room_id=room.pk, user_id=user.pk)
+    services.room_tick(room=room)
+    token = admitted_pass(room, user.pk)
+    outcomes = []
+    barrier = threading.Barrier(50)
+
+    def attempt():
+        barrier.wait()
+        try:
+            services.pass_consume(token=token, user_id=user.pk)
+            outcomes.append("ok")
+        except PassInvalid:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["ok"] + ["refused"] * 49
+
+
+def test_silent_users_are_removed_and_the_next_move_up():
+    room = published_room(silence_timeout_seconds=30)
+    quiet, loud = UserFactory.create_batch(2)
+    t0 = now_ms()
+    services.room_join(room_id=room.pk, user_id=quiet.pk, now_ms=t0)
+    services.room_join(room_id=room.pk, user_id=loud.pk, now_ms=t0)
+    services.room_status(room=room, user_id=loud.pk, now_ms=t0 + 25_000)  # a poll is a heartbeat
+    assert services.room_sweep_silent(room=room, now_ms=t0 + 31_000) == 1
+    assert services.room_status(room=room, user_id=quiet.pk).outcome == "absent"
+    assert services.room_status(room=room, user_id=loud.pk).position == 1
+
+
+def test_silent_sweep_runs_in_bounded_batches():
+    room = published_room(silence_timeout_seconds=10)
+    t0 = now_ms()
+    for user_id in range(1, 1301):
+        room_redis.join(room_id=room.pk, user_id=user_id, prequeue_score=0, now_ms=t0)
+    assert room_redis.sweep(room_id=room.pk, cutoff_ms=t0 + 1, batch=500) == 500
+    assert services.room_sweep_silent(room=room, now_ms=t0 + 20_000, batch=500) == 800
+    assert room_redis.counts(room_id=room.pk) == (0, 0)
+
+
+def test_prequeue_shuffles_early_arrivals_and_puts_them_ahead_of_later_ones():
+    opens = timezone.now() + timedelta(minutes=5)
+    room = published_room(
+        prequeue=True, opens_at=opens, status=WaitingRoom.Status.SCHEDULED, admit_rate=500, max_active=500
+    )
+    early = UserFactory.create_batch(60)
+    before = int(opens.timestamp() * 1000) - 60_000
+    for user in early:
+        assert services.room_join(room_id=room.pk, user_id=user.pk, now_ms=before).outcome == "prequeued"
+    assert services.room_status(room=room, user_id=early[0].pk, now_ms=before).outcome == "prequeued"
+    late = UserFactory()
+    after = int(opens.timestamp() * 1000) + 10
+    assert services.room_join(room_id=room.pk, user_id=late.pk, now_ms=after).outcome == "queued"
+
+    order = [int(m) for m in room_redis_order(room)]
+    assert order[-1] == late.pk
+    assert sorted(order[:-1]) == sorted(u.pk for u in early)
+    assert order[:-1] != [u.pk for u in early], "the pre-queue kept arrival order: not shuffled"
+
+
+def room_redis_order(room) -> list[str]:
+    from config import redis as fc_redis
+
+    return [m.decode() for m in fc_redis.client().zrange(room_redis.RoomKeys.of(room.pk).queue, 0, -1)]
+
+
+def test_without_prequeue_early_joins_are_refused():
+    room = published_room(prequeue=False, opens_at=timezone.now() + timedelta(minutes=5), status="scheduled")
+    with pytest.raises(RoomNotOpen):
+        services.room_join(room_id=room.pk, user_id=UserFactory().pk)
+
+
+def test_pause_holds_admission_and_resume_restarts_it():
+    room = published_room(admit_rate=5, max_active=10)
+    user = UserFactory()
+    services.room_join(room_id=room.pk, user_id=user.pk)
+    room = services.room_pause(room=room)
+    t0 = now_ms()
+    assert services.room_tick(room=room, now_ms=t0).admitted == 0
+    assert services.room_status(room=room, user_id=user.pk).state == "paused"
+    room = services.room_resume(room=room)
+    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 1
+
+
+def test_rate_change_applies_on_the_next_tick():
+    room = published_room(admit_rate=1, max_active=100)
+    for user in UserFactory.create_batch(10):
+        services.room_join(room_id=room.pk, user_id=user.pk)
+    t0 = now_ms()
+    assert services.room_tick(room=room, now_ms=t0).admitted == 1
+    room = services.room_settings_change(room=room, admit_rate=6)
+    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 6
+
+
+def test_back_pressure_holds_admission_while_the_grant_backlog_is_high():
+    campaign = published_campaign(quantity=50)
+    room = published_room(campaign=campaign, admit_rate=5, max_active=50, max_pending_grants=2)
+    waiting = UserFactory()
+    services.room_join(room_id=room.pk, user_id=waiting.pk)
+    t0 = now_ms()
+    for user in UserFactory.create_batch(3):  # three pending grants: over the threshold of 2
+        Grant.objects.create(campaign=campaign, user=user, slot=user.pk % 50 + 1)
+    assert services.room_tick(room=room, now_ms=t0).admitted == 0
+    assert services.room_status(room=room, user_id=waiting.pk).throttled is True
+    Grant.objects.filter(campaign=campaign).update(status=Grant.Status.SUCCEEDED)
+    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 1
+
+
+def test_back_pressure_on_store_latency():
+    room = published_room(admit_rate=5, max_active=10, max_store_latency_ms=50)
+    services.room_join(room_id=room.pk, user_id=UserFactory().pk)
+    slow = services.Pressure(pending_grants=0, latency_ms=80.0)
+    assert services.room_tick(room=room, pressure=slow).admitted == 0
+    assert services.room_tick(room=room, now_ms=now_ms() + 1000).admitted == 1
+
+
+def test_sold_out_stops_admission_and_tells_everyone():
+    campaign = published_campaign(quantity=1)
+    room = published_room(campaign=campaign, admit_rate=5, max_active=5)
+    first, waiting, late = UserFactory.create_batch(3)
+    services.room_join(room_id=room.pk, user_id=first.pk)
+    services.room_join(room_id=room.pk, user_id=waiting.pk)
+    services.room_tick(room=room)
+    coupon_services.claim_create(campaign_id=campaign.pk, user_id=first.pk, access_pass=admitted_pass(room, first.pk))
+    services.room_tick(room=room, now_ms=now_ms() + 1000)
+    room.refresh_from_db()
+    assert (room.status, room.closed_reason) == ("closed", "sold_out")
+    assert services.room_status(room=room, user_id=waiting.pk).state == "sold_out"
+    with pytest.raises(RoomSoldOut):
+        services.room_join(room_id=room.pk, user_id=late.pk)
+
+
+def test_claim_behind_a_room_needs_a_pass_and_uses_it(user):
+    campaign = published_campaign(quantity=5)
+    room = published_room(campaign=campaign, admit_rate=5, max_active=5)
+    client = client_with(account_token(user))
+    url = f"/api/v1/campaigns/{campaign.slug}/claims/"
+
+    response = client.post(url)
+    assert_error(response, 403, "admission_required")
+    assert response.json()["room_url"] == f"/rooms/{room.slug}/"
+    assert_error(client.post(url, {"access_pass": "garbage"}, format="json"), 403, "pass_invalid")
+
+    services.room_join(room_id=room.pk, user_id=user.pk)
+    services.room_tick(room=room)
+    token = admitted_pass(room, user.pk)
+    accepted = client.post(url, {"access_pass": token}, format="json")
+    assert accepted.status_code == 202, accepted.json()
+    assert room_redis.counts(room_id=room.pk) == (0, 0)  # the active place freed at once
+    assert client.post(url).status_code == 200  # a repeat needs no pass: it names the same grant
+    assert Grant.objects.filter(campaign=campaign).count() == 1
+
+
+def account_token(user) -> str:
+    from accounts import services as account_services
+
+    return account_services.api_token_issue(user=user)[0]
+
+
+def test_poll_interval_grows_with_distance():
+    fast = services.poll_interval(ahead=3, rate=10, silence_timeout=120)
+    far = services.poll_interval(ahead=100_000, rate=10, silence_timeout=120)
+    assert fast == 1 and far == 40
+    assert services.poll_interval(ahead=100_000, rate=10, silence_timeout=30) == 10
+
+
+def test_room_api_join_status_leave(user):
+    room = published_room()
+    client = client_with(account_token(user))
+    body = client.post(f"/api/v1/rooms/{room.slug}/join/").json()
+    assert (body["outcome"], body["position"], body["access_pass"]) == ("queued", 1, None)
+    assert client.get(f"/api/v1/rooms/{room.slug}/status/").json()["position"] == 1
+    assert client.post(f"/api/v1/rooms/{room.slug}/leave/").status_code == 204
+    assert client.get(f"/api/v1/rooms/{room.slug}/status/").json()["outcome"] == "absent"
+    assert_error(client.get("/api/v1/rooms/nope/status/"), 404, "not_found")
+    assert_error(client.get(f"/api/v1/rooms/{room.slug}/stats/"), 403, "permission_denied")
+
+
+def test_room_state_survives_a_redis_flush_of_its_settings(redis_clean):
+    room = published_room(admit_rate=2)
+    redis_clean.flushdb()
+    user = UserFactory()
+    assert services.room_join(room_id=room.pk, user_id=user.pk).position == 1
+    assert services.room_tick(room=room).admitted == 1

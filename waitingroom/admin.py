@@ -1,0 +1,91 @@
+"""Admin for waiting rooms: live numbers and the knobs staff turn during an event."""
+
+from django.contrib import admin, messages
+
+from config.errors import ApplicationError
+from waitingroom import selectors, services
+from waitingroom.models import WaitingRoom
+
+
+@admin.register(WaitingRoom)
+class WaitingRoomAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "status",
+        "campaign",
+        "admit_rate",
+        "max_active",
+        "queued",
+        "active",
+        "admitted",
+        "opens_at",
+    )
+    list_editable = ("admit_rate", "max_active")
+    list_filter = ("status",)
+    search_fields = ("slug", "title")
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("status", "closed_reason", "live", "created_at", "updated_at")
+    actions = ["pause", "resume", "close"]
+
+    def _stats(self, obj):
+        cache = getattr(self, "_stats_cache", {})
+        if obj.pk not in cache:
+            try:
+                cache[obj.pk] = selectors.room_stats(room=obj)
+            except Exception:  # noqa: BLE001 - the admin still shows the row when Redis is down
+                cache[obj.pk] = None
+        self._stats_cache = cache
+        return cache[obj.pk]
+
+    def changelist_view(self, request, extra_context=None):
+        self._stats_cache = {}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="queued")
+    def queued(self, obj):
+        stats = self._stats(obj)
+        return stats.queued if stats else "?"
+
+    @admin.display(description="active")
+    def active(self, obj):
+        stats = self._stats(obj)
+        return stats.active if stats else "?"
+
+    @admin.display(description="admitted")
+    def admitted(self, obj):
+        stats = self._stats(obj)
+        return stats.admitted if stats else "?"
+
+    @admin.display(description="live")
+    def live(self, obj):
+        stats = self._stats(obj) if obj.pk else None
+        if stats is None:
+            return "-"
+        return (
+            f"state {stats.state} · queued {stats.queued} · active {stats.active} · admitted {stats.admitted} · "
+            f"observed rate {stats.rate_ema:.1f}/s" + (" · throttled (back-pressure)" if stats.throttled else "")
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.room_publish(room=obj)  # new rate and max_active apply from the next tick
+
+    def _each(self, request, queryset, action, done: str):
+        for room in queryset:
+            try:
+                action(room)
+            except ApplicationError as error:
+                self.message_user(request, f"{room.slug}: {error.detail}", messages.WARNING)
+        self.message_user(request, done, messages.SUCCESS)
+
+    @admin.action(description="Pause admission")
+    def pause(self, request, queryset):
+        self._each(request, queryset, lambda r: services.room_pause(room=r), "Paused.")
+
+    @admin.action(description="Resume admission")
+    def resume(self, request, queryset):
+        self._each(request, queryset, lambda r: services.room_resume(room=r), "Resumed.")
+
+    @admin.action(description="Close the room")
+    def close(self, request, queryset):
+        self._each(request, queryset, lambda r: services.room_close(room=r, reason="staff"), "Closed.")

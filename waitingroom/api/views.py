@@ -1,0 +1,90 @@
+"""Join, status (the heartbeat) and leave for a room; room stats for staff."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from coupons.api.views import ErrorSerializer
+from waitingroom import selectors, services
+
+
+class RoomStatusOutputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(["admitted", "queued", "prequeued", "absent"])
+    state = serializers.CharField(help_text="scheduled, queueing, paused, closed or sold_out")
+    position = serializers.IntegerField(help_text="1 = next in line; 0 when admitted, absent or before opening")
+    ahead = serializers.IntegerField()
+    size = serializers.IntegerField(help_text="people in the queue")
+    eta_seconds = serializers.IntegerField(allow_null=True)
+    poll_after = serializers.IntegerField(help_text="seconds until the next status poll")
+    throttled = serializers.BooleanField(help_text="admission holds while the system behind catches up")
+    access_pass = serializers.CharField(allow_null=True, help_text="present once admitted: send it with the claim")
+    pass_expires_ms = serializers.IntegerField(allow_null=True)
+    next_url = serializers.CharField(allow_null=True)
+
+
+def _status_body(room, result: services.RoomStatus) -> dict:
+    next_url = None
+    if result.outcome == "admitted" and room.campaign_id:
+        next_url = f"/campaigns/{room.campaign.slug}/"
+    return RoomStatusOutputSerializer({**result.__dict__, "next_url": next_url}).data
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+class RoomJoinApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: RoomStatusOutputSerializer,
+            404: _error("no such room"),
+            409: _error("not_open, closed or sold_out"),
+        },
+        summary="Join a room's queue (idempotent: a re-join keeps the place)",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        room = selectors.room_get(slug=slug)
+        services.room_join(room_id=room.pk, user_id=request.user.id)
+        return Response(_status_body(room, services.room_status(room=room, user_id=request.user.id)))
+
+
+class RoomStatusApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: RoomStatusOutputSerializer, 404: _error("no such room")}, summary="My place")
+    def get(self, request: Request, slug: str) -> Response:
+        room = selectors.room_get(slug=slug)
+        return Response(_status_body(room, services.room_status(room=room, user_id=request.user.id)))
+
+
+class RoomLeaveApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None, 404: _error("no such room")}, summary="Leave the queue")
+    def post(self, request: Request, slug: str) -> Response:
+        room = selectors.room_get(slug=slug)
+        services.room_leave(room_id=room.pk, user_id=request.user.id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RoomStatsApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    class OutputSerializer(serializers.Serializer):
+        queued = serializers.IntegerField()
+        active = serializers.IntegerField()
+        admitted = serializers.IntegerField()
+        rate_ema = serializers.FloatField()
+        state = serializers.CharField()
+        throttled = serializers.BooleanField()
+
+    @extend_schema(responses={200: OutputSerializer}, summary="Live numbers of a room (staff)")
+    def get(self, request: Request, slug: str) -> Response:
+        room = selectors.room_get(slug=slug)
+        return Response(self.OutputSerializer(selectors.room_stats(room=room)).data)

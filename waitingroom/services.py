@@ -1,0 +1,313 @@
+"""Writes for the waiting room: publishing rooms, join/status/leave, passes, the tick, sweeping."""
+
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core import signing
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from config import redis as fc_redis
+from waitingroom import redis as room_redis
+from waitingroom.errors import PassInvalid, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
+from waitingroom.models import WaitingRoom
+
+logger = logging.getLogger(__name__)
+Status = WaitingRoom.Status
+PASS_SALT = "firstcome.waitingroom.pass"
+PREQUEUE_SCORE_LIMIT = 2**52  # arrivals after opening score above this
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- publishing a room to Redis ---------------------------------------------
+
+
+def room_publish(*, room: WaitingRoom) -> None:
+    """Write the room's settings to its Redis meta; counters and the queue are kept."""
+    state = room.status
+    if state == Status.CLOSED and room.closed_reason == "sold_out":
+        state = "sold_out"
+    room_redis.meta_write(
+        room_id=room.pk,
+        fields={
+            "state": state,
+            "opens_at_ms": _ms(room.opens_at),
+            "max_active": room.max_active,
+            "rate": room.admit_rate,
+            "pass_ttl_ms": room.pass_ttl_seconds * 1000,
+            "prequeue": "1" if room.prequeue else "0",
+        },
+    )
+    if room.campaign_id:
+        from coupons import services as coupon_services
+
+        coupon_services.campaign_gate_room_set(campaign_id=room.campaign_id, room=room)
+
+
+def _room_update(room: WaitingRoom, **fields) -> WaitingRoom:
+    with transaction.atomic():
+        room = WaitingRoom.objects.select_for_update().get(pk=room.pk)
+        for name, value in fields.items():
+            setattr(room, name, value)
+        room.full_clean()
+        room.save()
+    room_publish(room=room)
+    return room
+
+
+def room_pause(*, room: WaitingRoom) -> WaitingRoom:
+    if room.status == Status.CLOSED:
+        raise RoomClosed()
+    return _room_update(room, status=Status.PAUSED)
+
+
+def room_resume(*, room: WaitingRoom) -> WaitingRoom:
+    if room.status == Status.CLOSED:
+        raise RoomClosed()
+    opened = timezone.now() >= room.opens_at
+    return _room_update(room, status=Status.QUEUEING if opened else Status.SCHEDULED)
+
+
+def room_close(*, room: WaitingRoom, reason: str = "staff") -> WaitingRoom:
+    return _room_update(room, status=Status.CLOSED, closed_reason=reason)
+
+
+def room_settings_change(
+    *, room: WaitingRoom, admit_rate: int | None = None, max_active: int | None = None
+) -> WaitingRoom:
+    """Change the admission rate or max_active live; the next tick uses them."""
+    fields = {}
+    if admit_rate is not None:
+        fields["admit_rate"] = admit_rate
+    if max_active is not None:
+        fields["max_active"] = max_active
+    return _room_update(room, **fields)
+
+
+def _room_meta_ensure(room_id: int) -> WaitingRoom:
+    """Republish a room whose Redis meta is missing (Redis lost it)."""
+    room = WaitingRoom.objects.filter(pk=room_id).first()
+    if room is None:
+        raise RoomNotFound()
+    room_publish(room=room)
+    return room
+
+
+# --- join, status, leave ----------------------------------------------------
+
+JOIN_REJECTIONS = {"not_open": RoomNotOpen, "closed": RoomClosed, "sold_out": RoomSoldOut}
+
+
+def room_join(*, room_id: int, user_id: int, now_ms: int | None = None) -> room_redis.JoinResult:
+    """Join the queue (idempotent: a re-join keeps the place)."""
+    score = secrets.randbelow(PREQUEUE_SCORE_LIMIT)
+    result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_score=score, now_ms=now_ms)
+    if result.outcome == "missing":
+        _room_meta_ensure(room_id)
+        result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_score=score, now_ms=now_ms)
+    if result.outcome in JOIN_REJECTIONS:
+        raise JOIN_REJECTIONS[result.outcome]()
+    return result
+
+
+@dataclass(frozen=True)
+class RoomStatus:
+    outcome: str  # admitted | queued | prequeued | absent
+    state: str  # scheduled | queueing | paused | closed | sold_out
+    position: int  # 1 = next in line; 0 when admitted or absent
+    ahead: int
+    size: int
+    eta_seconds: int | None
+    poll_after: int
+    throttled: bool
+    access_pass: str | None = None
+    pass_expires_ms: int | None = None
+
+
+def poll_interval(*, ahead: int, rate: float, silence_timeout: int) -> int:
+    """About 1 s near the front, growing with the wait, capped at 45 s and well inside the silence timeout."""
+    if ahead <= 0:
+        return 1
+    eta = ahead / max(rate, 0.1)
+    cap = max(1, min(45, silence_timeout // 3))
+    return int(max(1, min(cap, math.ceil(eta / 10))))
+
+
+def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -> RoomStatus:
+    """Where the user stands; also their heartbeat. Admitted users get their signed pass."""
+    result = room_redis.status(room_id=room.pk, user_id=user_id, now_ms=now_ms)
+    if result.outcome == "missing":
+        _room_meta_ensure(room.pk)
+        result = room_redis.status(room_id=room.pk, user_id=user_id, now_ms=now_ms)
+    rate = result.rate_ema if result.rate_ema >= 0.1 else float(room.admit_rate)
+    now = now_ms if now_ms is not None else _now_ms()
+    if result.outcome == "admitted":
+        return RoomStatus(
+            outcome="admitted",
+            state=result.state,
+            position=0,
+            ahead=0,
+            size=result.size,
+            eta_seconds=0,
+            poll_after=max(1, (result.pass_expiry_ms - now) // 1000),
+            throttled=result.throttled,
+            access_pass=pass_issue(room_id=room.pk, user_id=user_id, expiry_ms=result.pass_expiry_ms),
+            pass_expires_ms=result.pass_expiry_ms,
+        )
+    if result.outcome == "absent":
+        return RoomStatus("absent", result.state, 0, 0, result.size, None, 5, result.throttled)
+    ahead = result.position - 1
+    if result.state == "scheduled":
+        # Before opening the order is not drawn yet (pre-queue): show no position.
+        wait_to_open = max(0, (_ms(room.opens_at) - now) // 1000)
+        return RoomStatus(
+            "prequeued", result.state, 0, 0, result.size, None, int(min(30, max(1, wait_to_open // 4))), False
+        )
+    eta = None if result.state in ("paused", "closed", "sold_out") else math.ceil(ahead / rate)
+    poll_after = poll_interval(ahead=ahead, rate=rate, silence_timeout=room.silence_timeout_seconds)
+    return RoomStatus("queued", result.state, result.position, ahead, result.size, eta, poll_after, result.throttled)
+
+
+def room_leave(*, room_id: int, user_id: int) -> None:
+    room_redis.leave(room_id=room_id, user_id=user_id)
+
+
+# --- access passes ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsumedPass:
+    room_id: int
+    user_id: int
+    expiry_ms: int
+
+
+def pass_issue(*, room_id: int, user_id: int, expiry_ms: int) -> str:
+    """A pass signed with the secret key, bound to the room, the user and this admission's expiry."""
+    return signing.dumps({"r": room_id, "u": user_id, "x": expiry_ms}, salt=PASS_SALT)
+
+
+def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> ConsumedPass:
+    """Check the signature and the owner, then use the pass once in Redis (W4)."""
+    try:
+        payload = signing.loads(token, salt=PASS_SALT)
+        room_id, owner, expiry_ms = int(payload["r"]), int(payload["u"]), int(payload["x"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise PassInvalid("This access pass is not valid.") from exc
+    if owner != user_id:
+        raise PassInvalid("This access pass belongs to someone else.")
+    if expiry_ms <= (now_ms if now_ms is not None else _now_ms()):
+        raise PassInvalid("This access pass has expired; join the room again.")
+    outcome = room_redis.consume(room_id=room_id, user_id=user_id, expiry_ms=expiry_ms, now_ms=now_ms)
+    if outcome != 1:
+        raise PassInvalid("This access pass was already used or has expired.")
+    return ConsumedPass(room_id, user_id, expiry_ms)
+
+
+def pass_restore(*, consumed: ConsumedPass) -> None:
+    """Give the place back after a claim failed on our side (best effort)."""
+    try:
+        room_redis.restore(room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms)
+    except RedisError as exc:
+        logger.warning("could not restore the pass of user %s: %s", consumed.user_id, exc)
+
+
+def room_url(*, slug: str) -> str:
+    return reverse("room-detail", args=[slug])
+
+
+# --- the tick, back-pressure, sold out, sweeping -----------------------------------
+
+
+@dataclass(frozen=True)
+class Pressure:
+    pending_grants: int
+    latency_ms: float
+
+    def too_high(self, room: WaitingRoom) -> bool:
+        backlog = room.max_pending_grants and self.pending_grants > room.max_pending_grants
+        slow = room.max_store_latency_ms and self.latency_ms > room.max_store_latency_ms
+        return bool(backlog or slow)
+
+
+def pressure_measure(*, room: WaitingRoom) -> Pressure:
+    """The protected campaign's pending backlog and the slower of the two stores' round trips."""
+    from coupons.models import Grant
+
+    started = time.perf_counter()
+    fc_redis.client().ping()
+    redis_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    pending = 0
+    if room.campaign_id:
+        pending = Grant.objects.filter(campaign_id=room.campaign_id, status=Grant.Status.PENDING).count()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    db_ms = (time.perf_counter() - started) * 1000
+    return Pressure(pending_grants=pending, latency_ms=max(redis_ms, db_ms))
+
+
+def room_tick(
+    *, room: WaitingRoom, now_ms: int | None = None, pressure: Pressure | None = None
+) -> room_redis.TickResult:
+    """One admission step: sold-out check, back-pressure, then the tick script."""
+    if room.campaign_id and room.status != Status.CLOSED:
+        from coupons import redis as gate
+
+        if gate.remaining(campaign_id=room.campaign_id) == 0:
+            room_close(room=room, reason="sold_out")
+            return room_redis.TickResult("closed", 0, 0, "sold_out")
+    pressure = pressure or pressure_measure(room=room)
+    admit = not pressure.too_high(room)
+    if not admit:
+        logger.info("room %s holds admission: %s", room.slug, pressure)
+    result = room_redis.tick(room_id=room.pk, admit=admit, now_ms=now_ms)
+    if result.outcome == "missing":
+        _room_meta_ensure(room.pk)
+        result = room_redis.tick(room_id=room.pk, admit=admit, now_ms=now_ms)
+    if result.state == Status.QUEUEING and room.status == Status.SCHEDULED:
+        WaitingRoom.objects.filter(pk=room.pk, status=Status.SCHEDULED).update(status=Status.QUEUEING)
+    return result
+
+
+def rooms_tick(*, now_ms: int | None = None) -> dict[str, int]:
+    """Tick every room that is not closed; returns admissions per room slug."""
+    admitted = {}
+    for room in WaitingRoom.objects.exclude(status=Status.CLOSED):
+        try:
+            admitted[room.slug] = room_tick(room=room, now_ms=now_ms).admitted
+        except RedisError as exc:
+            logger.warning("tick of room %s failed: %s", room.slug, exc)
+    return admitted
+
+
+def room_sweep_silent(*, room: WaitingRoom, now_ms: int | None = None, batch: int = 500, max_batches: int = 20) -> int:
+    """Remove queued users whose last heartbeat is older than the silence timeout (W5), in short batches."""
+    cutoff = (now_ms if now_ms is not None else _now_ms()) - room.silence_timeout_seconds * 1000
+    removed = 0
+    for _ in range(max_batches):
+        count = room_redis.sweep(room_id=room.pk, cutoff_ms=cutoff, batch=batch)
+        removed += count
+        if count < batch:
+            break
+    return removed
+
+
+def rooms_sweep_silent(*, now_ms: int | None = None) -> int:
+    return sum(
+        room_sweep_silent(room=room, now_ms=now_ms) for room in WaitingRoom.objects.exclude(status=Status.CLOSED)
+    )
