@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 
-from config.errors import ApplicationError
+from config.admin import apply_each
 from coupons import selectors, services
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Wallet
 
@@ -100,32 +100,21 @@ class CampaignAdmin(admin.ModelAdmin):
             f"failed {counts.failed} · remaining {selectors.campaign_remaining(campaign=obj)}"
         )
 
-    def _each(self, request, queryset, action, done: str):
-        ok = 0
-        for campaign in queryset:
-            try:
-                action(campaign)
-                ok += 1
-            except ApplicationError as error:
-                self.message_user(request, f"{campaign.slug}: {error.detail}", messages.WARNING)
-        if ok:
-            self.message_user(request, f"{done}: {ok} campaign(s).", messages.SUCCESS)
-
     @admin.action(description="Publish (freeze terms, open at opens_at)")
     def publish(self, request, queryset):
-        self._each(request, queryset, lambda c: services.campaign_publish(campaign=c), "Published")
+        apply_each(self, request, queryset, lambda c: services.campaign_publish(campaign=c), "Published")
 
     @admin.action(description="Open now")
     def open_now(self, request, queryset):
-        self._each(request, queryset, lambda c: services.campaign_open_now(campaign=c), "Opened")
+        apply_each(self, request, queryset, lambda c: services.campaign_open_now(campaign=c), "Opened")
 
     @admin.action(description="Close (stop claims now)")
     def close(self, request, queryset):
-        self._each(request, queryset, lambda c: services.campaign_close(campaign=c), "Closed")
+        apply_each(self, request, queryset, lambda c: services.campaign_close(campaign=c), "Closed")
 
     @admin.action(description="Cancel")
     def cancel(self, request, queryset):
-        self._each(request, queryset, lambda c: services.campaign_cancel(campaign=c), "Cancelled")
+        apply_each(self, request, queryset, lambda c: services.campaign_cancel(campaign=c), "Cancelled")
 
     @admin.action(description="Reconcile Redis with the database")
     def reconcile(self, request, queryset):

@@ -1,8 +1,8 @@
 """Admin for waiting rooms: live numbers and the knobs staff turn during an event."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from config.errors import ApplicationError
+from config.admin import apply_each
 from waitingroom import selectors, services
 from waitingroom.models import WaitingRoom
 
@@ -70,22 +70,14 @@ class WaitingRoomAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         services.room_publish(room=obj)  # new rate and max_active apply from the next tick
 
-    def _each(self, request, queryset, action, done: str):
-        for room in queryset:
-            try:
-                action(room)
-            except ApplicationError as error:
-                self.message_user(request, f"{room.slug}: {error.detail}", messages.WARNING)
-        self.message_user(request, done, messages.SUCCESS)
-
     @admin.action(description="Pause admission")
     def pause(self, request, queryset):
-        self._each(request, queryset, lambda r: services.room_pause(room=r), "Paused.")
+        apply_each(self, request, queryset, lambda r: services.room_pause(room=r), "Paused")
 
     @admin.action(description="Resume admission")
     def resume(self, request, queryset):
-        self._each(request, queryset, lambda r: services.room_resume(room=r), "Resumed.")
+        apply_each(self, request, queryset, lambda r: services.room_resume(room=r), "Resumed")
 
     @admin.action(description="Close the room")
     def close(self, request, queryset):
-        self._each(request, queryset, lambda r: services.room_close(room=r, reason="staff"), "Closed.")
+        apply_each(self, request, queryset, lambda r: services.room_close(room=r, reason="staff"), "Closed")
