@@ -201,6 +201,15 @@ def gate_write(*, campaign_id: int, gate: GateState) -> None:
     pipe.execute()
 
 
+def holder_of(*, campaign_id: int, user_id: int) -> Hold | None:
+    """The user's hold in this campaign, if Redis has one (one HGET)."""
+    value = fc_redis.client().hget(GateKeys.of(campaign_id).holders, user_id)
+    if value is None:
+        return None
+    slot, grant_id = _text(value).split(":", 1)
+    return Hold(int(slot), user_id, grant_id)
+
+
 def gate_read_holds(*, campaign_id: int) -> dict[int, Hold]:
     """Every hold in Redis by user id (for drift reports; O(claims))."""
     raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).holders)

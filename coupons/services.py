@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 
+from config.errors import ApplicationError
 from coupons import redis as gate
 from coupons.errors import (
     REJECTIONS,
@@ -25,6 +26,7 @@ from coupons.errors import (
     GateUnavailable,
     InvalidTransition,
     PermanentTransferError,
+    SoldOut,
     TransientTransferError,
 )
 from coupons.models import Campaign, Coupon, Grant
@@ -278,17 +280,30 @@ def claim_create(
     behind a waiting room needs an access pass, used up here (W4); if the claim
     then fails on our side, the user's place is given back.
     """
-    consumed = None
-    if access_pass:
-        from waitingroom import services as room_services
+    if not access_pass:
+        return _claim(campaign_id=campaign_id, user_id=user_id, room_id=None, now_ms=now_ms)
+    from waitingroom import services as room_services
+    from waitingroom.errors import PassInvalid
 
-        consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
     try:
-        return _claim(campaign_id=campaign_id, user_id=user_id, room_id=consumed and consumed.room_id, now_ms=now_ms)
-    except (GateUnavailable, RedisError, DatabaseError):
-        if consumed is not None:
-            room_services.pass_restore(consumed=consumed)
+        consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
+    except PassInvalid:
+        # A second click on "Claim now" carries the pass the first click used:
+        # answer it with the grant the user already holds, if any.
+        held = gate.holder_of(campaign_id=campaign_id, user_id=user_id)
+        if held is None:
+            raise
+        remaining = gate.remaining(campaign_id=campaign_id) or 0
+        return ClaimOutcome(created=False, grant_id=held.grant_id, slot=held.slot, remaining=remaining)
+    try:
+        outcome = _claim(campaign_id=campaign_id, user_id=user_id, room_id=consumed.room_id, now_ms=now_ms)
+    except SoldOut:
+        raise  # the turn is over: nothing left to use it on
+    except (ApplicationError, RedisError, DatabaseError):
+        # not open yet, another room's campaign, a store error: the user keeps their turn
+        room_services.pass_restore(consumed=consumed)
         raise
+    return outcome
 
 
 def _claim(*, campaign_id: int, user_id: int, room_id: int | None, now_ms: int | None) -> ClaimOutcome:

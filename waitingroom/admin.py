@@ -28,18 +28,13 @@ class WaitingRoomAdmin(admin.ModelAdmin):
     actions = ["pause", "resume", "close"]
 
     def _stats(self, obj):
-        cache = getattr(self, "_stats_cache", {})
-        if obj.pk not in cache:
+        """Live numbers, read once per row object (each request builds its own objects)."""
+        if not hasattr(obj, "_live_stats"):
             try:
-                cache[obj.pk] = selectors.room_stats(room=obj)
+                obj._live_stats = selectors.room_stats(room=obj)
             except Exception:  # noqa: BLE001 - the admin still shows the row when Redis is down
-                cache[obj.pk] = None
-        self._stats_cache = cache
-        return cache[obj.pk]
-
-    def changelist_view(self, request, extra_context=None):
-        self._stats_cache = {}
-        return super().changelist_view(request, extra_context)
+                obj._live_stats = None
+        return obj._live_stats
 
     @admin.display(description="queued")
     def queued(self, obj):

@@ -22,7 +22,9 @@ class WaitingRoom(models.Model):
         help_text="The campaign this room protects; its claim then needs an access pass.",
     )
     max_active = models.PositiveIntegerField(default=500, help_text="At most this many admitted users at once (W1).")
-    admit_rate = models.PositiveIntegerField(default=50, help_text="Users admitted per second at most.")
+    admit_rate = models.PositiveIntegerField(
+        default=50, help_text="Users admitted per second at most (pause the room to stop admission)."
+    )
     pass_ttl_seconds = models.PositiveIntegerField(default=120, help_text="How long an access pass stays valid.")
     silence_timeout_seconds = models.PositiveIntegerField(
         default=120, help_text="Queued users who stop polling this long lose their place."
@@ -47,6 +49,7 @@ class WaitingRoom(models.Model):
         ordering = ["-opens_at"]
         constraints = [
             models.CheckConstraint(condition=Q(max_active__gt=0), name="room_max_active_positive"),
+            models.CheckConstraint(condition=Q(admit_rate__gt=0), name="room_admit_rate_positive"),
             models.CheckConstraint(condition=Q(pass_ttl_seconds__gt=0), name="room_pass_ttl_positive"),
             models.CheckConstraint(condition=Q(silence_timeout_seconds__gt=0), name="room_silence_positive"),
         ]

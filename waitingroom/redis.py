@@ -93,14 +93,15 @@ class TickResult:
     admitted: int
     expired: int
     state: str
+    dropped: int = 0  # silent users skipped at the front
 
 
-def tick(*, room_id: int, admit: bool, now_ms: int | None = None) -> TickResult:
+def tick(*, room_id: int, admit: bool, silence_cutoff_ms: int, now_ms: int | None = None) -> TickResult:
     k = RoomKeys.of(room_id)
-    outcome, admitted, expired, state = _run(
-        "tick", [k.meta, k.queue, k.active, k.seen], [_now_arg(now_ms), "1" if admit else "0"]
+    outcome, admitted, expired, state, dropped = _run(
+        "tick", [k.meta, k.queue, k.active, k.seen], [_now_arg(now_ms), "1" if admit else "0", silence_cutoff_ms]
     )
-    return TickResult(_text(outcome), int(admitted), int(expired), _text(state))
+    return TickResult(_text(outcome), int(admitted), int(expired), _text(state), int(dropped))
 
 
 def consume(*, room_id: int, user_id: int, expiry_ms: int, now_ms: int | None = None) -> int:
@@ -110,7 +111,7 @@ def consume(*, room_id: int, user_id: int, expiry_ms: int, now_ms: int | None = 
 
 def restore(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
     k = RoomKeys.of(room_id)
-    return bool(_run("restore", [k.active, k.meta], [user_id, expiry_ms]))
+    return bool(_run("restore", [k.active, k.meta, k.queue], [user_id, expiry_ms]))
 
 
 def sweep(*, room_id: int, cutoff_ms: int, batch: int) -> int:

@@ -6,6 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.core import signing
 from django.db import connection, transaction
@@ -152,7 +153,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -
     if result.outcome == "missing":
         _room_meta_ensure(room.pk)
         result = room_redis.status(room_id=room.pk, user_id=user_id, now_ms=now_ms)
-    rate = result.rate_ema if result.rate_ema >= 0.1 else float(room.admit_rate)
+    rate = max(result.rate_ema if result.rate_ema >= 0.1 else float(room.admit_rate), 0.1)
     now = now_ms if now_ms is not None else _now_ms()
     if result.outcome == "admitted":
         return RoomStatus(
@@ -170,11 +171,14 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -
     if result.outcome == "absent":
         return RoomStatus("absent", result.state, 0, 0, result.size, None, 5, result.throttled)
     ahead = result.position - 1
-    if result.state == "scheduled":
-        # Before opening the order is not drawn yet (pre-queue): show no position.
-        wait_to_open = max(0, (_ms(room.opens_at) - now) // 1000)
+    cap = max(1, min(45, room.silence_timeout_seconds // 3))
+    opens_ms = _ms(room.opens_at)
+    if now < opens_ms:
+        # Before opening the pre-queue order must stay secret (whatever the state,
+        # paused included), or re-joining until a good draw would pay off.
+        wait_to_open = (opens_ms - now) // 1000
         return RoomStatus(
-            "prequeued", result.state, 0, 0, result.size, None, int(min(30, max(1, wait_to_open // 4))), False
+            "prequeued", result.state, 0, 0, result.size, None, int(min(cap, max(1, wait_to_open // 4))), False
         )
     eta = None if result.state in ("paused", "closed", "sold_out") else math.ceil(ahead / rate)
     poll_after = poll_interval(ahead=ahead, rate=rate, silence_timeout=room.silence_timeout_seconds)
@@ -251,47 +255,81 @@ def pressure_measure(*, room: WaitingRoom) -> Pressure:
     fc_redis.client().ping()
     redis_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
-    pending = 0
-    if room.campaign_id:
-        pending = Grant.objects.filter(campaign_id=room.campaign_id, status=Grant.Status.PENDING).count()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
     db_ms = (time.perf_counter() - started) * 1000
+    pending = 0
+    if room.campaign_id and room.max_pending_grants:
+        pending = Grant.objects.filter(campaign_id=room.campaign_id, status=Grant.Status.PENDING).count()
     return Pressure(pending_grants=pending, latency_ms=max(redis_ms, db_ms))
+
+
+def _campaign_gate_check(room: WaitingRoom) -> WaitingRoom | None:
+    """Follow the protected campaign: hold the room while it is sold out, reopen it when a
+    slot comes back (a grant failed), close it when the campaign ends. Returns the room to
+    tick, or None when it must not admit now."""
+    from coupons import redis as gate
+    from coupons.models import Campaign
+
+    status = Campaign.objects.filter(pk=room.campaign_id).values_list("status", flat=True).first()
+    if status in (Campaign.Status.CLOSED, Campaign.Status.CANCELLED, None):
+        if room.status != Status.CLOSED:
+            room_close(room=room, reason="campaign_ended")
+        return None
+    remaining = gate.remaining(campaign_id=room.campaign_id)
+    sold_out = room.status == Status.CLOSED and room.closed_reason == "sold_out"
+    if remaining == 0 and not sold_out:
+        room_close(room=room, reason="sold_out")
+        return None
+    if sold_out:
+        if not remaining:
+            return None
+        room = _room_update(room, status=Status.QUEUEING, closed_reason="")
+        logger.info("room %s reopens: %s slot(s) came back", room.slug, remaining)
+    return room
 
 
 def room_tick(
     *, room: WaitingRoom, now_ms: int | None = None, pressure: Pressure | None = None
 ) -> room_redis.TickResult:
-    """One admission step: sold-out check, back-pressure, then the tick script."""
-    if room.campaign_id and room.status != Status.CLOSED:
-        from coupons import redis as gate
-
-        if gate.remaining(campaign_id=room.campaign_id) == 0:
-            room_close(room=room, reason="sold_out")
-            return room_redis.TickResult("closed", 0, 0, "sold_out")
+    """One admission step: follow the campaign, apply back-pressure, then the tick script."""
+    if room.campaign_id:
+        checked = _campaign_gate_check(room)
+        if checked is None:
+            return room_redis.TickResult("held", 0, 0, "sold_out" if room.closed_reason == "sold_out" else "closed")
+        room = checked
+    if room.status == Status.CLOSED:
+        return room_redis.TickResult("held", 0, 0, "closed")
     pressure = pressure or pressure_measure(room=room)
     admit = not pressure.too_high(room)
     if not admit:
         logger.info("room %s holds admission: %s", room.slug, pressure)
-    result = room_redis.tick(room_id=room.pk, admit=admit, now_ms=now_ms)
+    now = now_ms if now_ms is not None else _now_ms()
+    tick = partial(
+        room_redis.tick,
+        room_id=room.pk,
+        admit=admit,
+        silence_cutoff_ms=now - room.silence_timeout_seconds * 1000,
+        now_ms=now_ms,
+    )
+    result = tick()
     if result.outcome == "missing":
         _room_meta_ensure(room.pk)
-        result = room_redis.tick(room_id=room.pk, admit=admit, now_ms=now_ms)
+        result = tick()
     if result.state == Status.QUEUEING and room.status == Status.SCHEDULED:
         WaitingRoom.objects.filter(pk=room.pk, status=Status.SCHEDULED).update(status=Status.QUEUEING)
     return result
 
 
 def rooms_tick(*, now_ms: int | None = None) -> dict[str, int]:
-    """Tick every room that is not closed; returns admissions per room slug."""
+    """Tick every room that may admit (open ones, and sold-out ones that may reopen)."""
     admitted = {}
-    for room in WaitingRoom.objects.exclude(status=Status.CLOSED):
+    rooms = WaitingRoom.objects.exclude(status=Status.CLOSED) | WaitingRoom.objects.filter(closed_reason="sold_out")
+    for room in rooms:
         try:
             admitted[room.slug] = room_tick(room=room, now_ms=now_ms).admitted
-        except RedisError as exc:
-            logger.warning("tick of room %s failed: %s", room.slug, exc)
+        except Exception:
+            logger.exception("tick of room %s failed", room.slug)
     return admitted
 
 

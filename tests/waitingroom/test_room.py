@@ -65,7 +65,7 @@ def test_two_ticks_in_the_same_second_admit_once():
         services.room_join(room_id=room.pk, user_id=user.pk)
     second = (now_ms() // 1000) * 1000
     assert services.room_tick(room=room, now_ms=second + 10).admitted == 2
-    assert room_redis.tick(room_id=room.pk, admit=True, now_ms=second + 900).outcome == "duplicate"
+    assert room_redis.tick(room_id=room.pk, admit=True, silence_cutoff_ms=0, now_ms=second + 900).outcome == "duplicate"
     assert services.room_tick(room=room, now_ms=second + 1000).admitted == 2
 
 
@@ -293,3 +293,133 @@ def test_room_state_survives_a_redis_flush_of_its_settings(redis_clean):
     user = UserFactory()
     assert services.room_join(room_id=room.pk, user_id=user.pk).position == 1
     assert services.room_tick(room=room).admitted == 1
+
+
+def test_a_pass_of_another_room_is_refused_and_given_back(user):
+    campaign_a, campaign_b = published_campaign(), published_campaign()
+    room_a = published_room(campaign=campaign_a)
+    published_room(campaign=campaign_b)
+    services.room_join(room_id=room_a.pk, user_id=user.pk)
+    services.room_tick(room=room_a)
+    token = admitted_pass(room_a, user.pk)
+    client = client_with(account_token(user))
+    response = client.post(f"/api/v1/campaigns/{campaign_b.slug}/claims/", {"access_pass": token}, format="json")
+    assert_error(response, 403, "admission_required")
+    assert not Grant.objects.exists()
+    # the turn in room A is not lost
+    assert (
+        client.post(f"/api/v1/campaigns/{campaign_a.slug}/claims/", {"access_pass": token}, format="json").status_code
+        == 202
+    )
+
+
+def test_a_pass_used_before_the_campaign_opens_is_given_back(user):
+    campaign = published_campaign(opens_at=timezone.now() + timedelta(minutes=10))
+    room = published_room(campaign=campaign)
+    services.room_join(room_id=room.pk, user_id=user.pk)
+    services.room_tick(room=room)
+    token = admitted_pass(room, user.pk)
+    with pytest.raises(Exception) as rejected:
+        coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
+    assert getattr(rejected.value, "code", None) == "not_open"
+    assert services.room_status(room=room, user_id=user.pk).outcome == "admitted"
+
+
+def test_a_second_click_with_the_used_pass_names_the_same_grant(user):
+    campaign = published_campaign()
+    room = published_room(campaign=campaign)
+    services.room_join(room_id=room.pk, user_id=user.pk)
+    services.room_tick(room=room)
+    token = admitted_pass(room, user.pk)
+    first = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
+    again = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
+    assert (again.created, again.grant_id) == (False, first.grant_id)
+
+
+def test_consume_script_refuses_an_expired_admission():
+    room = published_room(pass_ttl_seconds=10)
+    user = UserFactory()
+    services.room_join(room_id=room.pk, user_id=user.pk)
+    t0 = now_ms()
+    services.room_tick(room=room, now_ms=t0)
+    expiry = t0 + 10_000
+    assert room_redis.consume(room_id=room.pk, user_id=user.pk, expiry_ms=expiry, now_ms=expiry + 1) == -1
+    assert room_redis.consume(room_id=room.pk, user_id=user.pk, expiry_ms=expiry, now_ms=t0) == 0  # gone
+
+
+def test_restore_never_leaves_a_user_both_queued_and_admitted():
+    room = published_room()
+    user = UserFactory()
+    services.room_join(room_id=room.pk, user_id=user.pk)
+    services.room_tick(room=room)
+    consumed = services.pass_consume(token=admitted_pass(room, user.pk), user_id=user.pk)
+    services.room_join(room_id=room.pk, user_id=user.pk)  # back in line meanwhile
+    services.pass_restore(consumed=consumed)
+    assert room_redis.counts(room_id=room.pk) == (1, 0)
+
+
+def test_lowering_max_active_live_stops_admission_until_actives_drain():
+    room = published_room(admit_rate=10, max_active=10)
+    users = UserFactory.create_batch(12)
+    for user in users:
+        services.room_join(room_id=room.pk, user_id=user.pk)
+    t0 = now_ms()
+    assert services.room_tick(room=room, now_ms=t0).admitted == 10
+    room = services.room_settings_change(room=room, max_active=3)
+    for user in users[:8]:
+        services.pass_consume(token=admitted_pass(room, user.pk), user_id=user.pk)
+    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 1  # 2 active, limit 3
+    assert room_redis.counts(room_id=room.pk)[1] == 3
+
+
+def test_silent_users_at_the_front_are_skipped_by_the_tick():
+    room = published_room(
+        admit_rate=2, max_active=10, silence_timeout_seconds=30, opens_at=timezone.now() - timedelta(minutes=5)
+    )
+    gone, here = UserFactory.create_batch(2)
+    t0 = now_ms()
+    services.room_join(room_id=room.pk, user_id=gone.pk, now_ms=t0 - 60_000)
+    services.room_join(room_id=room.pk, user_id=here.pk, now_ms=t0)
+    result = services.room_tick(room=room, now_ms=t0)
+    assert (result.admitted, result.dropped) == (1, 1)
+    assert services.room_status(room=room, user_id=here.pk).outcome == "admitted"
+    assert services.room_status(room=room, user_id=gone.pk).outcome == "absent"
+
+
+def test_a_sold_out_room_reopens_when_a_slot_comes_back():
+    campaign = published_campaign(quantity=1)
+    room = published_room(campaign=campaign)
+    first, second = UserFactory.create_batch(2)
+    services.room_join(room_id=room.pk, user_id=first.pk)
+    services.room_tick(room=room)
+    outcome = coupon_services.claim_create(
+        campaign_id=campaign.pk, user_id=first.pk, access_pass=admitted_pass(room, first.pk)
+    )
+    services.room_join(room_id=room.pk, user_id=second.pk)
+    t0 = now_ms()
+    services.room_tick(room=room, now_ms=t0 + 1000)
+    room.refresh_from_db()
+    assert room.closed_reason == "sold_out"
+    coupon_services.grant_fail(grant_id=outcome.grant_id, reason="declined")
+    services.rooms_tick(now_ms=t0 + 2000)
+    room.refresh_from_db()
+    assert (room.status, room.closed_reason) == ("queueing", "")
+    services.rooms_tick(now_ms=t0 + 3000)
+    assert services.room_status(room=room, user_id=second.pk).outcome == "admitted"
+
+
+def test_prequeue_position_stays_hidden_while_paused_before_opening():
+    opens = timezone.now() + timedelta(minutes=5)
+    room = published_room(prequeue=True, opens_at=opens, status=WaitingRoom.Status.SCHEDULED)
+    user = UserFactory()
+    services.room_join(room_id=room.pk, user_id=user.pk)
+    room = services.room_pause(room=room)
+    status = services.room_status(room=room, user_id=user.pk)
+    assert (status.outcome, status.position) == ("prequeued", 0)
+
+
+def test_a_zero_admission_rate_is_refused():
+    from django.db import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        published_room(admit_rate=0)

@@ -37,19 +37,20 @@ def test_admission_is_bounded_ordered_and_exactly_once(worker_factory):
     sampler = threading.Thread(target=sample)
     sampler.start()
 
-    # admitted users use their pass at once, freeing their place; record who and when
+    # admitted users take a little over a second to use their pass, so `active`
+    # is full at each tick and the bound is really tested; record who and when
     admissions: dict[int, int] = {}
+    ttl_ms = room.pass_ttl_seconds * 1000
 
     def consume():
         while not stop.is_set():
-            for member, expiry in client.zrange(keys.active, 0, -1, withscores=True):
+            cutoff = time.time() * 1000 + ttl_ms - 1200
+            for member, expiry in client.zrangebyscore(keys.active, "-inf", cutoff, withscores=True):
                 user_id, expiry = int(member), int(expiry)
-                if user_id in admissions:
-                    continue
                 token = services.pass_issue(room_id=room.pk, user_id=user_id, expiry_ms=expiry)
                 services.pass_consume(token=token, user_id=user_id)
                 admissions[user_id] = expiry
-            time.sleep(0.02)
+            time.sleep(0.05)
 
     consumer = threading.Thread(target=consume)
     consumer.start()
@@ -63,14 +64,14 @@ def test_admission_is_bounded_ordered_and_exactly_once(worker_factory):
     with ThreadPoolExecutor(max_workers=32) as pool:
         joined = list(pool.map(join, users))
     try:
-        wait_until(lambda: len(admissions) == USERS, timeout=120, interval=0.5, message="everyone admitted")
+        wait_until(lambda: len(admissions) == USERS, timeout=180, interval=0.5, message="everyone admitted")
     finally:
         stop.set()
         sampler.join()
         consumer.join()
 
     assert peak[0] <= MAX_ACTIVE, f"W1: {peak[0]} active at once"
-    assert peak[0] > 0
+    assert peak[0] == MAX_ACTIVE, "active never filled up: the bound was not exercised"
     # W3: a re-join kept the arrival score (or the user was already admitted)
     for _, first, again in joined:
         assert again.score in (first.score, None), "W3: a re-join moved the user"
