@@ -6,7 +6,10 @@ class ApplicationError(Exception):
     status_code = 400
     default_detail = "The request could not be completed."
 
-    def __init__(self, detail: str | None = None, *, extra: dict | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, extra: dict | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.detail = detail or self.default_detail
         self.extra = extra or {}
+        self.headers = headers or {}
         super().__init__(self.detail)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
 from django.urls import reverse
@@ -15,6 +16,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from config import redis as fc_redis
+from config.ratelimit import rate_limit_hit
 from waitingroom import redis as room_redis
 from waitingroom.errors import PassInvalid, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
 from waitingroom.models import WaitingRoom
@@ -113,7 +115,8 @@ JOIN_REJECTIONS = {"not_open": RoomNotOpen, "closed": RoomClosed, "sold_out": Ro
 
 
 def room_join(*, room_id: int, user_id: int, now_ms: int | None = None) -> room_redis.JoinResult:
-    """Join the queue (idempotent: a re-join keeps the place)."""
+    """Join the queue (idempotent: a re-join keeps the place); rate limited per user."""
+    rate_limit_hit(scope=f"room-join:{room_id}", identity=user_id, rate=settings.ROOM_JOIN_RATE)
     score = secrets.randbelow(PREQUEUE_SCORE_LIMIT)
     result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_score=score, now_ms=now_ms)
     if result.outcome == "missing":

@@ -69,7 +69,9 @@ def _code_of(exc: exceptions.APIException) -> str:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response({"code": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status_code)
+        return Response(
+            {"code": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status_code, headers=exc.headers
+        )
     store = store_of(exc)
     if store is not None:
         logger.warning("store unavailable: %s: %s", store, exc)

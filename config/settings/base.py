@@ -241,6 +241,10 @@ LOGGING = {
 
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
+# Rate limits (moving window, in Redis): "<count>/<n> <unit>", https://limits.readthedocs.io
+# A re-join is harmless (idempotent); this only stops scripts hammering the queue.
+ROOM_JOIN_RATE = env("ROOM_JOIN_RATE", default="10/10 seconds")
+
 # --- bearer tokens (simplejwt) ----------------------------------------------
 # SIGNING_KEY defaults to SECRET_KEY; set API_TOKEN_SIGNING_KEY to rotate token
 # signing on its own (every outstanding token then fails).
