@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("coupons.api.urls")),
     path("", include("waitingroom.api.urls")),
+    path("", include("ranking.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -18,6 +19,7 @@ api_v1 = [
 urlpatterns = [
     path("", include("coupons.urls")),
     path("", include("waitingroom.urls")),
+    path("", include("ranking.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),

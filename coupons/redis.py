@@ -145,15 +145,20 @@ def meta_get(*, campaign_id: int) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in raw.items()}
 
 
-def confirm(*, campaign_id: int, hold: Hold, lease_deadline_ms: int | None) -> bool:
-    """Write a committed live grant back into the gate if Redis lost it; True if it had to."""
+def confirm(
+    *, campaign_id: int, hold: Hold, lease_deadline_ms: int | None, batch: fc_redis.ScriptBatch | None = None
+) -> bool | None:
+    """Write a committed live grant back into the gate if Redis lost it; True if it had to.
+
+    With a `batch` the call is queued and its reply (1 repaired, 0 not) comes from batch.execute().
+    """
     keys = GateKeys.of(campaign_id)
-    repaired = _script("confirm")(
-        keys=[keys.holders, keys.leases, keys.free, keys.next],
-        args=[hold.user_id, hold.slot, hold.grant_id, "" if lease_deadline_ms is None else lease_deadline_ms],
-        client=fc_redis.client(),
-    )
-    return bool(repaired)
+    call_keys = [keys.holders, keys.leases, keys.free, keys.next]
+    args = [hold.user_id, hold.slot, hold.grant_id, "" if lease_deadline_ms is None else lease_deadline_ms]
+    if batch is not None:
+        batch.add(_script("confirm"), call_keys, args)
+        return None
+    return bool(_script("confirm")(keys=call_keys, args=args, client=fc_redis.client()))
 
 
 @dataclass(frozen=True)

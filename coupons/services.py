@@ -10,11 +10,11 @@ from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 
+from config import redis as fc_redis
 from config.errors import ApplicationError
 from coupons import redis as gate
 from coupons.errors import (
@@ -243,9 +243,17 @@ def campaign_status_refresh(*, now: datetime | None = None) -> int:
 
 
 def _mark_sold_out(*, campaign_id: int, now: datetime) -> int:
-    """open/scheduled → sold out; the first sell-out time is kept (rankings use it)."""
+    """open/scheduled → sold out; the first sell-out time is kept and ranked once."""
+    first = Campaign.objects.filter(
+        pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED], sold_out_at__isnull=True
+    ).update(status=Status.SOLD_OUT, sold_out_at=now, updated_at=now)
+    if first:
+        opens_at = Campaign.objects.filter(pk=campaign_id).values_list("opens_at", flat=True).first()
+        seconds = max(0, int((now - opens_at).total_seconds()))
+        _ranking_quietly(metric="sell_out_seconds", member=campaign_id, at=now, amount=seconds, mode="set")
+        return first
     return Campaign.objects.filter(pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED]).update(
-        status=Status.SOLD_OUT, sold_out_at=Coalesce("sold_out_at", Value(now)), updated_at=now
+        status=Status.SOLD_OUT, updated_at=now
     )
 
 
@@ -335,9 +343,12 @@ def _claim(*, campaign_id: int, user_id: int, room_id: int | None, now_ms: int |
         raise GateUnavailable()
 
     hold = gate.Hold(result.slot, user_id, grant_id)
+    claimed_at = timezone.now()
     try:
         with transaction.atomic():
-            Grant.objects.create(id=grant_id, campaign_id=campaign_id, user_id=user_id, slot=result.slot)
+            Grant.objects.create(
+                id=grant_id, campaign_id=campaign_id, user_id=user_id, slot=result.slot, created_at=claimed_at
+            )
             transaction.on_commit(partial(_transfer_enqueue, grant_id))
     except IntegrityError as exc:
         return _claim_conflict(campaign_id=campaign_id, hold=hold, error=exc, remaining=result.remaining)
@@ -431,7 +442,39 @@ def grant_transfer(*, grant_id: str, final_attempt: bool, backend: TransferBacke
 
     with contextlib.suppress(RedisError):  # the sweeper drops leases of succeeded grants
         gate.lease_drop(campaign_id=grant.campaign_id, hold=gate.Hold(grant.slot, grant.user_id, str(grant.id)))
+    _ranking_settled(grant=grant, succeeded=True)
     return Grant.Status.SUCCEEDED
+
+
+def _ranking_settled(*, grant: Grant, succeeded: bool) -> None:
+    """Count a settled grant on the leaderboards, off the claim's hot path.
+
+    The claim counts at the moment it was accepted (created_at), so the boards
+    read the same as if it had been counted in the request; users served count
+    when the grant succeeded.
+    """
+    from ranking import services as ranking
+
+    try:
+        batch = fc_redis.ScriptBatch()
+        ranking.event_record(metric="claims", member=grant.campaign_id, at=grant.created_at, batch=batch)
+        if succeeded:
+            ranking.event_record(metric="users_served", member=grant.campaign_id, at=grant.completed_at, batch=batch)
+        for reply in batch.execute():
+            if isinstance(reply, Exception):
+                raise reply
+    except Exception as exc:  # noqa: BLE001 - never let a leaderboard break a grant; rebuild fixes it
+        logger.warning("ranking update for grant %s failed: %s", grant.pk, exc)
+
+
+def _ranking_quietly(**event) -> None:
+    """Rankings are rebuildable from PostgreSQL: a failed update is logged, never raised."""
+    from ranking import services as ranking
+
+    try:
+        ranking.event_record(**event)
+    except Exception as exc:  # noqa: BLE001 - never let a leaderboard break a grant
+        logger.warning("ranking update %s failed: %s", event, exc)
 
 
 def _grant_note_attempt(*, grant_id: str, error: str) -> None:
@@ -456,6 +499,7 @@ def grant_fail(*, grant_id: str, reason: str) -> bool:
     _release_quietly(
         campaign_id=grant.campaign_id, hold=gate.Hold(grant.slot, grant.user_id, str(grant.id)), reuse_slot=True
     )
+    _ranking_settled(grant=grant, succeeded=False)
     logger.info("grant %s failed: %s", grant_id, reason)
     return True
 

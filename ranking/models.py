@@ -1,1 +1,62 @@
-"""Models of the ranking app."""
+"""Leaderboards defined in the database, and snapshots of them that survive Redis."""
+
+from django.db import models
+
+
+class Board(models.Model):
+    class Metric(models.TextChoices):
+        CLAIMS = "claims", "Claims (hottest campaigns)"
+        SELL_OUT_SECONDS = "sell_out_seconds", "Seconds from opening to sold out (fastest sell-outs)"
+        USERS_SERVED = "users_served", "Users served (succeeded grants)"
+
+    class Direction(models.TextChoices):
+        DESC = "desc", "Higher is better"
+        ASC = "asc", "Lower is better"
+
+    class TieStyle(models.TextChoices):
+        COMPETITION = "competition", "Competition (1, 2, 2, 4)"
+        DENSE = "dense", "Dense (1, 2, 2, 3)"
+
+    slug = models.SlugField(max_length=60, unique=True)
+    title = models.CharField(max_length=120)
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    direction = models.CharField(max_length=4, choices=Direction.choices, default=Direction.DESC)
+    tie_style = models.CharField(max_length=12, choices=TieStyle.choices, default=TieStyle.COMPETITION)
+    daily = models.BooleanField(default=True)
+    weekly = models.BooleanField(default=True)
+    all_time = models.BooleanField(default=True)
+    visible = models.BooleanField(default=True, help_text="Shown on the rankings page and in the public API.")
+    snapshot_size = models.PositiveIntegerField(default=10, help_text="How many entries each snapshot keeps.")
+    position = models.PositiveIntegerField(default=0, help_text="Order on the rankings page.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def descending(self) -> bool:
+        return self.direction == self.Direction.DESC
+
+    def periods(self) -> list[str]:
+        """The period kinds this board keeps: "d", "w", "all"."""
+        return [p for p, on in (("d", self.daily), ("w", self.weekly), ("all", self.all_time)) if on]
+
+
+class BoardSnapshot(models.Model):
+    """A board's top entries for one period at one moment; history survives Redis."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="snapshots")
+    period_key = models.CharField(max_length=20, help_text='"d:20261122", "w:2026-W47" or "all"')
+    taken_at = models.DateTimeField(db_index=True)
+    entries = models.JSONField(help_text="[{rank, member, label, value}] in board order")
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["board", "period_key", "taken_at"], name="snapshot_board_period")]
+
+    def __str__(self) -> str:
+        return f"{self.board.slug} {self.period_key} @ {self.taken_at:%Y-%m-%d %H:%M}"

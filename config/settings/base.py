@@ -288,6 +288,13 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": 1.0,
             "options": {"expires": 1},
         },
+        # Leaderboard history: a point every 5 minutes charts a drop day well
+        # without piling up rows.
+        "ranking-snapshot": {
+            "task": "ranking.tasks.ranking_snapshot_tick_task",
+            "schedule": 300.0,
+            "options": {"expires": 300},
+        },
         # Silent users leave in short batches; every 10 s is well inside any
         # sensible silence timeout.
         "room-sweep": {

@@ -1,0 +1,40 @@
+"""Admin for boards (editable, with a rebuild action) and snapshots (read-only)."""
+
+from django.contrib import admin, messages
+
+from ranking import services
+from ranking.models import Board, BoardSnapshot
+
+
+@admin.register(Board)
+class BoardAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "metric", "direction", "tie_style", "daily", "weekly", "all_time", "visible")
+    list_editable = ("visible",)
+    prepopulated_fields = {"slug": ("title",)}
+    actions = ["rebuild"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.boards_forget()
+
+    @admin.action(description="Rebuild from the database")
+    def rebuild(self, request, queryset):
+        for board in queryset:
+            report = services.board_rebuild(board=board)
+            level = messages.WARNING if report.differences else messages.SUCCESS
+            self.message_user(
+                request, f"{board.slug}: {report.keys} key(s) rebuilt, {len(report.differences)} differed", level
+            )
+
+
+@admin.register(BoardSnapshot)
+class BoardSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("board", "period_key", "taken_at")
+    list_filter = ("board",)
+    date_hierarchy = "taken_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,113 @@
+"""Leaderboards in Redis sorted sets: key names, score packing and the record script (DESIGN §6).
+
+Every key shares the hash tag `{rank}`, so one script call updates the day, week
+and all-time keys of every board of a metric atomically, in one round trip. On
+Redis Cluster all leaderboards therefore live on one node; they are small.
+"""
+
+import functools
+import importlib.resources
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.commands.core import Script
+
+from config import redis as fc_redis
+
+SHIFT = 2**32
+MAX_VALUE = 2**21 - 1
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def seconds_since_epoch(moment: datetime) -> int:
+    return int((moment - EPOCH).total_seconds())
+
+
+def pack(value: int, t: int, *, descending: bool) -> int:
+    return value * SHIFT + ((SHIFT - 1 - t) if descending else t)
+
+
+def unpack(score: float) -> int:
+    """The value part of a packed score."""
+    return int(score) // SHIFT
+
+
+def board_key(board_slug: str, period_key: str) -> str:
+    return fc_redis.key("{rank}", board_slug, period_key)
+
+
+@functools.cache
+def _script(name: str) -> Script:
+    source = importlib.resources.files("ranking").joinpath("scripts", f"{name}.lua").read_text()
+    return fc_redis.client().register_script(source)
+
+
+def record(
+    *,
+    keys: list[tuple[str, bool, int]],
+    member: str,
+    mode: str,
+    amount: int,
+    t: int,
+    batch: fc_redis.ScriptBatch | None = None,
+):
+    """Run record.lua over (key, descending, ttl) triples; with a `batch` the call is queued."""
+    args: list = [member, mode, amount, t]
+    for _, descending, ttl in keys:
+        args += ["desc" if descending else "asc", ttl]
+    key_names = [key for key, _, _ in keys]
+    if batch is not None:
+        batch.add(_script("record"), key_names, args)
+        return None
+    return _script("record")(keys=key_names, args=args, client=fc_redis.client())
+
+
+@dataclass(frozen=True)
+class Entry:
+    member: str
+    value: int
+    score: float
+
+
+def entries(*, key: str, start: int, stop: int, descending: bool) -> list[Entry]:
+    client = fc_redis.client()
+    rows = client.zrange(key, start, stop, desc=descending, withscores=True)
+    return [Entry(m.decode() if isinstance(m, bytes) else m, unpack(s), s) for m, s in rows]
+
+
+def score_of(*, key: str, member: str) -> float | None:
+    return fc_redis.client().zscore(key, member)
+
+
+def rank_of(*, key: str, member: str, descending: bool) -> int | None:
+    """0-based position in board order."""
+    client = fc_redis.client()
+    return client.zrevrank(key, member) if descending else client.zrank(key, member)
+
+
+def count_better(*, key: str, value: int, descending: bool) -> int:
+    """How many members have a strictly better value (competition rank − 1)."""
+    client = fc_redis.client()
+    if descending:
+        return client.zcount(key, (value + 1) * SHIFT, "+inf")
+    return client.zcount(key, "-inf", f"({value * SHIFT}")
+
+
+def size(*, key: str) -> int:
+    return fc_redis.client().zcard(key)
+
+
+def replace(*, key: str, scores: dict[str, int], ttl: int) -> None:
+    """Swap in a rebuilt key atomically (written aside, then RENAME)."""
+    client = fc_redis.client()
+    temp = f"{key}:rebuild"
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(temp)
+    if scores:
+        pipe.zadd(temp, scores)
+        pipe.rename(temp, key)
+        if ttl:
+            pipe.expire(key, ttl)
+    else:
+        pipe.delete(key)
+    pipe.execute()

@@ -1,0 +1,61 @@
+"""Reads for the rankings: boards, periods, chart series from snapshots."""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from ranking import services
+from ranking.models import Board, BoardSnapshot
+
+PERIOD_KINDS = ("d", "w", "all")
+
+
+class BoardNotFound(ApplicationError):
+    code = "not_found"
+    status_code = 404
+    default_detail = "No such board."
+
+
+class BadPeriod(ApplicationError):
+    code = "invalid"
+    status_code = 400
+    default_detail = "period must be d, w or all, and date YYYY-MM-DD."
+
+
+def board_list_visible():
+    return Board.objects.filter(visible=True)
+
+
+def board_get(*, slug: str, staff: bool = False) -> Board:
+    boards = Board.objects.all() if staff else board_list_visible()
+    board = boards.filter(slug=slug).first()
+    if board is None:
+        raise BoardNotFound()
+    return board
+
+
+def period_key_for(*, board: Board, kind: str, date: str | None = None) -> str:
+    """The key of a period the board keeps, for today or the given local date."""
+    if kind not in PERIOD_KINDS or kind not in board.periods():
+        raise BadPeriod(f"This board keeps the periods {', '.join(board.periods())}.")
+    moment = timezone.now()
+    if date:
+        try:
+            moment = timezone.make_aware(datetime.strptime(date, "%Y-%m-%d").replace(hour=12))
+        except ValueError as exc:
+            raise BadPeriod() from exc
+    return services.period_key(kind, moment)
+
+
+def chart_series(*, board: Board, kind: str = "all", points: int = 48) -> dict:
+    """Values of the members in the latest snapshots of a period kind, oldest first, for a chart."""
+    snapshots = list(
+        BoardSnapshot.objects.filter(board=board, period_key__startswith=kind).order_by("-taken_at")[:points]
+    )[::-1]
+    members: dict[str, dict] = {}
+    for index, snapshot in enumerate(snapshots):
+        for entry in snapshot.entries:
+            series = members.setdefault(entry["member"], {"label": entry["label"], "values": [None] * len(snapshots)})
+            series["values"][index] = entry["value"]
+    return {"times": [s.taken_at for s in snapshots], "series": members}

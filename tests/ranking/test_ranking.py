@@ -1,0 +1,207 @@
+"""Leaderboards on real Redis and PostgreSQL: ties, periods, expiry, rebuild, concurrency, events."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from coupons import services as coupon_services
+from ranking import redis as rank_redis
+from ranking import services
+from ranking.models import Board, BoardSnapshot
+from tests.accounts.factories import UserFactory
+from tests.coupons.factories import published_campaign
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_board_cache():
+    services.boards_forget()
+    yield
+    services.boards_forget()
+
+
+def make_board(**fields) -> Board:
+    defaults = {"slug": "test-board", "title": "Test", "metric": "claims"}
+    board = Board.objects.create(**{**defaults, **fields})
+    services.boards_forget()
+    return board
+
+
+def at(text: str) -> datetime:
+    """A moment in the project's time zone (Asia/Seoul)."""
+    return timezone.make_aware(datetime.fromisoformat(text))
+
+
+def top(board, key, limit=10):
+    return [(r.rank, r.member, r.value) for r in services.board_top(board=board, key=key, limit=limit)]
+
+
+def test_equal_scores_are_ordered_by_who_got_there_first_competition_style():
+    board = make_board(metric="claims", tie_style="competition", daily=False, weekly=False)
+    moment = at("2026-11-22 10:00:00")
+    services.event_record(metric="claims", member="a", at=moment, amount=5)
+    services.event_record(metric="claims", member="b", at=moment + timedelta(seconds=1), amount=3)
+    services.event_record(metric="claims", member="c", at=moment + timedelta(seconds=2), amount=3)
+    services.event_record(metric="claims", member="d", at=moment + timedelta(seconds=3), amount=1)
+    # c reaches 3 again later? no: b reached 3 first, so b ranks above c, both rank 2
+    assert top(board, "all") == [(1, "a", 5), (2, "b", 3), (2, "c", 3), (4, "d", 1)]
+    standing = services.member_standing(board=board, key="all", member="c", around=1)
+    assert (standing.entry.rank, standing.entry.value) == (2, 3)
+    assert [r.member for r in standing.around] == ["b", "c", "d"]
+
+
+def test_dense_style_and_pages():
+    board = make_board(metric="claims", tie_style="dense", daily=False, weekly=False)
+    moment = at("2026-11-22 10:00:00")
+    for i, (member, value) in enumerate([("a", 5), ("b", 3), ("c", 3), ("d", 1)]):
+        services.event_record(metric="claims", member=member, at=moment + timedelta(seconds=i), amount=value)
+    assert top(board, "all") == [(1, "a", 5), (2, "b", 3), (2, "c", 3), (3, "d", 1)]
+    page = services.board_top(board=board, key="all", limit=2, offset=2)
+    assert [(r.rank, r.member) for r in page] == [(2, "c"), (3, "d")]
+
+
+def test_the_later_member_overtakes_only_by_a_higher_score():
+    board = make_board(metric="claims", daily=False, weekly=False)
+    moment = at("2026-11-22 10:00:00")
+    services.event_record(metric="claims", member="early", at=moment)
+    services.event_record(metric="claims", member="late", at=moment + timedelta(seconds=5))
+    assert [m for _, m, _ in top(board, "all")] == ["early", "late"]
+    services.event_record(metric="claims", member="late", at=moment + timedelta(seconds=6))
+    assert [m for _, m, _ in top(board, "all")] == ["late", "early"]
+    services.event_record(metric="claims", member="early", at=moment + timedelta(seconds=7))
+    # both at 2: "late" reached 2 first (second 6) and ranks higher
+    assert top(board, "all") == [(1, "late", 2), (1, "early", 2)]
+
+
+def test_lower_is_better_boards_rank_ascending_with_ties_by_time():
+    board = make_board(metric="sell_out_seconds", direction="asc", daily=False, weekly=False)
+    moment = at("2026-11-22 10:00:00")
+    services.event_record(metric="sell_out_seconds", member="slow", at=moment, amount=90, mode="set")
+    services.event_record(
+        metric="sell_out_seconds", member="fast-2", at=moment + timedelta(seconds=9), amount=12, mode="set"
+    )
+    services.event_record(
+        metric="sell_out_seconds", member="fast-1", at=moment + timedelta(seconds=3), amount=12, mode="set"
+    )
+    assert top(board, "all") == [(1, "fast-1", 12), (1, "fast-2", 12), (3, "slow", 90)]
+
+
+def test_events_land_in_the_right_day_and_week_across_a_year_boundary():
+    board = make_board(metric="claims")
+    services.event_record(metric="claims", member="x", at=at("2026-12-31 23:59:59"))
+    services.event_record(metric="claims", member="x", at=at("2027-01-01 00:00:00"))
+    services.event_record(metric="claims", member="x", at=at("2027-01-04 00:00:00"))  # a Monday: new ISO week
+    assert top(board, "d:20261231") == [(1, "x", 1)]
+    assert top(board, "d:20270101") == [(1, "x", 1)]
+    assert top(board, "w:2026-W53") == [(1, "x", 2)]  # Thu 31 Dec 2026 and Fri 1 Jan 2027 share ISO week 53
+    assert top(board, "w:2027-W01") == [(1, "x", 1)]
+    assert top(board, "all") == [(1, "x", 3)]
+    # the day boundary is local time (Asia/Seoul): 23:30 UTC on the 21st is the 22nd in Seoul
+    assert services.period_key("d", datetime(2026, 11, 21, 23, 30, tzinfo=UTC)) == "d:20261122"
+
+
+def test_periodic_keys_expire_and_the_all_time_key_does_not(redis_clean):
+    make_board(metric="claims")
+    now = timezone.now()
+    services.event_record(metric="claims", member="x", at=now)
+    day_ttl = redis_clean.ttl(rank_redis.board_key("test-board", services.period_key("d", now)))
+    week_ttl = redis_clean.ttl(rank_redis.board_key("test-board", services.period_key("w", now)))
+    assert 2 * 86400 < day_ttl <= 3 * 86400
+    assert 7 * 86400 < week_ttl <= 14 * 86400
+    assert redis_clean.ttl(rank_redis.board_key("test-board", "all")) == -1
+
+
+def test_concurrent_increments_lose_no_count():
+    board = make_board(metric="claims", daily=False, weekly=False)
+    moment = timezone.now()
+
+    def hammer(member):
+        for _ in range(250):
+            services.event_record(metric="claims", member=member, at=moment)
+
+    threads = [threading.Thread(target=hammer, args=(f"m{i % 4}",)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(v for _, _, v in top(board, "all")) == [1000, 1000, 1000, 1000]
+
+
+def test_claims_successes_and_sell_outs_feed_the_boards_and_a_flush_then_rebuild_gives_them_back(redis_clean):
+    # the boards of the data migration (transactional tests start from an empty table)
+    hottest = make_board(slug="hottest", metric="claims")
+    fastest = make_board(slug="fastest-sell-outs", metric="sell_out_seconds", direction="asc")
+    served = make_board(slug="most-served", metric="users_served")
+    small = published_campaign(quantity=2)
+    big = published_campaign(quantity=5)
+    users = UserFactory.create_batch(5)
+    big_grants = [coupon_services.claim_create(campaign_id=big.pk, user_id=u.pk) for u in users[:3]]
+    small_grants = [coupon_services.claim_create(campaign_id=small.pk, user_id=u.pk) for u in users[:2]]  # sells out
+    # claims count when their grant settles, at the moment they were accepted
+    assert top(hottest, "all") == []
+    for outcome in big_grants[:2] + small_grants:
+        coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
+    coupon_services.grant_fail(grant_id=big_grants[2].grant_id, reason="declined")
+
+    before = {b.slug: top(b, "all") for b in (hottest, fastest, served)}
+    today = services.period_key("d", timezone.now())
+    before_day = top(hottest, today)
+    assert before["hottest"] == [(1, str(big.pk), 3), (2, str(small.pk), 2)]
+    assert [m for _, m, _ in before["fastest-sell-outs"]] == [str(small.pk)]
+    # both served 2; big got there first
+    assert before["most-served"] == [(1, str(big.pk), 2), (1, str(small.pk), 2)]
+
+    redis_clean.flushdb()
+    assert top(hottest, "all") == []
+    call_command("rebuild_rankings")
+    assert {b.slug: top(b, "all") for b in (hottest, fastest, served)} == before
+    assert top(hottest, today) == before_day
+    # exact scores, tie-breaks included
+    report = services.board_rebuild(board=hottest)
+    assert report.differences == []
+
+
+def test_snapshots_keep_history_and_the_page_charts_it(client):
+    make_board(slug="chart-board", title="Chart board", metric="claims")
+    t0 = timezone.now()
+    services.event_record(metric="claims", member="7", at=t0)
+    assert services.boards_snapshot(now=t0) >= 3
+    services.event_record(metric="claims", member="7", at=t0)
+    services.boards_snapshot(now=t0 + timedelta(minutes=5))
+    snapshots = BoardSnapshot.objects.filter(board__slug="chart-board", period_key="all").order_by("taken_at")
+    assert [s.entries[0]["value"] for s in snapshots] == [1, 2]
+    html = client.get("/rankings/").content.decode()
+    assert "Chart board" in html and "<polyline" in html
+
+
+def test_rankings_api(api_client):
+    board = make_board(metric="claims", daily=False, weekly=False)
+    moment = timezone.now()
+    for member, value in (("1", 4), ("2", 2), ("3", 1)):
+        services.event_record(metric="claims", member=member, at=moment, amount=value)
+    assert "test-board" in [b["slug"] for b in api_client.get("/api/v1/rankings/").json()]
+    body = api_client.get("/api/v1/rankings/test-board/?period=all&limit=2").json()
+    assert [(e["rank"], e["member"], e["value"]) for e in body["entries"]] == [(1, "1", 4), (2, "2", 2)]
+    member = api_client.get("/api/v1/rankings/test-board/members/3/").json()
+    assert (member["entry"]["rank"], member["size"]) == (3, 3)
+    assert api_client.get("/api/v1/rankings/test-board/?period=d").json()["code"] == "invalid"
+    assert api_client.get("/api/v1/rankings/test-board/?limit=x").status_code == 400
+    assert api_client.get("/api/v1/rankings/test-board/?date=2026-13-40").status_code == 400
+    assert api_client.get("/api/v1/rankings/nope/").status_code == 404
+    board.visible = False
+    board.save()
+    assert api_client.get("/api/v1/rankings/test-board/").status_code == 404
+
+
+def test_admin_rebuild_action_and_read_only_snapshots(client, redis_clean):
+    from accounts.models import User
+
+    board = make_board(metric="claims", daily=False, weekly=False)
+    client.force_login(User.objects.create_superuser("boss", "b@example.com", "pw-for-boss-123"))
+    response = client.post("/admin/ranking/board/", {"action": "rebuild", "_selected_action": [board.pk]}, follow=True)
+    assert "key(s) rebuilt" in response.content.decode()
+    assert client.get("/admin/ranking/boardsnapshot/add/").status_code == 403
