@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 
+from ranking import redis as rank_redis
 from ranking import services
 from ranking.models import Board, BoardSnapshot
 
@@ -14,8 +15,13 @@ class BoardAdmin(admin.ModelAdmin):
     actions = ["rebuild"]
 
     def save_model(self, request, obj, form, change):
+        old = Board.objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
         services.boards_forget()
+        if old is not None and (old.slug, old.metric, old.direction) != (obj.slug, obj.metric, obj.direction):
+            # scores packed under the old definition mean nothing now: start over from the database
+            rank_redis.keys_delete(board_slug=old.slug)
+            services.board_rebuild(board=obj)
 
     @admin.action(description="Rebuild from the database")
     def rebuild(self, request, queryset):

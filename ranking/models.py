@@ -1,6 +1,8 @@
 """Leaderboards defined in the database, and snapshots of them that survive Redis."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 
 class Board(models.Model):
@@ -26,13 +28,20 @@ class Board(models.Model):
     weekly = models.BooleanField(default=True)
     all_time = models.BooleanField(default=True)
     visible = models.BooleanField(default=True, help_text="Shown on the rankings page and in the public API.")
-    snapshot_size = models.PositiveIntegerField(default=10, help_text="How many entries each snapshot keeps.")
+    snapshot_size = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)], help_text="Entries each snapshot keeps."
+    )
     position = models.PositiveIntegerField(default=0, help_text="Order on the rankings page.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(snapshot_size__gte=1, snapshot_size__lte=100), name="board_snapshot_size_range"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

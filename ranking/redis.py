@@ -24,6 +24,8 @@ def seconds_since_epoch(moment: datetime) -> int:
 
 
 def pack(value: int, t: int, *, descending: bool) -> int:
+    """The exact score for a value reached at t; values saturate at MAX_VALUE, as in record.lua."""
+    value = max(0, min(value, MAX_VALUE))
     return value * SHIFT + ((SHIFT - 1 - t) if descending else t)
 
 
@@ -91,6 +93,13 @@ def count_better(*, key: str, value: int, descending: bool) -> int:
     if descending:
         return client.zcount(key, (value + 1) * SHIFT, "+inf")
     return client.zcount(key, "-inf", f"({value * SHIFT}")
+
+
+def keys_delete(*, board_slug: str) -> int:
+    """Delete every period key of a board (after its slug, metric or direction changed)."""
+    client = fc_redis.client()
+    names = list(client.scan_iter(match=board_key(board_slug, "*"), count=500))
+    return client.delete(*names) if names else 0
 
 
 def size(*, key: str) -> int:

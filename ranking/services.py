@@ -67,14 +67,14 @@ def period_ttl(kind: str, moment: datetime, now: datetime | None = None) -> int:
 
 # --- boards cache (the claim path must not query for them) ------------------
 
-_boards: tuple[float, dict[str, list[Board]]] = (0.0, {})
+_boards: tuple[float | None, dict[str, list[Board]]] = (None, {})
 BOARDS_TTL_SECONDS = 30
 
 
 def boards_for_metric(metric: str) -> list[Board]:
     global _boards
     loaded_at, by_metric = _boards
-    if time.monotonic() - loaded_at > BOARDS_TTL_SECONDS:
+    if loaded_at is None or time.monotonic() - loaded_at > BOARDS_TTL_SECONDS:
         by_metric = defaultdict(list)
         for board in Board.objects.all():
             by_metric[board.metric].append(board)
@@ -85,7 +85,7 @@ def boards_for_metric(metric: str) -> list[Board]:
 def boards_forget() -> None:
     """Drop this process's cached boards (after an edit)."""
     global _boards
-    _boards = (0.0, {})
+    _boards = (None, {})
 
 
 # --- recording events -------------------------------------------------------
@@ -178,7 +178,9 @@ def member_standing(*, board: Board, key: str, member: str, around: int = 2) -> 
     start = max(0, position - around)
     entries = rank_redis.entries(key=redis_key, start=start, stop=position + around, descending=board.descending)
     ranked = _with_ranks(board, redis_key, entries, start)
-    entry = next(r for r in ranked if r.member == member)
+    entry = next((r for r in ranked if r.member == member), None)
+    if entry is None:  # the key changed between the two reads (expired, rebuilt, the member moved)
+        return None
     return Standing(entry=entry, around=ranked, size=rank_redis.size(key=redis_key))
 
 
@@ -235,13 +237,21 @@ class RebuildReport:
 
 
 def board_rebuild(*, board: Board, top: int = 10, now: datetime | None = None) -> RebuildReport:
-    """Recompute every live period key of a board from PostgreSQL; report top-N differences."""
+    """Recompute every live period key of a board from PostgreSQL; report top-N differences.
+
+    Run it when the boards are quiet (after a Redis loss, before traffic): an
+    event recorded between its database read and the key swap can be lost or
+    counted twice; a second rebuild afterwards settles it.
+    """
     now = now or timezone.now()
     since = now - timedelta(days=15)
     report = RebuildReport(board=board.slug, differences=[])
     for key, members in _events(board, since).items():
         kind = key.split(":", 1)[0]
         sample = members and next(iter(members.values()))[1]
+        end = period_end(kind, sample) if sample else None
+        if end is not None and end + (DAY_GRACE if kind == "d" else WEEK_GRACE) <= now:
+            continue  # that period's key has expired for good; snapshots keep its history
         ttl = period_ttl(kind, sample, now) if sample else 0
         before = [(r.member, r.value) for r in board_top(board=board, key=key, limit=top)]
         scores = {

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from ranking import selectors, services
 
+MAX_OFFSET = 10_000
 PERIOD_PARAMS = [
     OpenApiParameter("period", str, enum=["d", "w", "all"], description="day, ISO week or all time (default all)"),
     OpenApiParameter("date", str, description="a local date YYYY-MM-DD inside the period (default today)"),
@@ -76,6 +77,8 @@ class BoardTopApi(APIView):
             offset = max(0, int(request.query_params.get("offset", 0)))
         except ValueError as exc:
             raise selectors.BadPeriod("limit and offset must be whole numbers.") from exc
+        if offset > MAX_OFFSET:
+            raise selectors.BadPeriod(f"offset is at most {MAX_OFFSET}; ask a member's standing instead.")
         ranked = services.board_top(board=board, key=key, limit=limit, offset=offset)
         return Response(
             self.OutputSerializer({"board": board.slug, "period_key": key, "entries": _entries(ranked)}).data

@@ -6,8 +6,10 @@
 --   higher-is-better boards: value * 2^32 + (2^32 - 1 - t)  (earlier t ranks higher)
 --   lower-is-better boards:  value * 2^32 + t               (earlier t ranks higher)
 -- t is whole seconds since the board epoch (< 2^32) and values stay below 2^21,
--- so every score is an integer below 2^53: no precision is lost. An increment
--- keeps the latest t it has seen, so the order the calls run in does not matter.
+-- so every score is an integer below 2^53: no precision is lost. Larger values
+-- saturate at 2^21 - 1 (about 24 days in seconds, 2 million claims), so no call
+-- ever writes some keys and fails on others. An increment keeps the latest t it
+-- has seen, so the order the calls run in does not matter.
 --
 -- KEYS[1..n]  period keys (all under the {rank} hash tag)
 -- ARGV[1] member
@@ -37,9 +39,7 @@ for i, key in ipairs(KEYS) do
       end
     end
   end
-  if value > MAX_VALUE or value < 0 then
-    return redis.error_reply("ranking value out of range: " .. value)
-  end
+  value = math.max(0, math.min(value, MAX_VALUE))
   redis.call("ZADD", key, value * SHIFT + (descending and (SHIFT - 1 - at) or at), member)
   local ttl = tonumber(ARGV[4 + 2 * i])
   if ttl > 0 then

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from coupons import services as coupon_services
+from coupons.models import Grant
 from ranking import redis as rank_redis
 from ranking import services
 from ranking.models import Board, BoardSnapshot
@@ -143,16 +144,23 @@ def test_claims_successes_and_sell_outs_feed_the_boards_and_a_flush_then_rebuild
     small_grants = [coupon_services.claim_create(campaign_id=small.pk, user_id=u.pk) for u in users[:2]]  # sells out
     # claims count when their grant settles, at the moment they were accepted
     assert top(hottest, "all") == []
-    for outcome in big_grants[:2] + small_grants:
+    base = timezone.now()
+    # settle with explicit, distinct completion times so "who got there first" is decided by time
+    for offset, outcome in enumerate(big_grants[:2] + small_grants):
+        Grant.objects.filter(pk=outcome.grant_id).update(created_at=base + timedelta(seconds=offset))
         coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
+        Grant.objects.filter(pk=outcome.grant_id).update(completed_at=base + timedelta(seconds=10 + offset))
     coupon_services.grant_fail(grant_id=big_grants[2].grant_id, reason="declined")
+    redis_clean.flushdb()  # live values were recorded with the moment of the call; rebuild from the rows
+    call_command("rebuild_rankings")
 
     before = {b.slug: top(b, "all") for b in (hottest, fastest, served)}
+    scores_before = scores_of(redis_clean, (hottest, fastest, served))
     today = services.period_key("d", timezone.now())
     before_day = top(hottest, today)
     assert before["hottest"] == [(1, str(big.pk), 3), (2, str(small.pk), 2)]
     assert [m for _, m, _ in before["fastest-sell-outs"]] == [str(small.pk)]
-    # both served 2; big got there first
+    # both served 2; big's second success (base+11 s) came before small's (base+13 s)
     assert before["most-served"] == [(1, str(big.pk), 2), (1, str(small.pk), 2)]
 
     redis_clean.flushdb()
@@ -160,9 +168,45 @@ def test_claims_successes_and_sell_outs_feed_the_boards_and_a_flush_then_rebuild
     call_command("rebuild_rankings")
     assert {b.slug: top(b, "all") for b in (hottest, fastest, served)} == before
     assert top(hottest, today) == before_day
-    # exact scores, tie-breaks included
-    report = services.board_rebuild(board=hottest)
-    assert report.differences == []
+    assert scores_of(redis_clean, (hottest, fastest, served)) == scores_before  # tie-breaks included
+
+
+def scores_of(client, boards) -> dict:
+    return {b.slug: client.zrange(rank_redis.board_key(b.slug, "all"), 0, -1, withscores=True) for b in boards}
+
+
+def test_live_updates_and_a_rebuild_give_the_same_exact_scores(redis_clean):
+    board = make_board(metric="claims")
+    campaign = published_campaign(quantity=3)
+    for user in UserFactory.create_batch(3):
+        outcome = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+        coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
+    live = {k: redis_clean.zrange(k, 0, -1, withscores=True) for k in redis_clean.keys("fctest:{rank}:test-board:*")}
+    redis_clean.flushdb()
+    services.board_rebuild(board=board)
+    rebuilt = {k: redis_clean.zrange(k, 0, -1, withscores=True) for k in redis_clean.keys("fctest:{rank}:test-board:*")}
+    assert rebuilt == live and len(live) == 3
+
+
+def test_values_saturate_instead_of_failing():
+    board = make_board(metric="sell_out_seconds", direction="asc", daily=False, weekly=False)
+    services.event_record(metric="sell_out_seconds", member="slow", at=timezone.now(), amount=40 * 86400, mode="set")
+    assert top(board, "all") == [(1, "slow", rank_redis.MAX_VALUE)]
+
+
+def test_rebuild_skips_expired_periods_and_reports_nothing_when_in_sync(redis_clean):
+    board = make_board(metric="claims")
+    campaign = published_campaign(quantity=3)
+    users = UserFactory.create_batch(2)
+    old = coupon_services.claim_create(campaign_id=campaign.pk, user_id=users[0].pk)
+    coupon_services.grant_transfer(grant_id=old.grant_id, final_attempt=False)
+    Grant.objects.filter(pk=old.grant_id).update(created_at=timezone.now() - timedelta(days=10))
+    fresh = coupon_services.claim_create(campaign_id=campaign.pk, user_id=users[1].pk)
+    coupon_services.grant_transfer(grant_id=fresh.grant_id, final_attempt=False)
+    services.board_rebuild(board=board)
+    ten_days_ago = services.period_key("d", timezone.now() - timedelta(days=10))
+    assert not redis_clean.exists(rank_redis.board_key(board.slug, ten_days_ago))
+    assert services.board_rebuild(board=board).differences == []
 
 
 def test_snapshots_keep_history_and_the_page_charts_it(client):
@@ -192,6 +236,8 @@ def test_rankings_api(api_client):
     assert api_client.get("/api/v1/rankings/test-board/?limit=x").status_code == 400
     assert api_client.get("/api/v1/rankings/test-board/?date=2026-13-40").status_code == 400
     assert api_client.get("/api/v1/rankings/nope/").status_code == 404
+    assert api_client.get("/api/v1/rankings/test-board/?offset=99999999999999999999").status_code == 400
+    assert api_client.get("/api/v1/rankings/test-board/members/nobody/").status_code == 404
     board.visible = False
     board.save()
     assert api_client.get("/api/v1/rankings/test-board/").status_code == 404
