@@ -41,6 +41,12 @@ REJECTIONS: dict[str, type[ClaimRejected]] = {
 }
 
 
+class ChooseSeat(ApplicationError):
+    code = "choose_seat"
+    status_code = 409
+    default_detail = "This campaign sells chosen seats: hold a seat, then confirm it."
+
+
 class GateUnavailable(ApplicationError):
     code = "store_unavailable"
     status_code = 503

@@ -158,3 +158,41 @@ class Coupon(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class Seat(models.Model):
+    """A chosen slot of an `allocation = chosen` campaign: a labelled seat with a price."""
+
+    class Status(models.TextChoices):
+        FREE = "free", "Free"
+        SOLD = "sold", "Sold"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="seats")
+    slot = models.PositiveIntegerField(help_text="1..N: the slot number the Redis gate uses.")
+    label = models.CharField(max_length=12, help_text='What people see, e.g. "A-12".')
+    section = models.CharField(max_length=40, blank=True)
+    price = models.PositiveBigIntegerField(help_text="KRW, paid from the wallet.")
+    status = models.CharField(max_length=4, choices=Status.choices, default=Status.FREE)
+    # The fencing token of the hold that bought the seat: a confirm must present a
+    # greater one, so a holder who stalled past the hold can never confirm (S1).
+    fence_token = models.BigIntegerField(default=0)
+    sold_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="seats"
+    )
+    sold_at = models.DateTimeField(null=True, blank=True)
+    grant = models.OneToOneField(Grant, on_delete=models.PROTECT, null=True, blank=True, related_name="seat")
+
+    class Meta:
+        ordering = ["campaign", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "slot"], name="seat_unique_slot"),
+            models.UniqueConstraint(fields=["campaign", "label"], name="seat_unique_label"),
+            models.CheckConstraint(condition=Q(slot__gte=1), name="seat_slot_positive"),
+            models.CheckConstraint(
+                condition=Q(status="free", sold_to__isnull=True) | Q(status="sold", sold_to__isnull=False),
+                name="seat_sold_has_buyer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.label}"

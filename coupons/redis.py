@@ -24,14 +24,29 @@ class GateKeys:
     holders: str
     leases: str
     rebuild_lock: str
+    seats: str  # chosen seats: slot -> "sold" | "held:<user>:<token>:<expiry>"
+    seat_holder: str  # user -> "<slot>:<token>"
+    fence: str  # the fencing-token counter
+    seat_holds: str  # slot -> hold expiry, for the sweep
 
     @classmethod
     def of(cls, campaign_id: int) -> "GateKeys":
         tag = f"{{camp:{campaign_id}}}"
-        return cls(*(fc_redis.key(tag, name) for name in ("meta", "next", "free", "holders", "leases", "rebuild-lock")))
+        names = ("meta", "next", "free", "holders", "leases", "rebuild-lock", "seats", "seat-holder", "fence")
+        return cls(*(fc_redis.key(tag, name) for name in (*names, "seat-holds")))
 
     def all(self) -> tuple[str, ...]:
-        return (self.meta, self.next, self.free, self.holders, self.leases)
+        """Every key a rebuild replaces (the fence counter is only ever raised, never reset)."""
+        return (
+            self.meta,
+            self.next,
+            self.free,
+            self.holders,
+            self.leases,
+            self.seats,
+            self.seat_holder,
+            self.seat_holds,
+        )
 
 
 @dataclass(frozen=True)
@@ -171,6 +186,8 @@ class GateState:
     quantity: int
     room: str  # id of the waiting room in front, or ""
     room_slug: str
+    allocation: str
+    sold_seats: list[int]
     next: int
     free: list[int]
     holds: list[Hold]
@@ -201,8 +218,11 @@ def gate_write(*, campaign_id: int, gate: GateState) -> None:
             "quantity": gate.quantity,
             "room": gate.room,
             "room_slug": gate.room_slug,
+            "allocation": gate.allocation,
         },
     )
+    if gate.sold_seats:
+        pipe.hset(keys.seats, mapping={slot: "sold" for slot in gate.sold_seats})
     pipe.execute()
 
 
@@ -257,3 +277,67 @@ def slug_remember(slug: str, campaign_id: int) -> None:
 
 def slug_forget(slug: str) -> None:
     fc_redis.client().hdel(fc_redis.key(SLUG_MAP_KEY), slug)
+
+
+# --- seats (allocation = chosen) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeatHoldResult:
+    outcome: str  # held | seat_taken | no_seat | not_open | closed | cancelled | missing
+    token: int
+    expiry_ms: int
+
+
+def seat_hold(*, campaign_id: int, user_id: int, slot: int, hold_ms: int, now_ms: int | None = None) -> SeatHoldResult:
+    keys = GateKeys.of(campaign_id)
+    outcome, token, expiry = _script("seat_hold")(
+        keys=[keys.meta, keys.seats, keys.seat_holder, keys.fence, keys.seat_holds],
+        args=[user_id, slot, hold_ms, "" if now_ms is None else now_ms],
+        client=fc_redis.client(),
+    )
+    return SeatHoldResult(str(_text(outcome)), int(token), int(expiry))
+
+
+def seat_check(*, campaign_id: int, user_id: int, slot: int, token: int, now_ms: int | None = None) -> str:
+    """ "ok" | "sold" | "not_holder" | "expired"."""
+    reply = _script("seat_check")(
+        keys=[GateKeys.of(campaign_id).seats],
+        args=[user_id, slot, token, "" if now_ms is None else now_ms],
+        client=fc_redis.client(),
+    )
+    return str(_text(reply))
+
+
+def seat_settle(*, campaign_id: int, action: str, slot: int, user_id: int, token: int | str) -> bool:
+    keys = GateKeys.of(campaign_id)
+    changed = _script("seat_settle")(
+        keys=[keys.seats, keys.seat_holder, keys.seat_holds, keys.next],
+        args=[action, slot, user_id, token],
+        client=fc_redis.client(),
+    )
+    return bool(changed)
+
+
+def seat_sweep(*, campaign_id: int, now_ms: int, batch: int) -> int:
+    keys = GateKeys.of(campaign_id)
+    return int(
+        _script("seat_sweep")(
+            keys=[keys.seats, keys.seat_holder, keys.seat_holds], args=[now_ms, batch], client=fc_redis.client()
+        )
+    )
+
+
+def seat_states(*, campaign_id: int) -> dict[int, str]:
+    """slot -> "sold" | "held:<user>:<token>:<expiry>" for every seat Redis knows about."""
+    raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).seats)
+    return {int(_text(k)): str(_text(v)) for k, v in raw.items()}
+
+
+def fence_raise(*, campaign_id: int, at_least: int) -> None:
+    """Move the fencing counter up to at least this value (never down)."""
+    client = fc_redis.client()
+    key = GateKeys.of(campaign_id).fence
+    current = int(client.get(key) or 0)
+    if current < at_least:
+        client.incrby(key, at_least - current)

@@ -10,7 +10,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 
@@ -20,6 +20,7 @@ from coupons import redis as gate
 from coupons.errors import (
     REJECTIONS,
     CampaignNotFound,
+    ChooseSeat,
     CouponAlreadyRedeemed,
     CouponExpired,
     CouponNotFound,
@@ -73,6 +74,7 @@ def gate_state_build(*, campaign: Campaign) -> gate.GateState:
     deadline = _now_ms() + settings.GRANT_LEASE_SECONDS * 1000
     holds = [gate.Hold(slot, user_id, str(grant_id)) for user_id, slot, grant_id, _ in live]
     room, room_slug = _room_of(campaign)
+    chosen = campaign.allocation == Campaign.Allocation.CHOSEN
     return gate.GateState(
         state=_gate_state_of(campaign),
         opens_at_ms=_ms(campaign.opens_at),
@@ -80,6 +82,8 @@ def gate_state_build(*, campaign: Campaign) -> gate.GateState:
         quantity=campaign.quantity,
         room=room,
         room_slug=room_slug,
+        allocation=campaign.allocation,
+        sold_seats=sorted(taken) if chosen else [],
         next=highest,
         free=[slot for slot in range(1, highest + 1) if slot not in taken],
         holds=holds,
@@ -106,11 +110,23 @@ def campaign_gate_rebuild(*, campaign_id: int, force: bool = False) -> None:
         if campaign is None or not campaign.is_published:
             raise CampaignNotFound()
         gate.gate_write(campaign_id=campaign_id, gate=gate_state_build(campaign=campaign))
+        if campaign.allocation == Campaign.Allocation.CHOSEN:
+            _fence_restore(campaign)
         gate.slug_remember(campaign.slug, campaign.pk)
         logger.info("gate of campaign %s rebuilt from PostgreSQL", campaign.slug)
     finally:
         with contextlib.suppress(LockError):  # expired meanwhile; the rebuild is idempotent
             lock.release()
+
+
+def _fence_restore(campaign: Campaign) -> None:
+    """Raise the fencing counter above every token that can exist: the largest one
+    PostgreSQL recorded, and every token issued before Redis lost its counter
+    (tokens grow by one per hold; the clock in microseconds outruns them)."""
+    from coupons.models import Seat
+
+    stored = Seat.objects.filter(campaign=campaign).aggregate(m=Max("fence_token"))["m"] or 0
+    gate.fence_raise(campaign_id=campaign.pk, at_least=max(stored, int(time.time() * 1_000_000)))
 
 
 def _gate_meta_args(campaign: Campaign) -> dict:
@@ -123,6 +139,7 @@ def _gate_meta_args(campaign: Campaign) -> dict:
         "quantity": campaign.quantity,
         "room": room,
         "room_slug": room_slug,
+        "allocation": campaign.allocation,
     }
 
 
@@ -164,6 +181,8 @@ def campaign_publish(*, campaign: Campaign, open_now: bool = False) -> Campaign:
     now = timezone.now()
     if open_now:
         campaign.opens_at = min(campaign.opens_at, now)
+    if campaign.allocation == Campaign.Allocation.CHOSEN and campaign.seats.count() != campaign.quantity:
+        raise InvalidTransition("Generate the seat map first: a chosen-seat campaign needs one seat per slot.")
     campaign.full_clean()
     campaign.status = _status_for_window(campaign, now)
     campaign.published_at = now
@@ -332,6 +351,8 @@ def _claim(*, campaign_id: int, user_id: int, room_id: int | None, now_ms: int |
         result = claim()
     if result.outcome in REJECTIONS:
         raise REJECTIONS[result.outcome]()
+    if result.outcome == "choose_seat":
+        raise ChooseSeat()
     if result.outcome == "admission_required":
         from waitingroom.errors import AdmissionRequired
         from waitingroom.services import room_url
@@ -638,3 +659,18 @@ def coupon_redeem(*, code: str, user_id: int) -> Coupon:
         coupon.redeemed_at = now
         coupon.save(update_fields=["redeemed_at"])
     return coupon
+
+
+# --- wallets ------------------------------------------------------------------
+
+
+@transaction.atomic
+def wallet_adjust(*, user_id: int, amount: int, reference: str) -> int:
+    """Credit (or debit) a wallet by hand with a ledger entry; returns the new balance."""
+    from coupons.models import LedgerEntry, Wallet
+    from coupons.transfers import wallet_lock
+
+    wallet = wallet_lock(user_id=user_id)
+    LedgerEntry.objects.create(wallet=wallet, amount=amount, kind=LedgerEntry.Kind.ADJUSTMENT, reference=reference)
+    Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + amount)
+    return wallet.balance + amount

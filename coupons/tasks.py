@@ -32,3 +32,10 @@ def grant_sweep_tick_task() -> None:
 @shared_task(ignore_result=True)
 def campaign_status_tick_task() -> None:
     services.campaign_status_refresh()
+
+
+@shared_task(ignore_result=True)
+def seat_sweep_tick_task() -> None:
+    from coupons import seats
+
+    seats.seats_sweep()

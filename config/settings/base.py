@@ -278,6 +278,8 @@ GRANT_RETRY_BACKOFF_MAX = env.int("GRANT_RETRY_BACKOFF_MAX", default=60)
 # A pending grant untouched for this long is re-driven by the sweeper; longer
 # than the largest backoff so it rarely races a scheduled retry.
 GRANT_STUCK_AFTER_SECONDS = env.int("GRANT_STUCK_AFTER_SECONDS", default=120)
+# How long a chosen seat stays held for its holder before it returns to the map.
+SEAT_HOLD_SECONDS = env.int("SEAT_HOLD_SECONDS", default=300)
 
 CELERY_BEAT_SCHEDULE.update(
     {
@@ -308,6 +310,13 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "coupons.tasks.campaign_status_tick_task",
             "schedule": 1.0,
             "options": {"expires": 1},
+        },
+        # Expired seat holds return to the map within 5 s (they are refused at
+        # once anyway: every hold carries its expiry).
+        "seat-sweep": {
+            "task": "coupons.tasks.seat_sweep_tick_task",
+            "schedule": 5.0,
+            "options": {"expires": 5},
         },
         # Stuck grants and orphaned leases: every 5 s bounds recovery latency
         # without scanning often.

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from coupons import selectors, services
+from coupons import seats, selectors, services
 from coupons.models import Campaign
 
 
@@ -216,3 +216,88 @@ class CouponRedeemApi(APIView):
     def post(self, request: Request, code: str) -> Response:
         coupon = services.coupon_redeem(code=code, user_id=request.user.id)
         return Response(CouponOutputSerializer(coupon).data)
+
+
+class SeatOutputSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    section = serializers.CharField()
+    price = serializers.IntegerField()
+    state = serializers.ChoiceField(["free", "held", "mine", "sold"])
+    token = serializers.IntegerField(allow_null=True, help_text="your hold's fencing token (state mine)")
+    expires_ms = serializers.IntegerField(allow_null=True)
+
+
+class SeatMapApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: SeatOutputSerializer(many=True), 404: _error("no such campaign")}, summary="Seat map"
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        campaign_id = selectors.campaign_id_by_slug(slug=slug)
+        user_id = request.user.id if request.user.is_authenticated else None
+        return Response(SeatOutputSerializer(seats.seat_map(campaign_id=campaign_id, user_id=user_id), many=True).data)
+
+
+class SeatHoldApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        label = serializers.CharField()
+        token = serializers.IntegerField(help_text="send it back to confirm or release")
+        expires_ms = serializers.IntegerField()
+
+    @extend_schema(
+        request=None,
+        responses={200: OutputSerializer, 404: _error("no such seat"), 409: _error("seat_taken, not_open, closed")},
+        summary="Hold a seat (holding another seat releases your previous hold)",
+    )
+    def post(self, request: Request, slug: str, label: str) -> Response:
+        campaign_id = selectors.campaign_id_by_slug(slug=slug)
+        seat = seats.seat_get(campaign_id=campaign_id, label=label)
+        hold = seats.seat_hold(campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, label=seat.label)
+        return Response(
+            self.OutputSerializer({"label": seat.label, "token": hold.token, "expires_ms": hold.expires_ms}).data
+        )
+
+
+class SeatTokenInputSerializer(serializers.Serializer):
+    token = serializers.IntegerField(min_value=1, max_value=2**62)
+
+
+class SeatConfirmApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=SeatTokenInputSerializer,
+        responses={
+            201: GrantOutputSerializer,
+            409: _error("hold_expired, stale_token, seat_taken, insufficient_funds or already_booked"),
+        },
+        summary="Buy the seat you hold, paying from your wallet",
+    )
+    def post(self, request: Request, slug: str, label: str) -> Response:
+        data = SeatTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign_id = selectors.campaign_id_by_slug(slug=slug)
+        seat = seats.seat_get(campaign_id=campaign_id, label=label)
+        grant = seats.seat_confirm(
+            campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, token=data.validated_data["token"]
+        )
+        grant = selectors.grant_get_for_user(grant_id=grant.pk, user_id=request.user.id)
+        return Response(GrantOutputSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+
+class SeatReleaseApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=SeatTokenInputSerializer, responses={204: None}, summary="Let go of the seat you hold")
+    def post(self, request: Request, slug: str, label: str) -> Response:
+        data = SeatTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign_id = selectors.campaign_id_by_slug(slug=slug)
+        seat = seats.seat_get(campaign_id=campaign_id, label=label)
+        seats.seat_release(
+            campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, token=data.validated_data["token"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,12 +18,15 @@
 --   {"accepted", slot, grant_id, remaining}   a slot was taken for this user
 --   {"duplicate", slot, grant_id, remaining}  the user already holds one (idempotent)
 --   {"sold_out" | "not_open" | "closed" | "cancelled", 0, "", remaining}
+--   {"choose_seat", 0, "", remaining}            a seat campaign: hold and confirm instead
 --   {"admission_required", 0, room slug, remaining}  the campaign is behind a room
 --                                             and no pass of that room was used
 --   {"missing", 0, "", -1}                    no gate state: rebuild from PostgreSQL first
 assert(#KEYS == 5, "claim.lua takes 5 keys")
 
-local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "room", "room_slug")
+local meta = redis.call(
+  "HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "room", "room_slug", "allocation"
+)
 local state = meta[1]
 if not state then
   return {"missing", 0, "", -1}
@@ -35,6 +38,9 @@ end
 
 if state == "cancelled" then
   return {"cancelled", 0, "", remaining()}
+end
+if meta[7] == "chosen" then
+  return {"choose_seat", 0, "", remaining()}
 end
 
 local user = ARGV[1]

@@ -1,0 +1,78 @@
+#!lua
+-- seat_hold.lua: hold a chosen seat for a user, with a fencing token (DESIGN §5).
+--
+-- A user holds at most one seat per campaign: holding another seat releases
+-- the previous hold in the same step (switching seats is one click).
+--
+-- KEYS[1] meta         hash: state, opens_at_ms, closes_at_ms, quantity, allocation
+-- KEYS[2] seats        hash: slot -> "sold" | "held:<user>:<token>:<expiry ms>"
+-- KEYS[3] seat_holder  hash: user -> "<slot>:<token>"
+-- KEYS[4] fence        string: the per-campaign fencing counter (INCR)
+-- KEYS[5] seat_holds   zset: slot -> hold expiry (ms), for the sweep
+-- ARGV[1] user id  ARGV[2] slot  ARGV[3] hold length in ms
+-- ARGV[4] now in ms, or "" for the Redis server clock
+--
+-- Returns {outcome, token, expiry ms}: outcome "held" (also when the user
+-- already holds this seat: same token) | "seat_taken" | "no_seat" |
+-- "not_open" | "closed" | "cancelled" | "missing"
+assert(#KEYS == 5, "seat_hold.lua takes 5 keys")
+
+local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "allocation")
+if not meta[1] then
+  return {"missing", 0, 0}
+end
+if meta[1] == "cancelled" or meta[1] == "closed" then
+  return {meta[1], 0, 0}
+end
+local now
+if ARGV[4] ~= "" then
+  now = tonumber(ARGV[4])
+else
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+if now >= tonumber(meta[3]) then
+  return {"closed", 0, 0}
+end
+if now < tonumber(meta[2]) then
+  return {"not_open", 0, 0}
+end
+local user, slot = ARGV[1], ARGV[2]
+local n = tonumber(slot)
+if meta[5] ~= "chosen" or not n or n < 1 or n > tonumber(meta[4]) then
+  return {"no_seat", 0, 0}
+end
+
+local current = redis.call("HGET", KEYS[2], slot)
+if current == "sold" then
+  return {"seat_taken", 0, 0}
+end
+if current then
+  local holder, token, expiry = string.match(current, "^held:([^:]+):([^:]+):([^:]+)$")
+  if tonumber(expiry) > now then
+    if holder == user then
+      return {"held", tonumber(token), tonumber(expiry)}
+    end
+    return {"seat_taken", 0, 0}
+  end
+end
+
+-- release the user's other live hold, if any
+local previous = redis.call("HGET", KEYS[3], user)
+if previous then
+  local other = string.match(previous, "^([^:]+):")
+  local value = redis.call("HGET", KEYS[2], other)
+  if value and string.sub(value, 1, 5) == "held:" and string.match(value, "^held:([^:]+):") == user then
+    redis.call("HDEL", KEYS[2], other)
+    redis.call("ZREM", KEYS[5], other)
+  end
+end
+
+local token = redis.call("INCR", KEYS[4])
+local expiry = now + tonumber(ARGV[3])
+-- %.0f: Lua's own number-to-string keeps 14 digits only, and tokens are longer
+local token_text = string.format("%.0f", token)
+redis.call("HSET", KEYS[2], slot, "held:" .. user .. ":" .. token_text .. ":" .. string.format("%.0f", expiry))
+redis.call("HSET", KEYS[3], user, slot .. ":" .. token_text)
+redis.call("ZADD", KEYS[5], expiry, slot)
+return {"held", token, expiry}

@@ -1,0 +1,254 @@
+"""Seats: chosen slots held with fencing tokens and bought from the wallet (DESIGN §5, S1).
+
+Writes (hold, confirm, release, sweep, seat map generation) and the reads of
+the seat map live here, beside services.py, because they form one flow.
+"""
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from coupons import redis as gate
+from coupons.errors import REJECTIONS, CampaignNotFound, InvalidTransition
+from coupons.models import Campaign, Grant, LedgerEntry, Seat, Wallet
+from coupons.transfers import wallet_lock
+
+logger = logging.getLogger(__name__)
+
+
+class SeatTaken(ApplicationError):
+    code = "seat_taken"
+    status_code = 409
+    default_detail = "Someone else holds or bought this seat."
+
+
+class NoSuchSeat(ApplicationError):
+    code = "not_found"
+    status_code = 404
+    default_detail = "No such seat."
+
+
+class HoldInvalid(ApplicationError):
+    code = "hold_expired"
+    status_code = 409
+    default_detail = "Your hold has expired or was replaced; pick the seat again."
+
+
+class StaleToken(ApplicationError):
+    code = "stale_token"
+    status_code = 409
+    default_detail = "This hold is older than the seat's last sale; it cannot confirm."
+
+
+class InsufficientFunds(ApplicationError):
+    code = "insufficient_funds"
+    status_code = 409
+    default_detail = "Your wallet cannot pay for this seat; nothing was charged."
+
+
+class AlreadyBooked(ApplicationError):
+    code = "already_booked"
+    status_code = 409
+    default_detail = "You already have a seat for this event."
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- seat map generation (staff, while the campaign is a draft) ---------------
+
+ROW_SPEC = re.compile(r"^\s*([A-Z])(?:-([A-Z]))?\s*:\s*(\d+)\s*$")
+
+
+@transaction.atomic
+def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, section_of_rows: str = "") -> int:
+    """Create seats "A-1".. from a spec like "A-C:50000, D-F:30000" (rows: price).
+
+    Sections are named after their row range ("A-C"). The campaign's quantity
+    becomes the number of seats. Only drafts can change their map.
+    """
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise InvalidTransition("The seat map of a published campaign is read-only.")
+    if seats_per_row < 1:
+        raise InvalidTransition("seats_per_row must be at least 1.")
+    parsed = []
+    for part in rows.split(","):
+        match = ROW_SPEC.match(part.upper())
+        if not match:
+            raise InvalidTransition(f"Bad row spec {part.strip()!r}: use e.g. 'A-C:50000'.")
+        first, last, price = match.group(1), match.group(2) or match.group(1), int(match.group(3))
+        parsed.append((first, last, price))
+    Seat.objects.filter(campaign=campaign).delete()
+    seats, slot = [], 0
+    for first, last, price in parsed:
+        section = f"{first}-{last}" if first != last else first
+        for row in range(ord(first), ord(last) + 1):
+            for number in range(1, seats_per_row + 1):
+                slot += 1
+                seats.append(
+                    Seat(campaign=campaign, slot=slot, label=f"{chr(row)}-{number}", section=section, price=price)
+                )
+    Seat.objects.bulk_create(seats)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        quantity=slot, allocation=Campaign.Allocation.CHOSEN, amount=min(p for _, _, p in parsed)
+    )
+    return slot
+
+
+# --- hold, confirm, release -------------------------------------------------
+
+
+def seat_get(*, campaign_id: int, label: str) -> Seat:
+    seat = Seat.objects.filter(campaign_id=campaign_id, label=label.upper()).first()
+    if seat is None:
+        raise NoSuchSeat()
+    return seat
+
+
+@dataclass(frozen=True)
+class Hold:
+    slot: int
+    label: str
+    token: int
+    expires_ms: int
+
+
+def seat_hold(*, campaign_id: int, user_id: int, slot: int, label: str = "", now_ms: int | None = None) -> Hold:
+    """Hold a free seat for settings.SEAT_HOLD_SECONDS; a held or sold seat is 409 seat_taken."""
+    from coupons import services
+
+    hold_ms = settings.SEAT_HOLD_SECONDS * 1000
+    result = gate.seat_hold(campaign_id=campaign_id, user_id=user_id, slot=slot, hold_ms=hold_ms, now_ms=now_ms)
+    if result.outcome == "missing":
+        services.campaign_gate_rebuild(campaign_id=campaign_id)
+        result = gate.seat_hold(campaign_id=campaign_id, user_id=user_id, slot=slot, hold_ms=hold_ms, now_ms=now_ms)
+    if result.outcome == "held":
+        return Hold(slot, label, result.token, result.expiry_ms)
+    if result.outcome == "seat_taken":
+        raise SeatTaken()
+    if result.outcome == "no_seat":
+        raise NoSuchSeat()
+    if result.outcome in REJECTIONS:
+        raise REJECTIONS[result.outcome]()
+    raise CampaignNotFound()
+
+
+def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_ms: int | None = None) -> Grant:
+    """Buy a held seat: Redis checks holder and token, then PostgreSQL decides (S1).
+
+    One transaction locks the seat, then the wallet (always in that order, so
+    concurrent confirms never deadlock), refuses a token not greater than the
+    seat's stored one, refuses when the wallet cannot pay (nothing changes),
+    debits the wallet with a ledger entry, records the grant and the token and
+    marks the seat sold.
+    """
+    check = gate.seat_check(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, now_ms=now_ms)
+    if check == "sold":
+        raise SeatTaken()
+    if check != "ok":
+        raise HoldInvalid()
+    grant = seat_sell(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token)
+    gate.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=user_id, token=token)
+    return grant
+
+
+@transaction.atomic
+def seat_sell(*, campaign_id: int, user_id: int, slot: int, token: int) -> Grant:
+    """The PostgreSQL half of a confirm; it alone decides, whatever Redis said (fencing)."""
+    seat = Seat.objects.select_for_update().filter(campaign_id=campaign_id, slot=slot).first()
+    if seat is None:
+        raise NoSuchSeat()
+    if token <= seat.fence_token:
+        raise StaleToken()
+    if seat.status == Seat.Status.SOLD:
+        raise SeatTaken()
+    wallet = wallet_lock(user_id=user_id)  # second and last lock
+    if wallet.balance < seat.price:
+        raise InsufficientFunds(extra={"balance": wallet.balance, "price": seat.price})
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            grant = Grant.objects.create(
+                id=uuid.uuid4(),
+                campaign_id=campaign_id,
+                user_id=user_id,
+                slot=slot,
+                status=Grant.Status.SUCCEEDED,
+                attempts=1,
+                completed_at=now,
+                created_at=now,
+            )
+    except IntegrityError as exc:
+        raise AlreadyBooked() from exc
+    LedgerEntry.objects.create(
+        wallet=wallet,
+        amount=-seat.price,
+        kind=LedgerEntry.Kind.PURCHASE,
+        reference=f"seat:{seat.pk}:{token}",
+        grant=grant,
+    )
+    Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") - seat.price)
+    Seat.objects.filter(pk=seat.pk).update(
+        status=Seat.Status.SOLD, fence_token=token, sold_to_id=user_id, sold_at=now, grant=grant
+    )
+    return grant
+
+
+def seat_release(*, campaign_id: int, user_id: int, slot: int, token: int) -> bool:
+    return gate.seat_settle(campaign_id=campaign_id, action="release", slot=slot, user_id=user_id, token=token)
+
+
+def seats_sweep(*, now_ms: int | None = None, batch: int = 500) -> int:
+    """Return expired holds of every open chosen-seat campaign (beat)."""
+    now = now_ms if now_ms is not None else _now_ms()
+    returned = 0
+    ids = Campaign.objects.filter(
+        allocation=Campaign.Allocation.CHOSEN, status__in=[Campaign.Status.OPEN, Campaign.Status.SOLD_OUT]
+    ).values_list("pk", flat=True)
+    for campaign_id in ids:
+        returned += gate.seat_sweep(campaign_id=campaign_id, now_ms=now, batch=batch)
+    return returned
+
+
+# --- reads ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeatView:
+    label: str
+    slot: int
+    section: str
+    price: int
+    state: str  # free | held | mine | sold
+    token: int | None = None
+    expires_ms: int | None = None
+
+
+def seat_map(*, campaign_id: int, user_id: int | None, now_ms: int | None = None) -> list[SeatView]:
+    """Every seat with its live state: PostgreSQL for the map, Redis for holds and sales."""
+    now = now_ms if now_ms is not None else _now_ms()
+    states = gate.seat_states(campaign_id=campaign_id)
+    views = []
+    for seat in Seat.objects.filter(campaign_id=campaign_id).order_by("slot"):
+        value = states.get(seat.slot)
+        state, token, expires = "free", None, None
+        if seat.status == Seat.Status.SOLD or value == "sold":
+            state = "sold"
+        elif value:
+            holder, held_token, expiry = value.split(":")[1:4]
+            if int(expiry) > now:
+                state = "mine" if user_id is not None and int(holder) == user_id else "held"
+                if state == "mine":
+                    token, expires = int(held_token), int(expiry)
+        views.append(SeatView(seat.label, seat.slot, seat.section, seat.price, state, token, expires))
+    return views
