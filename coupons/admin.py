@@ -1,13 +1,21 @@
 """Admin for campaigns (live counts and event actions), grants, wallets, ledger and coupons."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.template.response import TemplateResponse
 
 from config.admin import apply_each
-from coupons import selectors, services
-from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Wallet
+from config.errors import ApplicationError
+from coupons import seats, selectors, services
+from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
 
 TERMS = ("kind", "allocation", "quantity", "amount", "coupon_valid_days", "opens_at", "closes_at")
+
+
+class SeatMapForm(forms.Form):
+    rows = forms.CharField(initial="A-C:50000, D-F:30000", help_text="Row ranges with their price in KRW.")
+    seats_per_row = forms.IntegerField(min_value=1, max_value=200, initial=20)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -42,7 +50,7 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
     date_hierarchy = "opens_at"
-    actions = ["publish", "open_now", "close", "cancel", "reconcile", "redrive_stuck"]
+    actions = ["publish", "open_now", "close", "cancel", "reconcile", "redrive_stuck", "generate_seats"]
     readonly_fields = ("status", "published_at", "sold_out_at", "created_at", "updated_at", "live_counts")
 
     def get_queryset(self, request):
@@ -129,6 +137,31 @@ class CampaignAdmin(admin.ModelAdmin):
                 level,
             )
 
+    @admin.action(description="Generate a seat map (draft campaigns)")
+    def generate_seats(self, request, queryset):
+        """Rows × seats with a price per row range, e.g. rows "A-C:50000, D-F:30000", 20 seats a row."""
+        form = SeatMapForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for campaign in queryset:
+                try:
+                    count = seats.seat_map_generate(
+                        campaign=campaign,
+                        rows=form.cleaned_data["rows"],
+                        seats_per_row=form.cleaned_data["seats_per_row"],
+                    )
+                    self.message_user(request, f"{campaign.slug}: {count} seats.", messages.SUCCESS)
+                except ApplicationError as error:
+                    self.message_user(request, f"{campaign.slug}: {error.detail}", messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Generate a seat map",
+            "form": form,
+            "campaigns": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/coupons/seat_map_form.html", context)
+
     @admin.action(description="Re-drive stuck pending grants")
     def redrive_stuck(self, request, queryset):
         ids = Grant.objects.filter(campaign__in=queryset, status=Grant.Status.PENDING).values_list("id", flat=True)
@@ -173,3 +206,21 @@ class CouponAdmin(ReadOnlyAdmin):
     list_filter = ("campaign",)
     search_fields = ("code", "user__username")
     list_select_related = ("campaign", "user")
+
+
+@admin.register(Seat)
+class SeatAdmin(admin.ModelAdmin):
+    """Prices are editable while the campaign is a draft; a database trigger freezes them after."""
+
+    list_display = ("label", "campaign", "section", "price", "status", "sold_to", "fence_token")
+    list_editable = ("price",)
+    list_filter = ("campaign", "section", "status")
+    search_fields = ("label", "campaign__slug", "sold_to__username")
+    list_select_related = ("campaign", "sold_to")
+    readonly_fields = ("campaign", "slot", "label", "status", "fence_token", "sold_to", "sold_at", "grant")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

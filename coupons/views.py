@@ -30,7 +30,15 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     from waitingroom.selectors import room_for_campaign
 
     room = room_for_campaign(campaign_id=campaign.pk)
-    return render(request, "coupons/campaign_detail.html", {"campaign": campaign, "my_grant": my_grant, "room": room})
+    context = {"campaign": campaign, "my_grant": my_grant, "room": room}
+    if campaign.allocation == campaign.Allocation.CHOSEN:
+        from coupons import seats
+
+        user_id = request.user.pk if request.user.is_authenticated else None
+        context["seat_map"] = seats.seat_map(campaign_id=campaign.pk, user_id=user_id)
+        context["wallet"] = selectors.wallet_get_for_user(user_id=user_id) if user_id else None
+        return render(request, "coupons/seat_map.html", context)
+    return render(request, "coupons/campaign_detail.html", context)
 
 
 @login_required

@@ -21,6 +21,8 @@ admin_password=$(cat .run/admin-password)
 
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py seed_demo --admin-password "$admin_password"
+# Leaderboards live in Redis: make them agree with the database before serving.
+.venv/bin/python manage.py rebuild_rankings >/dev/null
 
 host=${WEB_HOST:-127.0.0.1}
 [ "$host" = "0.0.0.0" ] && host=127.0.0.1

@@ -264,3 +264,29 @@ def test_no_deadlock_errors_were_logged_by_postgres():
     with connection.cursor() as cursor:
         cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
         assert cursor.fetchone()[0] == 0
+
+
+def test_seat_page_and_admin_generation(client):
+    from accounts.models import User
+
+    staff = User.objects.create_superuser("boss", "b@example.com", "pw-for-boss-123")
+    client.force_login(staff)
+    draft = CampaignFactory(quantity=1, amount=0)
+    response = client.post(
+        "/admin/coupons/campaign/",
+        {
+            "action": "generate_seats",
+            "_selected_action": [draft.pk],
+            "apply": "1",
+            "rows": "A-B:40000, C:20000",
+            "seats_per_row": 4,
+        },
+        follow=True,
+    )
+    assert "12 seats" in response.content.decode()
+    draft.refresh_from_db()
+    assert (draft.quantity, draft.allocation) == (12, "chosen")
+    assert list(Seat.objects.filter(campaign=draft, section="C").values_list("price", flat=True)) == [20000] * 4
+    services.campaign_publish(campaign=draft)
+    page = client.get(f"/campaigns/{draft.slug}/").content.decode()
+    assert 'data-label="A-1"' in page and "Confirm and pay" in page

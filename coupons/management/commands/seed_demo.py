@@ -125,8 +125,31 @@ class Command(BaseCommand):
                 created += 1
             if publish and campaign.status == Campaign.Status.DRAFT:
                 services.campaign_publish(campaign=campaign)
+        self._seats(now)
         self.stdout.write(f"demo: {created} new campaign(s); {Campaign.objects.count()} in all")
         self._room(now)
+
+    def _seats(self, now) -> None:
+        from coupons import seats
+
+        campaign = Campaign.objects.filter(slug="concert-seats").first()
+        if campaign is None:
+            campaign = Campaign.objects.create(
+                slug="concert-seats",
+                title="Concert: pick your seat",
+                kind=Campaign.Kind.COUPON,
+                quantity=1,
+                amount=0,
+                opens_at=now,
+                closes_at=now + timedelta(days=7),
+                description="Choose a seat on the map, hold it for five minutes and pay from your wallet.",
+            )
+            seats.seat_map_generate(campaign=campaign, rows="A-B:50000, C-E:30000", seats_per_row=12)
+            services.campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
+            for username in DEMO_USERS:  # something in the wallet to buy with
+                user = User.objects.get(username=username)
+                services.wallet_adjust(user_id=user.pk, amount=100_000, reference=f"demo-topup:{username}")
+            self.stdout.write("demo: seat campaign 'concert-seats' (60 seats); demo wallets topped up by 100,000 KRW")
 
     def _room(self, now) -> None:
         from waitingroom import services as room_services
