@@ -28,12 +28,13 @@ class GateKeys:
     seat_holder: str  # user -> "<slot>:<token>"
     fence: str  # the fencing-token counter
     seat_holds: str  # slot -> hold expiry, for the sweep
+    seat_session: str  # user -> end of the shopping session a waiting-room pass opened
 
     @classmethod
     def of(cls, campaign_id: int) -> "GateKeys":
         tag = f"{{camp:{campaign_id}}}"
         names = ("meta", "next", "free", "holders", "leases", "rebuild-lock", "seats", "seat-holder", "fence")
-        return cls(*(fc_redis.key(tag, name) for name in (*names, "seat-holds")))
+        return cls(*(fc_redis.key(tag, name) for name in (*names, "seat-holds", "seat-session")))
 
     def all(self) -> tuple[str, ...]:
         """Every key a rebuild replaces (the fence counter is only ever raised, never reset)."""
@@ -289,11 +290,20 @@ class SeatHoldResult:
     expiry_ms: int
 
 
-def seat_hold(*, campaign_id: int, user_id: int, slot: int, hold_ms: int, now_ms: int | None = None) -> SeatHoldResult:
+def seat_hold(
+    *,
+    campaign_id: int,
+    user_id: int,
+    slot: int,
+    hold_ms: int,
+    session_ms: int,
+    room_id: int | None = None,
+    now_ms: int | None = None,
+) -> SeatHoldResult:
     keys = GateKeys.of(campaign_id)
     outcome, token, expiry = _script("seat_hold")(
-        keys=[keys.meta, keys.seats, keys.seat_holder, keys.fence, keys.seat_holds],
-        args=[user_id, slot, hold_ms, "" if now_ms is None else now_ms],
+        keys=[keys.meta, keys.seats, keys.seat_holder, keys.fence, keys.seat_holds, keys.seat_session],
+        args=[user_id, slot, hold_ms, "" if now_ms is None else now_ms, "" if room_id is None else room_id, session_ms],
         client=fc_redis.client(),
     )
     return SeatHoldResult(str(_text(outcome)), int(token), int(expiry))

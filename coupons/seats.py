@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -123,21 +124,58 @@ class Hold:
     expires_ms: int
 
 
-def seat_hold(*, campaign_id: int, user_id: int, slot: int, label: str = "", now_ms: int | None = None) -> Hold:
-    """Hold a free seat for settings.SEAT_HOLD_SECONDS; a held or sold seat is 409 seat_taken."""
+def seat_hold(
+    *,
+    campaign_id: int,
+    user_id: int,
+    slot: int,
+    label: str = "",
+    access_pass: str | None = None,
+    now_ms: int | None = None,
+) -> Hold:
+    """Hold a free seat for settings.SEAT_HOLD_SECONDS; a held or sold seat is 409 seat_taken.
+
+    Behind a waiting room the first hold uses up the access pass and opens a
+    shopping session (SEAT_SESSION_SECONDS) for switching seats without a new pass.
+    """
     from coupons import services
 
-    hold_ms = settings.SEAT_HOLD_SECONDS * 1000
-    result = gate.seat_hold(campaign_id=campaign_id, user_id=user_id, slot=slot, hold_ms=hold_ms, now_ms=now_ms)
+    consumed = None
+    if access_pass:
+        from waitingroom import services as room_services
+
+        consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
+    hold = partial(
+        gate.seat_hold,
+        campaign_id=campaign_id,
+        user_id=user_id,
+        slot=slot,
+        hold_ms=settings.SEAT_HOLD_SECONDS * 1000,
+        session_ms=settings.SEAT_SESSION_SECONDS * 1000,
+        room_id=consumed.room_id if consumed else None,
+        now_ms=now_ms,
+    )
+    result = hold()
     if result.outcome == "missing":
         services.campaign_gate_rebuild(campaign_id=campaign_id)
-        result = gate.seat_hold(campaign_id=campaign_id, user_id=user_id, slot=slot, hold_ms=hold_ms, now_ms=now_ms)
+        result = hold()
     if result.outcome == "held":
         return Hold(slot, label, result.token, result.expiry_ms)
+    if consumed is not None and result.outcome != "seat_taken":
+        from waitingroom import services as room_services
+
+        room_services.pass_restore(consumed=consumed)  # the pass could not be used here: keep the turn
     if result.outcome == "seat_taken":
         raise SeatTaken()
     if result.outcome == "no_seat":
         raise NoSuchSeat()
+    if result.outcome == "admission_required":
+        from waitingroom.errors import AdmissionRequired
+        from waitingroom.selectors import room_for_campaign
+        from waitingroom.services import room_url
+
+        room = room_for_campaign(campaign_id=campaign_id)
+        raise AdmissionRequired(extra={"room_url": room_url(slug=room.slug)} if room else {})
     if result.outcome in REJECTIONS:
         raise REJECTIONS[result.outcome]()
     raise CampaignNotFound()

@@ -280,6 +280,9 @@ GRANT_RETRY_BACKOFF_MAX = env.int("GRANT_RETRY_BACKOFF_MAX", default=60)
 GRANT_STUCK_AFTER_SECONDS = env.int("GRANT_STUCK_AFTER_SECONDS", default=120)
 # How long a chosen seat stays held for its holder before it returns to the map.
 SEAT_HOLD_SECONDS = env.int("SEAT_HOLD_SECONDS", default=300)
+# Behind a waiting room, the pass used for the first hold lets the user switch
+# seats (without queueing again) for this long.
+SEAT_SESSION_SECONDS = env.int("SEAT_SESSION_SECONDS", default=900)
 
 CELERY_BEAT_SCHEDULE.update(
     {

@@ -247,15 +247,33 @@ class SeatHoldApi(APIView):
         token = serializers.IntegerField(help_text="send it back to confirm or release")
         expires_ms = serializers.IntegerField()
 
+    class InputSerializer(serializers.Serializer):
+        access_pass = serializers.CharField(
+            required=False, max_length=1000, help_text="the waiting room's pass, for the first hold behind a room"
+        )
+
     @extend_schema(
-        request=None,
-        responses={200: OutputSerializer, 404: _error("no such seat"), 409: _error("seat_taken, not_open, closed")},
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            403: _error("admission_required (with room_url) or pass_invalid"),
+            404: _error("no such seat"),
+            409: _error("seat_taken, not_open, closed"),
+        },
         summary="Hold a seat (holding another seat releases your previous hold)",
     )
     def post(self, request: Request, slug: str, label: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
         seat = seats.seat_get(campaign_id=campaign_id, label=label)
-        hold = seats.seat_hold(campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, label=seat.label)
+        hold = seats.seat_hold(
+            campaign_id=campaign_id,
+            user_id=request.user.id,
+            slot=seat.slot,
+            label=seat.label,
+            access_pass=data.validated_data.get("access_pass"),
+        )
         return Response(
             self.OutputSerializer({"label": seat.label, "token": hold.token, "expires_ms": hold.expires_ms}).data
         )

@@ -9,15 +9,22 @@
 -- KEYS[3] seat_holder  hash: user -> "<slot>:<token>"
 -- KEYS[4] fence        string: the per-campaign fencing counter (INCR)
 -- KEYS[5] seat_holds   zset: slot -> hold expiry (ms), for the sweep
+-- KEYS[6] seat_session zset: user -> end of their shopping session (ms), for
+--         campaigns behind a waiting room
 -- ARGV[1] user id  ARGV[2] slot  ARGV[3] hold length in ms
 -- ARGV[4] now in ms, or "" for the Redis server clock
+-- ARGV[5] id of the waiting room whose access pass the caller just consumed, or ""
+-- ARGV[6] length of the shopping session a consumed pass opens, in ms
+--
+-- Behind a waiting room the first hold needs a pass; it opens a session in
+-- which the user may switch seats without queueing again.
 --
 -- Returns {outcome, token, expiry ms}: outcome "held" (also when the user
 -- already holds this seat: same token) | "seat_taken" | "no_seat" |
--- "not_open" | "closed" | "cancelled" | "missing"
-assert(#KEYS == 5, "seat_hold.lua takes 5 keys")
+-- "not_open" | "closed" | "cancelled" | "missing" | "admission_required"
+assert(#KEYS == 6, "seat_hold.lua takes 6 keys")
 
-local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "allocation")
+local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "allocation", "room")
 if not meta[1] then
   return {"missing", 0, 0}
 end
@@ -41,6 +48,14 @@ local user, slot = ARGV[1], ARGV[2]
 local n = tonumber(slot)
 if meta[5] ~= "chosen" or not n or n < 1 or n > tonumber(meta[4]) then
   return {"no_seat", 0, 0}
+end
+
+if meta[6] and meta[6] ~= "" then
+  if ARGV[5] == meta[6] then
+    redis.call("ZADD", KEYS[6], now + tonumber(ARGV[6]), user)
+  elseif tonumber(redis.call("ZSCORE", KEYS[6], user) or "0") <= now then
+    return {"admission_required", 0, 0}
+  end
 end
 
 local current = redis.call("HGET", KEYS[2], slot)

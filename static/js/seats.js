@@ -7,6 +7,8 @@
   var holdText = root.querySelector('[data-field="hold"]');
   var actions = root.querySelector('[data-field="actions"]');
   var current = null; // {label, token, expires}
+  // the waiting room's pass, when the room sent us here: used by the first hold
+  var accessPass = new URLSearchParams(window.location.search).get("pass");
 
   function csrf() {
     var m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -45,8 +47,9 @@
   root.addEventListener("click", function (event) {
     var seat = event.target.closest(".seat[data-label]");
     if (seat && !seat.disabled) {
-      post(seat.dataset.label + "/hold/").then(function (res) {
-        if (res.status === 200) { current = { label: res.body.label, token: res.body.token, expires: res.body.expires_ms }; tick(); }
+      post(seat.dataset.label + "/hold/", accessPass ? { access_pass: accessPass } : {}).then(function (res) {
+        if (res.status === 200) { accessPass = null; current = { label: res.body.label, token: res.body.token, expires: res.body.expires_ms }; tick(); }
+        else if (res.body.room_url) window.location.href = res.body.room_url;
         else holdText.textContent = res.body.detail || "That seat is not available.";
       });
       return;

@@ -290,3 +290,23 @@ def test_seat_page_and_admin_generation(client):
     services.campaign_publish(campaign=draft)
     page = client.get(f"/campaigns/{draft.slug}/").content.decode()
     assert 'data-label="A-1"' in page and "Confirm and pay" in page
+
+
+def test_seats_behind_a_waiting_room_need_a_pass_for_the_first_hold():
+    from tests.waitingroom.factories import published_room
+    from waitingroom import services as room_services
+    from waitingroom.errors import AdmissionRequired
+
+    campaign = seat_campaign()
+    room = published_room(campaign=campaign)
+    user = funded_user()
+    with pytest.raises(AdmissionRequired) as refused:
+        seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1)
+    assert refused.value.extra["room_url"] == f"/rooms/{room.slug}/"
+    room_services.room_join(room_id=room.pk, user_id=user.pk)
+    room_services.room_tick(room=room)
+    access_pass = room_services.room_status(room=room, user_id=user.pk).access_pass
+    first = seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1, access_pass=access_pass)
+    switched = seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2)  # same session, no new pass
+    seats.seat_confirm(campaign_id=campaign.pk, user_id=user.pk, slot=2, token=switched.token)
+    assert switched.token > first.token and assert_s1(campaign) == 1
