@@ -213,11 +213,16 @@ class SeatAdmin(admin.ModelAdmin):
     """Prices are editable while the campaign is a draft; a database trigger freezes them after."""
 
     list_display = ("label", "campaign", "section", "price", "status", "sold_to", "fence_token")
-    list_editable = ("price",)
     list_filter = ("campaign", "section", "status")
     search_fields = ("label", "campaign__slug", "sold_to__username")
     list_select_related = ("campaign", "sold_to")
     readonly_fields = ("campaign", "slot", "label", "status", "fence_token", "sold_to", "sold_at", "grant")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.campaign.is_published:
+            return (*fields, "price", "section")
+        return fields
 
     def has_add_permission(self, request):
         return False

@@ -329,12 +329,11 @@ def seat_settle(*, campaign_id: int, action: str, slot: int, user_id: int, token
     return bool(changed)
 
 
-def seat_sweep(*, campaign_id: int, now_ms: int, batch: int) -> int:
+def seat_sweep(*, campaign_id: int, batch: int, now_ms: int | None = None) -> int:
     keys = GateKeys.of(campaign_id)
+    args = ["" if now_ms is None else now_ms, batch]
     return int(
-        _script("seat_sweep")(
-            keys=[keys.seats, keys.seat_holder, keys.seat_holds], args=[now_ms, batch], client=fc_redis.client()
-        )
+        _script("seat_sweep")(keys=[keys.seats, keys.seat_holder, keys.seat_holds], args=args, client=fc_redis.client())
     )
 
 

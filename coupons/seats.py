@@ -88,7 +88,12 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
         if not match:
             raise InvalidTransition(f"Bad row spec {part.strip()!r}: use e.g. 'A-C:50000'.")
         first, last, price = match.group(1), match.group(2) or match.group(1), int(match.group(3))
+        if last < first:
+            raise InvalidTransition(f"Bad row range {first}-{last}: write it from first to last row.")
         parsed.append((first, last, price))
+    rows_used = [chr(r) for first, last, _ in parsed for r in range(ord(first), ord(last) + 1)]
+    if len(rows_used) != len(set(rows_used)):
+        raise InvalidTransition("A row appears in two ranges.")
     Seat.objects.filter(campaign=campaign).delete()
     seats, slot = [], 0
     for first, last, price in parsed:
@@ -99,7 +104,11 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
                 seats.append(
                     Seat(campaign=campaign, slot=slot, label=f"{chr(row)}-{number}", section=section, price=price)
                 )
-    Seat.objects.bulk_create(seats)
+    try:
+        with transaction.atomic():
+            Seat.objects.bulk_create(seats)
+    except IntegrityError as exc:
+        raise InvalidTransition("The seat labels collide; check the row ranges.") from exc
     Campaign.objects.filter(pk=campaign.pk).update(
         quantity=slot, allocation=Campaign.Allocation.CHOSEN, amount=min(p for _, _, p in parsed)
     )
@@ -109,7 +118,12 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
 # --- hold, confirm, release -------------------------------------------------
 
 
+LABEL = re.compile(r"^[A-Za-z0-9-]{1,12}$")
+
+
 def seat_get(*, campaign_id: int, label: str) -> Seat:
+    if not LABEL.match(label):
+        raise NoSuchSeat()
     seat = Seat.objects.filter(campaign_id=campaign_id, label=label.upper()).first()
     if seat is None:
         raise NoSuchSeat()
@@ -143,8 +157,12 @@ def seat_hold(
     consumed = None
     if access_pass:
         from waitingroom import services as room_services
+        from waitingroom.errors import PassInvalid
 
-        consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
+        try:
+            consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
+        except PassInvalid:
+            consumed = None  # already used (a second click, a reload): the shopping session decides
     hold = partial(
         gate.seat_hold,
         campaign_id=campaign_id,
@@ -155,10 +173,15 @@ def seat_hold(
         room_id=consumed.room_id if consumed else None,
         now_ms=now_ms,
     )
-    result = hold()
-    if result.outcome == "missing":
-        services.campaign_gate_rebuild(campaign_id=campaign_id)
+    try:
         result = hold()
+        if result.outcome == "missing":
+            services.campaign_gate_rebuild(campaign_id=campaign_id)
+            result = hold()
+    except Exception:
+        if consumed is not None:
+            room_services.pass_restore(consumed=consumed)
+        raise
     if result.outcome == "held":
         return Hold(slot, label, result.token, result.expiry_ms)
     if consumed is not None and result.outcome != "seat_taken":
@@ -192,22 +215,49 @@ def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_m
     """
     check = gate.seat_check(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, now_ms=now_ms)
     if check == "sold":
+        bought = _grant_of_sale(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token)
+        if bought is not None:
+            return bought  # the same confirm again (a retry after a lost answer)
         raise SeatTaken()
-    if check != "ok":
+    if not check.startswith("ok:"):
         raise HoldInvalid()
-    grant = seat_sell(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token)
-    gate.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=user_id, token=token)
+    grant = seat_sell(
+        campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, hold_expires_ms=int(check[3:]), now_ms=now_ms
+    )
+    try:
+        gate.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=user_id, token=token)
+    except Exception as exc:  # noqa: BLE001 - the sale is committed; reconcile marks the seat sold in Redis
+        logger.warning("seat %s of campaign %s sold but Redis was not told: %s", slot, campaign_id, exc)
     return grant
 
 
+def _grant_of_sale(*, campaign_id: int, user_id: int, slot: int, token: int) -> Grant | None:
+    seat = Seat.objects.filter(campaign_id=campaign_id, slot=slot, sold_to_id=user_id, fence_token=token).first()
+    return seat.grant if seat is not None else None
+
+
 @transaction.atomic
-def seat_sell(*, campaign_id: int, user_id: int, slot: int, token: int) -> Grant:
-    """The PostgreSQL half of a confirm; it alone decides, whatever Redis said (fencing)."""
+def seat_sell(
+    *,
+    campaign_id: int,
+    user_id: int,
+    slot: int,
+    token: int,
+    hold_expires_ms: int | None = None,
+    now_ms: int | None = None,
+) -> Grant:
+    """The PostgreSQL half of a confirm; it alone decides, whatever Redis said (fencing).
+
+    A holder whose hold runs out while waiting for the locks is refused here, so
+    a hold that expired can never buy, even if the seat was freed and held again.
+    """
     seat = Seat.objects.select_for_update().filter(campaign_id=campaign_id, slot=slot).first()
     if seat is None:
         raise NoSuchSeat()
     if token <= seat.fence_token:
         raise StaleToken()
+    if hold_expires_ms is not None and (now_ms if now_ms is not None else _now_ms()) >= hold_expires_ms:
+        raise HoldInvalid()
     if seat.status == Seat.Status.SOLD:
         raise SeatTaken()
     wallet = wallet_lock(user_id=user_id)  # second and last lock
@@ -227,7 +277,8 @@ def seat_sell(*, campaign_id: int, user_id: int, slot: int, token: int) -> Grant
                 created_at=now,
             )
     except IntegrityError as exc:
-        raise AlreadyBooked() from exc
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+        raise (SeatTaken() if constraint == "grant_one_live_per_slot" else AlreadyBooked()) from exc
     LedgerEntry.objects.create(
         wallet=wallet,
         amount=-seat.price,
@@ -247,14 +298,13 @@ def seat_release(*, campaign_id: int, user_id: int, slot: int, token: int) -> bo
 
 
 def seats_sweep(*, now_ms: int | None = None, batch: int = 500) -> int:
-    """Return expired holds of every open chosen-seat campaign (beat)."""
-    now = now_ms if now_ms is not None else _now_ms()
+    """Return expired holds of every open chosen-seat campaign (beat); Redis's clock by default."""
     returned = 0
     ids = Campaign.objects.filter(
         allocation=Campaign.Allocation.CHOSEN, status__in=[Campaign.Status.OPEN, Campaign.Status.SOLD_OUT]
     ).values_list("pk", flat=True)
     for campaign_id in ids:
-        returned += gate.seat_sweep(campaign_id=campaign_id, now_ms=now, batch=batch)
+        returned += gate.seat_sweep(campaign_id=campaign_id, now_ms=now_ms, batch=batch)
     return returned
 
 

@@ -83,7 +83,7 @@ def gate_state_build(*, campaign: Campaign) -> gate.GateState:
         room=room,
         room_slug=room_slug,
         allocation=campaign.allocation,
-        sold_seats=sorted(taken) if chosen else [],
+        sold_seats=_sold_seats(campaign) if chosen else [],
         next=highest,
         free=[slot for slot in range(1, highest + 1) if slot not in taken],
         holds=holds,
@@ -109,14 +109,20 @@ def campaign_gate_rebuild(*, campaign_id: int, force: bool = False) -> None:
         campaign = Campaign.objects.filter(pk=campaign_id).first()
         if campaign is None or not campaign.is_published:
             raise CampaignNotFound()
-        gate.gate_write(campaign_id=campaign_id, gate=gate_state_build(campaign=campaign))
         if campaign.allocation == Campaign.Allocation.CHOSEN:
-            _fence_restore(campaign)
+            _fence_restore(campaign)  # before meta reappears, so no hold gets a small token
+        gate.gate_write(campaign_id=campaign_id, gate=gate_state_build(campaign=campaign))
         gate.slug_remember(campaign.slug, campaign.pk)
         logger.info("gate of campaign %s rebuilt from PostgreSQL", campaign.slug)
     finally:
         with contextlib.suppress(LockError):  # expired meanwhile; the rebuild is idempotent
             lock.release()
+
+
+def _sold_seats(campaign: Campaign) -> list[int]:
+    from coupons.models import Seat
+
+    return list(Seat.objects.filter(campaign=campaign, status=Seat.Status.SOLD).values_list("slot", flat=True))
 
 
 def _fence_restore(campaign: Campaign) -> None:
@@ -622,8 +628,19 @@ def campaign_reconcile(*, campaign: Campaign, fix: bool = True) -> DriftReport:
         expected = {k: str(v) for k, v in _gate_meta_args(campaign).items() if k != "campaign_id"}
         actual = gate.meta_get(campaign_id=campaign.pk)
         report.meta_mismatch = [f"{k}: redis={actual.get(k)} db={v}" for k, v in expected.items() if actual.get(k) != v]
-        holds = gate.gate_read_holds(campaign_id=campaign.pk)
         report.remaining_redis = gate.remaining(campaign_id=campaign.pk)
+        if campaign.allocation == Campaign.Allocation.CHOSEN:
+            # seats: compare the sold marks (holds are Redis-only by design)
+            sold_db = set(_sold_seats(campaign))
+            sold_redis = {slot for slot, value in gate.seat_states(campaign_id=campaign.pk).items() if value == "sold"}
+            report.missing_in_redis = [f"seat slot {s} sold" for s in sorted(sold_db - sold_redis)]
+            report.unknown_in_redis = [f"seat slot {s} marked sold" for s in sorted(sold_redis - sold_db)]
+            report.remaining_db = campaign.quantity - len(sold_db)
+            if report.drifted and fix:
+                campaign_gate_rebuild(campaign_id=campaign.pk, force=True)
+                report.fixed = True
+            return report
+        holds = gate.gate_read_holds(campaign_id=campaign.pk)
         report.missing_in_redis = [
             f"user {u} slot {s}" for u, (s, g) in live.items() if (h := holds.get(u)) is None or h.grant_id != g
         ]

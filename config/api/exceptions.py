@@ -3,7 +3,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, InterfaceError, InternalError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, InternalError, OperationalError
 from django.http import Http404
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
@@ -76,6 +76,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if store is not None:
         logger.warning("store unavailable: %s: %s", store, exc)
         return store_unavailable_response(store)
+    if isinstance(exc, DataError):  # values PostgreSQL cannot store (NUL bytes, out of range): the client's input
+        exc = exceptions.ValidationError("A value in the request cannot be stored or looked up.")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -3,7 +3,7 @@
 --
 -- KEYS[1] seats
 -- ARGV[1] user id  ARGV[2] slot  ARGV[3] token  ARGV[4] now in ms, or "" for the server clock
--- Returns "ok" | "sold" | "not_holder" (someone else holds it, or a newer token) | "expired"
+-- Returns "ok:<expiry ms>" | "sold" | "not_holder" (someone else holds it, or a newer token) | "expired"
 assert(#KEYS == 1, "seat_check.lua takes 1 key")
 
 local now
@@ -27,4 +27,4 @@ end
 if tonumber(expiry) <= now then
   return "expired"
 end
-return "ok"
+return "ok:" .. expiry

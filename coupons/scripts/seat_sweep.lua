@@ -2,18 +2,26 @@
 -- seat_sweep.lua: return expired holds (a batch), so the map shows them free at once.
 --
 -- KEYS[1] seats  KEYS[2] seat_holder  KEYS[3] seat_holds
--- ARGV[1] now in ms  ARGV[2] batch size
+-- ARGV[1] now in ms, or "" for the Redis server clock (the clock holds were made with)
+-- ARGV[2] batch size
 -- Returns how many holds were returned.
 assert(#KEYS == 3, "seat_sweep.lua takes 3 keys")
 
-local slots = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", ARGV[1], "LIMIT", 0, tonumber(ARGV[2]))
+local now
+if ARGV[1] ~= "" then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local slots = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now, "LIMIT", 0, tonumber(ARGV[2]))
 local returned = 0
 for _, slot in ipairs(slots) do
   redis.call("ZREM", KEYS[3], slot)
   local value = redis.call("HGET", KEYS[1], slot)
   if value and value ~= "sold" then
     local holder, token, expiry = string.match(value, "^held:([^:]+):([^:]+):([^:]+)$")
-    if tonumber(expiry) <= tonumber(ARGV[1]) then
+    if tonumber(expiry) <= now then
       redis.call("HDEL", KEYS[1], slot)
       local mine = redis.call("HGET", KEYS[2], holder)
       if mine == slot .. ":" .. token then

@@ -9,6 +9,7 @@
   var current = null; // {label, token, expires}
   // the waiting room's pass, when the room sent us here: used by the first hold
   var accessPass = new URLSearchParams(window.location.search).get("pass");
+  if (accessPass && window.history.replaceState) window.history.replaceState(null, "", window.location.pathname);
 
   function csrf() {
     var m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -48,7 +49,8 @@
     var seat = event.target.closest(".seat[data-label]");
     if (seat && !seat.disabled) {
       post(seat.dataset.label + "/hold/", accessPass ? { access_pass: accessPass } : {}).then(function (res) {
-        if (res.status === 200) { accessPass = null; current = { label: res.body.label, token: res.body.token, expires: res.body.expires_ms }; tick(); }
+        if (res.body.code !== "admission_required") accessPass = null;
+        if (res.status === 200) { current = { label: res.body.label, token: res.body.token, expires: res.body.expires_ms }; }
         else if (res.body.room_url) window.location.href = res.body.room_url;
         else holdText.textContent = res.body.detail || "That seat is not available.";
       });
