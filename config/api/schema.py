@@ -2,6 +2,8 @@
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
 
 class AutoSchema(BaseAutoSchema):
@@ -22,3 +24,15 @@ class AutoSchema(BaseAutoSchema):
 class BearerTokenScheme(SimpleJWTScheme):
     target_class = "accounts.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error answer."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error entry for `extend_schema(responses=...)`."""
+    return OpenApiResponse(ErrorSerializer, description=description)

@@ -9,17 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.schema import error_response
 from coupons import seats, selectors, services
 from coupons.models import Campaign
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
 
 
 class Pagination(PageNumberPagination):
@@ -65,7 +57,7 @@ class CampaignDetailApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        responses={200: CampaignOutputSerializer, 404: _error("no such campaign")},
+        responses={200: CampaignOutputSerializer, 404: error_response("no such campaign")},
         summary="One campaign with its live remaining stock",
     )
     def get(self, request: Request, slug: str) -> Response:
@@ -98,12 +90,12 @@ class CampaignClaimApi(APIView):
         responses={
             202: OpenApiResponse(OutputSerializer, description="accepted: the pending grant is recorded"),
             200: OpenApiResponse(OutputSerializer, description="the user already holds a grant here"),
-            400: _error("malformed body"),
-            401: _error("not authenticated"),
-            404: _error("no such campaign"),
-            403: _error("admission_required (with room_url) or pass_invalid"),
-            409: _error("sold_out, not_open, closed or cancelled"),
-            503: _error("a store is unavailable; nothing was taken"),
+            400: error_response("malformed body"),
+            401: error_response("not authenticated"),
+            404: error_response("no such campaign"),
+            403: error_response("admission_required (with room_url) or pass_invalid"),
+            409: error_response("sold_out, not_open, closed or cancelled"),
+            503: error_response("a store is unavailable; nothing was taken"),
         },
         summary="Claim a slot of a campaign",
     )
@@ -153,7 +145,7 @@ class GrantDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        responses={200: GrantOutputSerializer, 404: _error("not yours or no such grant")}, summary="One grant"
+        responses={200: GrantOutputSerializer, 404: error_response("not yours or no such grant")}, summary="One grant"
     )
     def get(self, request: Request, grant_id: str) -> Response:
         grant = selectors.grant_get_for_user(grant_id=grant_id, user_id=request.user.id)
@@ -208,8 +200,8 @@ class CouponRedeemApi(APIView):
         request=None,
         responses={
             200: CouponOutputSerializer,
-            404: _error("not yours or no such coupon"),
-            409: _error("already_redeemed or coupon_expired"),
+            404: error_response("not yours or no such coupon"),
+            409: error_response("already_redeemed or coupon_expired"),
         },
         summary="Redeem one of my coupons (works once)",
     )
@@ -231,7 +223,7 @@ class SeatMapApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        responses={200: SeatOutputSerializer(many=True), 404: _error("no such campaign")}, summary="Seat map"
+        responses={200: SeatOutputSerializer(many=True), 404: error_response("no such campaign")}, summary="Seat map"
     )
     def get(self, request: Request, slug: str) -> Response:
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
@@ -256,9 +248,9 @@ class SeatHoldApi(APIView):
         request=InputSerializer,
         responses={
             200: OutputSerializer,
-            403: _error("admission_required (with room_url) or pass_invalid"),
-            404: _error("no such seat"),
-            409: _error("seat_taken, not_open, closed"),
+            403: error_response("admission_required (with room_url) or pass_invalid"),
+            404: error_response("no such seat"),
+            409: error_response("seat_taken, not_open, closed"),
         },
         summary="Hold a seat (holding another seat releases your previous hold)",
     )
@@ -290,7 +282,7 @@ class SeatConfirmApi(APIView):
         request=SeatTokenInputSerializer,
         responses={
             201: GrantOutputSerializer,
-            409: _error("hold_expired, stale_token, seat_taken, insufficient_funds or already_booked"),
+            409: error_response("hold_expired, stale_token, seat_taken, insufficient_funds or already_booked"),
         },
         summary="Buy the seat you hold, paying from your wallet",
     )

@@ -1,13 +1,13 @@
 """Join, status (the heartbeat) and leave for a room; room stats for staff."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from coupons.api.views import ErrorSerializer
+from config.api.schema import error_response
 from waitingroom import selectors, services
 
 
@@ -32,10 +32,6 @@ def _status_body(room, result: services.RoomStatus) -> dict:
     return RoomStatusOutputSerializer({**result.__dict__, "next_url": next_url}).data
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
-
 class RoomJoinApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -43,8 +39,8 @@ class RoomJoinApi(APIView):
         request=None,
         responses={
             200: RoomStatusOutputSerializer,
-            404: _error("no such room"),
-            409: _error("not_open, closed or sold_out"),
+            404: error_response("no such room"),
+            409: error_response("not_open, closed or sold_out"),
         },
         summary="Join a room's queue (idempotent: a re-join keeps the place)",
     )
@@ -57,7 +53,7 @@ class RoomJoinApi(APIView):
 class RoomStatusApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: RoomStatusOutputSerializer, 404: _error("no such room")}, summary="My place")
+    @extend_schema(responses={200: RoomStatusOutputSerializer, 404: error_response("no such room")}, summary="My place")
     def get(self, request: Request, slug: str) -> Response:
         room = selectors.room_get(slug=slug)
         return Response(_status_body(room, services.room_status(room=room, user_id=request.user.id)))
@@ -66,7 +62,7 @@ class RoomStatusApi(APIView):
 class RoomLeaveApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None, 404: _error("no such room")}, summary="Leave the queue")
+    @extend_schema(request=None, responses={204: None, 404: error_response("no such room")}, summary="Leave the queue")
     def post(self, request: Request, slug: str) -> Response:
         room = selectors.room_get(slug=slug)
         services.room_leave(room_id=room.pk, user_id=request.user.id)
