@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -131,14 +131,19 @@ class GrantOutputSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
 
 
-class GrantListApi(APIView):
-    permission_classes = [IsAuthenticated]
+class GrantListApi(generics.ListAPIView):
+    """My grants, newest first, paginated (the schema shows the page envelope)."""
 
-    @extend_schema(responses={200: GrantOutputSerializer(many=True)}, summary="My grants")
-    def get(self, request: Request) -> Response:
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.grant_list_for_user(user_id=request.user.id), request, view=self)
-        return paginator.get_paginated_response(GrantOutputSerializer(page, many=True).data)
+    permission_classes = [IsAuthenticated]
+    serializer_class = GrantOutputSerializer
+    pagination_class = Pagination
+
+    @extend_schema(summary="My grants")
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.grant_list_for_user(user_id=self.request.user.id)
 
 
 class GrantDetailApi(APIView):
@@ -183,14 +188,19 @@ class CouponOutputSerializer(serializers.Serializer):
     redeemed_at = serializers.DateTimeField(allow_null=True)
 
 
-class CouponListApi(APIView):
-    permission_classes = [IsAuthenticated]
+class CouponListApi(generics.ListAPIView):
+    """My coupons, newest first, paginated."""
 
-    @extend_schema(responses={200: CouponOutputSerializer(many=True)}, summary="My coupons")
-    def get(self, request: Request) -> Response:
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.coupon_list_for_user(user_id=request.user.id), request, view=self)
-        return paginator.get_paginated_response(CouponOutputSerializer(page, many=True).data)
+    permission_classes = [IsAuthenticated]
+    serializer_class = CouponOutputSerializer
+    pagination_class = Pagination
+
+    @extend_schema(summary="My coupons")
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.coupon_list_for_user(user_id=self.request.user.id)
 
 
 class CouponRedeemApi(APIView):

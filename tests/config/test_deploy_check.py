@@ -1,4 +1,5 @@
 """The production settings pass Django's deployment checklist."""
+
 import os
 import secrets
 import subprocess
