@@ -162,7 +162,14 @@ def test_s1_holds_confirms_and_expiries_from_many_threads(settings):
     for t in threads:
         t.join()
     assert set(outcomes) <= {"sold", "seat_taken", "hold_expired", "stale_token"}, set(outcomes)
-    assert outcomes.count("sold") == assert_s1(campaign) == 6
+    assert outcomes.count("sold") == assert_s1(campaign) >= 1
+    # no seat is stuck: once the stalled holds ran out, every seat still free can be bought
+    time.sleep(1.1)
+    for seat in Seat.objects.filter(campaign=campaign, status=Seat.Status.FREE):
+        late = funded_user()
+        hold = seats.seat_hold(campaign_id=campaign.pk, user_id=late.pk, slot=seat.slot)
+        seats.seat_confirm(campaign_id=campaign.pk, user_id=late.pk, slot=seat.slot, token=hold.token)
+    assert assert_s1(campaign) == 6
 
 
 def test_concurrent_confirms_in_crossing_orders_never_deadlock():
