@@ -10,6 +10,9 @@ logger = logging.getLogger(__name__)
 
 # A user that no longer exists has no valid generation.
 NO_USER = -1
+# Cached generations expire after a day: a publish that failed after a revoke
+# can leave a stale value behind for at most that long.
+GENERATION_TTL_SECONDS = 24 * 3600
 
 
 def _generation_key(user_id: int) -> str:
@@ -24,7 +27,7 @@ def api_token_generation(*, user_id: int) -> int:
         row = User.objects.filter(pk=user_id).values_list("api_token_generation", "is_active").first()
         generation = NO_USER if row is None or not row[1] else row[0]
         # add, not set: a revoke that lands meanwhile has already set the newer value.
-        cache.add(key, generation, timeout=None)
+        cache.add(key, generation, timeout=GENERATION_TTL_SECONDS)
         generation = cache.get(key, generation)
     return generation
 
@@ -32,9 +35,9 @@ def api_token_generation(*, user_id: int) -> int:
 def api_token_generation_publish(*, user_id: int, generation: int, only_if_missing: bool = False) -> None:
     """Write the user's generation to Redis (after the database commit that made it)."""
     if only_if_missing:
-        cache.add(_generation_key(user_id), generation, timeout=None)
+        cache.add(_generation_key(user_id), generation, timeout=GENERATION_TTL_SECONDS)
     else:
-        cache.set(_generation_key(user_id), generation, timeout=None)
+        cache.set(_generation_key(user_id), generation, timeout=GENERATION_TTL_SECONDS)
 
 
 def api_token_generation_reset(*, user_id: int) -> None:

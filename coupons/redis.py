@@ -332,9 +332,8 @@ def seat_settle(*, campaign_id: int, action: str, slot: int, user_id: int, token
 def seat_sweep(*, campaign_id: int, batch: int, now_ms: int | None = None) -> int:
     keys = GateKeys.of(campaign_id)
     args = ["" if now_ms is None else now_ms, batch]
-    return int(
-        _script("seat_sweep")(keys=[keys.seats, keys.seat_holder, keys.seat_holds], args=args, client=fc_redis.client())
-    )
+    keys_used = [keys.seats, keys.seat_holder, keys.seat_holds, keys.seat_session]
+    return int(_script("seat_sweep")(keys=keys_used, args=args, client=fc_redis.client()))
 
 
 def seat_states(*, campaign_id: int) -> dict[int, str]:

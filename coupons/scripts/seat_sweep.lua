@@ -1,11 +1,11 @@
 #!lua flags=allow-oom
 -- seat_sweep.lua: return expired holds (a batch), so the map shows them free at once.
 --
--- KEYS[1] seats  KEYS[2] seat_holder  KEYS[3] seat_holds
+-- KEYS[1] seats  KEYS[2] seat_holder  KEYS[3] seat_holds  KEYS[4] seat_session
 -- ARGV[1] now in ms, or "" for the Redis server clock (the clock holds were made with)
 -- ARGV[2] batch size
 -- Returns how many holds were returned.
-assert(#KEYS == 3, "seat_sweep.lua takes 3 keys")
+assert(#KEYS == 4, "seat_sweep.lua takes 4 keys")
 
 local now
 if ARGV[1] ~= "" then
@@ -31,4 +31,6 @@ for _, slot in ipairs(slots) do
     end
   end
 end
+-- shopping sessions that ended (waiting-room campaigns) go too
+redis.call("ZREMRANGEBYSCORE", KEYS[4], "-inf", now)
 return returned

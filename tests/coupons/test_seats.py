@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.db import IntegrityError, close_old_connections
 from django.db.models import Count
+from django_redis import get_redis_connection
 
 from coupons import redis as gate
 from coupons import seats, services
@@ -129,8 +130,12 @@ def test_expired_holds_are_swept_back_to_the_map():
     t0 = now_ms()
     seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=4, now_ms=t0)
     assert [v.state for v in seats.seat_map(campaign_id=campaign.pk, user_id=None, now_ms=t0)][3] == "held"
+    sessions = gate.GateKeys.of(campaign.pk).seat_session
+    redis_client = get_redis_connection("default")
+    redis_client.zadd(sessions, {"42": t0 + 1000})  # an ended waiting-room shopping session
     assert seats.seats_sweep(now_ms=t0 + 300_001) == 1
     assert 4 not in gate.seat_states(campaign_id=campaign.pk)
+    assert redis_client.zcard(sessions) == 0
 
 
 def test_s1_holds_confirms_and_expiries_from_many_threads(settings):
