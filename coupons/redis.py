@@ -256,9 +256,6 @@ def gate_exists(*, campaign_id: int) -> bool:
     return bool(fc_redis.client().exists(GateKeys.of(campaign_id).meta))
 
 
-def gate_delete(*, campaign_id: int) -> None:
-    fc_redis.client().delete(*GateKeys.of(campaign_id).all())
-
 
 def rebuild_lock(*, campaign_id: int, timeout_s: float = 30.0, wait_s: float = 10.0):
     """A Redis lock so one process rebuilds a lost gate while claims wait."""
@@ -275,9 +272,6 @@ def slug_lookup(slug: str) -> int | None:
 def slug_remember(slug: str, campaign_id: int) -> None:
     fc_redis.client().hset(fc_redis.key(SLUG_MAP_KEY), slug, campaign_id)
 
-
-def slug_forget(slug: str) -> None:
-    fc_redis.client().hdel(fc_redis.key(SLUG_MAP_KEY), slug)
 
 
 # --- seats (allocation = chosen) ---------------------------------------------

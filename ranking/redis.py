@@ -77,9 +77,6 @@ def entries(*, key: str, start: int, stop: int, descending: bool) -> list[Entry]
     return [Entry(m.decode() if isinstance(m, bytes) else m, unpack(s), s) for m, s in rows]
 
 
-def score_of(*, key: str, member: str) -> float | None:
-    return fc_redis.client().zscore(key, member)
-
 
 def rank_of(*, key: str, member: str, descending: bool) -> int | None:
     """0-based position in board order."""

@@ -12,9 +12,6 @@ from redis.commands.core import Script
 
 from config import redis as fc_redis
 
-CAMPAIGN_ROOMS_KEY = "rooms:by-campaign"
-
-
 @dataclass(frozen=True)
 class RoomKeys:
     meta: str
@@ -145,14 +142,3 @@ def counts(*, room_id: int) -> tuple[int, int]:
     queued, active = pipe.execute()
     return int(queued), int(active)
 
-
-def room_delete(*, room_id: int) -> None:
-    fc_redis.client().delete(*RoomKeys.of(room_id).all())
-
-
-def campaign_room_set(*, campaign_id: int, room_id: int | None) -> None:
-    client = fc_redis.client()
-    if room_id is None:
-        client.hdel(fc_redis.key(CAMPAIGN_ROOMS_KEY), campaign_id)
-    else:
-        client.hset(fc_redis.key(CAMPAIGN_ROOMS_KEY), campaign_id, room_id)
