@@ -256,7 +256,6 @@ def gate_exists(*, campaign_id: int) -> bool:
     return bool(fc_redis.client().exists(GateKeys.of(campaign_id).meta))
 
 
-
 def rebuild_lock(*, campaign_id: int, timeout_s: float = 30.0, wait_s: float = 10.0):
     """A Redis lock so one process rebuilds a lost gate while claims wait."""
     return fc_redis.client().lock(
@@ -271,7 +270,6 @@ def slug_lookup(slug: str) -> int | None:
 
 def slug_remember(slug: str, campaign_id: int) -> None:
     fc_redis.client().hset(fc_redis.key(SLUG_MAP_KEY), slug, campaign_id)
-
 
 
 # --- seats (allocation = chosen) ---------------------------------------------

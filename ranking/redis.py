@@ -77,7 +77,6 @@ def entries(*, key: str, start: int, stop: int, descending: bool) -> list[Entry]
     return [Entry(m.decode() if isinstance(m, bytes) else m, unpack(s), s) for m, s in rows]
 
 
-
 def rank_of(*, key: str, member: str, descending: bool) -> int | None:
     """0-based position in board order."""
     client = fc_redis.client()

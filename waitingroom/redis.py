@@ -12,6 +12,7 @@ from redis.commands.core import Script
 
 from config import redis as fc_redis
 
+
 @dataclass(frozen=True)
 class RoomKeys:
     meta: str
@@ -141,4 +142,3 @@ def counts(*, room_id: int) -> tuple[int, int]:
     pipe.zcard(k.active)
     queued, active = pipe.execute()
     return int(queued), int(active)
-
