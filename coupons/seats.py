@@ -6,7 +6,6 @@ the seat map live here, beside services.py, because they form one flow.
 
 import logging
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from functools import partial
@@ -16,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config import clock
 from config.errors import ApplicationError
 from coupons import redis as gate
 from coupons.errors import REJECTIONS, CampaignNotFound, InvalidTransition
@@ -59,10 +59,6 @@ class AlreadyBooked(ApplicationError):
     code = "already_booked"
     status_code = 409
     default_detail = "You already have a seat for this event."
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --- seat map generation (staff, while the campaign is a draft) ---------------
@@ -256,7 +252,7 @@ def seat_sell(
         raise NoSuchSeat()
     if token <= seat.fence_token:
         raise StaleToken()
-    if hold_expires_ms is not None and (now_ms if now_ms is not None else _now_ms()) >= hold_expires_ms:
+    if hold_expires_ms is not None and (now_ms if now_ms is not None else clock.now_ms()) >= hold_expires_ms:
         raise HoldInvalid()
     if seat.status == Seat.Status.SOLD:
         raise SeatTaken()
@@ -324,7 +320,7 @@ class SeatView:
 
 def seat_map(*, campaign_id: int, user_id: int | None, now_ms: int | None = None) -> list[SeatView]:
     """Every seat with its live state: PostgreSQL for the map, Redis for holds and sales."""
-    now = now_ms if now_ms is not None else _now_ms()
+    now = now_ms if now_ms is not None else clock.now_ms()
     states = gate.seat_states(campaign_id=campaign_id)
     views = []
     for seat in Seat.objects.filter(campaign_id=campaign_id).order_by("slot"):

@@ -85,6 +85,11 @@ def grant_list_for_user(*, user_id: int) -> QuerySet[Grant]:
     return Grant.objects.filter(user_id=user_id).select_related("campaign").order_by("-created_at")
 
 
+def grant_latest_for_user_in_campaign(*, user_id: int, campaign_id: int) -> Grant | None:
+    """The user's most recent grant in a campaign (live or failed), for the campaign page."""
+    return grant_list_for_user(user_id=user_id).filter(campaign_id=campaign_id).first()
+
+
 def grant_get_for_user(*, grant_id, user_id: int) -> Grant:
     grant = Grant.objects.filter(pk=grant_id, user_id=user_id).select_related("campaign").first()
     if grant is None:

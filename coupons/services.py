@@ -14,6 +14,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 
+from config import clock
 from config import redis as fc_redis
 from config.errors import ApplicationError
 from coupons import redis as gate
@@ -35,14 +36,6 @@ from coupons.transfers import TransferBackend, transfer_backend
 
 logger = logging.getLogger(__name__)
 Status = Campaign.Status
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --- the gate: Redis state rebuilt from PostgreSQL --------------------------
@@ -71,14 +64,14 @@ def gate_state_build(*, campaign: Campaign) -> gate.GateState:
     )
     taken = {slot for _, slot, _, _ in live}
     highest = max(taken, default=0)
-    deadline = _now_ms() + settings.GRANT_LEASE_SECONDS * 1000
+    deadline = clock.now_ms() + settings.GRANT_LEASE_SECONDS * 1000
     holds = [gate.Hold(slot, user_id, str(grant_id)) for user_id, slot, grant_id, _ in live]
     room, room_slug = _room_of(campaign)
     chosen = campaign.allocation == Campaign.Allocation.CHOSEN
     return gate.GateState(
         state=_gate_state_of(campaign),
-        opens_at_ms=_ms(campaign.opens_at),
-        closes_at_ms=_ms(campaign.closes_at),
+        opens_at_ms=clock.to_ms(campaign.opens_at),
+        closes_at_ms=clock.to_ms(campaign.closes_at),
         quantity=campaign.quantity,
         room=room,
         room_slug=room_slug,
@@ -140,8 +133,8 @@ def _gate_meta_args(campaign: Campaign) -> dict:
     return {
         "campaign_id": campaign.pk,
         "state": _gate_state_of(campaign),
-        "opens_at_ms": _ms(campaign.opens_at),
-        "closes_at_ms": _ms(campaign.closes_at),
+        "opens_at_ms": clock.to_ms(campaign.opens_at),
+        "closes_at_ms": clock.to_ms(campaign.closes_at),
         "quantity": campaign.quantity,
         "room": room,
         "room_slug": room_slug,
@@ -418,7 +411,7 @@ def _claim_conflict(*, campaign_id: int, hold: gate.Hold, error: IntegrityError,
 
 
 def _confirm_quietly(*, campaign_id: int, hold: gate.Hold, pending: bool) -> None:
-    deadline = _now_ms() + settings.GRANT_LEASE_SECONDS * 1000 if pending else None
+    deadline = clock.now_ms() + settings.GRANT_LEASE_SECONDS * 1000 if pending else None
     try:
         if gate.confirm(campaign_id=campaign_id, hold=hold, lease_deadline_ms=deadline):
             logger.warning("gate of campaign %s had lost slot %s; restored", campaign_id, hold.slot)
@@ -568,9 +561,9 @@ def grant_sweep(*, now: datetime | None = None, batch: int = 1000) -> SweepRepor
     campaign_ids = Campaign.objects.filter(status__in=Campaign.PUBLISHED, closes_at__gt=recent).values_list(
         "id", flat=True
     )
-    extend_to = _ms(now) + settings.GRANT_LEASE_SECONDS * 1000
+    extend_to = clock.to_ms(now) + settings.GRANT_LEASE_SECONDS * 1000
     for campaign_id in campaign_ids:
-        holds = gate.leases_expired(campaign_id=campaign_id, now_ms=_ms(now), limit=batch)
+        holds = gate.leases_expired(campaign_id=campaign_id, now_ms=clock.to_ms(now), limit=batch)
         if not holds:
             continue
         statuses = dict(Grant.objects.filter(pk__in=[h.grant_id for h in holds]).values_list("id", "status"))
@@ -645,7 +638,7 @@ def campaign_reconcile(*, campaign: Campaign, fix: bool = True) -> DriftReport:
             f"user {u} slot {s}" for u, (s, g) in live.items() if (h := holds.get(u)) is None or h.grant_id != g
         ]
         leases = gate.gate_read_leases(campaign_id=campaign.pk)
-        now_ms = _now_ms()
+        now_ms = clock.now_ms()
         # A hold with no live grant whose lease still runs is a claim whose insert
         # is in flight, not drift.
         report.unknown_in_redis = [

@@ -26,7 +26,7 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     campaign.remaining = selectors.campaign_remaining(campaign=campaign)
     my_grant = None
     if request.user.is_authenticated:
-        my_grant = selectors.grant_list_for_user(user_id=request.user.pk).filter(campaign=campaign).first()
+        my_grant = selectors.grant_latest_for_user_in_campaign(user_id=request.user.pk, campaign_id=campaign.pk)
     from waitingroom.selectors import room_for_campaign
 
     room = room_for_campaign(campaign_id=campaign.pk)

@@ -5,7 +5,6 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from config import clock
 from config import redis as fc_redis
 from config.ratelimit import rate_limit_hit
 from waitingroom import redis as room_redis
@@ -25,14 +25,6 @@ logger = logging.getLogger(__name__)
 Status = WaitingRoom.Status
 PASS_SALT = "firstcome.waitingroom.pass"
 PREQUEUE_SCORE_LIMIT = 2**52  # arrivals after opening score above this
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --- publishing a room to Redis ---------------------------------------------
@@ -47,7 +39,7 @@ def room_publish(*, room: WaitingRoom) -> None:
         room_id=room.pk,
         fields={
             "state": state,
-            "opens_at_ms": _ms(room.opens_at),
+            "opens_at_ms": clock.to_ms(room.opens_at),
             "max_active": room.max_active,
             "rate": room.admit_rate,
             "pass_ttl_ms": room.pass_ttl_seconds * 1000,
@@ -157,7 +149,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -
         _room_meta_ensure(room.pk)
         result = room_redis.status(room_id=room.pk, user_id=user_id, now_ms=now_ms)
     rate = max(result.rate_ema if result.rate_ema >= 0.1 else float(room.admit_rate), 0.1)
-    now = now_ms if now_ms is not None else _now_ms()
+    now = now_ms if now_ms is not None else clock.now_ms()
     if result.outcome == "admitted":
         return RoomStatus(
             outcome="admitted",
@@ -175,7 +167,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -
         return RoomStatus("absent", result.state, 0, 0, result.size, None, 5, result.throttled)
     ahead = result.position - 1
     cap = max(1, min(45, room.silence_timeout_seconds // 3))
-    opens_ms = _ms(room.opens_at)
+    opens_ms = clock.to_ms(room.opens_at)
     if now < opens_ms:
         # Before opening the pre-queue order must stay secret (whatever the state,
         # paused included), or re-joining until a good draw would pay off.
@@ -216,7 +208,7 @@ def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> Cons
         raise PassInvalid("This access pass is not valid.") from exc
     if owner != user_id:
         raise PassInvalid("This access pass belongs to someone else.")
-    if expiry_ms <= (now_ms if now_ms is not None else _now_ms()):
+    if expiry_ms <= (now_ms if now_ms is not None else clock.now_ms()):
         raise PassInvalid("This access pass has expired; join the room again.")
     outcome = room_redis.consume(room_id=room_id, user_id=user_id, expiry_ms=expiry_ms, now_ms=now_ms)
     if outcome != 1:
@@ -307,7 +299,7 @@ def room_tick(
     admit = not pressure.too_high(room)
     if not admit:
         logger.info("room %s holds admission: %s", room.slug, pressure)
-    now = now_ms if now_ms is not None else _now_ms()
+    now = now_ms if now_ms is not None else clock.now_ms()
     tick = partial(
         room_redis.tick,
         room_id=room.pk,
@@ -338,7 +330,7 @@ def rooms_tick(*, now_ms: int | None = None) -> dict[str, int]:
 
 def room_sweep_silent(*, room: WaitingRoom, now_ms: int | None = None, batch: int = 500, max_batches: int = 20) -> int:
     """Remove queued users whose last heartbeat is older than the silence timeout (W5), in short batches."""
-    cutoff = (now_ms if now_ms is not None else _now_ms()) - room.silence_timeout_seconds * 1000
+    cutoff = (now_ms if now_ms is not None else clock.now_ms()) - room.silence_timeout_seconds * 1000
     removed = 0
     for _ in range(max_batches):
         count = room_redis.sweep(room_id=room.pk, cutoff_ms=cutoff, batch=batch)
