@@ -56,11 +56,21 @@ class JoinResult:
     score: float | None  # arrival score (admission order), when queued
 
 
-def join(*, room_id: int, user_id: int, prequeue_score: int, now_ms: int | None = None) -> JoinResult:
+def join(
+    *,
+    room_id: int,
+    user_id: int,
+    prequeue_score: int,
+    now_ms: int | None = None,
+    batch: fc_redis.ScriptBatch | None = None,
+) -> JoinResult | None:
+    """Run join.lua; with a `batch` the call is queued (bench/room_scale.py fills a room this way)."""
     k = RoomKeys.of(room_id)
-    outcome, position, size, score = _run(
-        "join", [k.meta, k.queue, k.active, k.seen, k.seq], [user_id, _now_arg(now_ms), prequeue_score]
-    )
+    keys, args = [k.meta, k.queue, k.active, k.seen, k.seq], [user_id, _now_arg(now_ms), prequeue_score]
+    if batch is not None:
+        batch.add(_script("join"), keys, args)
+        return None
+    outcome, position, size, score = _run("join", keys, args)
     return JoinResult(_text(outcome), int(position), int(size), float(_text(score)) if _text(score) else None)
 
 
@@ -75,11 +85,16 @@ class StatusResult:
     throttled: bool
 
 
-def status(*, room_id: int, user_id: int, now_ms: int | None = None) -> StatusResult:
+def status(
+    *, room_id: int, user_id: int, now_ms: int | None = None, batch: fc_redis.ScriptBatch | None = None
+) -> StatusResult | None:
+    """Run status.lua (also the heartbeat); with a `batch` the call is queued."""
     k = RoomKeys.of(room_id)
-    outcome, position, size, expiry, ema, state, throttled = _run(
-        "status", [k.meta, k.queue, k.active, k.seen], [user_id, _now_arg(now_ms)]
-    )
+    keys, args = [k.meta, k.queue, k.active, k.seen], [user_id, _now_arg(now_ms)]
+    if batch is not None:
+        batch.add(_script("status"), keys, args)
+        return None
+    outcome, position, size, expiry, ema, state, throttled = _run("status", keys, args)
     return StatusResult(
         _text(outcome), int(position), int(size), int(expiry), float(_text(ema)), _text(state), _text(throttled) == "1"
     )
