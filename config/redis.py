@@ -28,16 +28,25 @@ class ScriptBatch:
     """
 
     def __init__(self) -> None:
-        self.calls: list[tuple[Script, list, list]] = []
+        self.calls: list[tuple[Script | None, list, list]] = []
 
     def add(self, script: Script, keys: list, args: list) -> None:
         self.calls.append((script, keys, args))
 
+    def add_command(self, *command: str | int) -> None:
+        """A plain command (e.g. "ZREM", key, *members) riding in the same round trip."""
+        self.calls.append((None, [], list(command)))
+
     def execute(self) -> list:
+        if not self.calls:
+            return []
         redis_client = client()
         pipe = redis_client.pipeline(transaction=False)
         for script, keys, args in self.calls:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            if script is None:
+                pipe.execute_command(*args)
+            else:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
         replies = pipe.execute(raise_on_error=False)
         for index, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):

@@ -102,6 +102,13 @@ class Grant(models.Model):
             models.Index(fields=["campaign", "status"], name="grant_campaign_status"),
             models.Index(fields=["status", "updated_at"], name="grant_status_updated"),
             models.Index(fields=["user", "-created_at"], name="grant_user_recent"),
+            # The drain's work queue: pending grants no transfer has tried yet, oldest
+            # first (grants a transfer already tried retry one by one).
+            models.Index(
+                fields=["campaign", "created_at"],
+                condition=Q(status="pending", attempts=0),
+                name="grant_drain_queue",
+            ),
         ]
 
     def __str__(self) -> str:

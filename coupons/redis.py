@@ -29,15 +29,17 @@ class GateKeys:
     fence: str  # the fencing-token counter
     seat_holds: str  # slot -> hold expiry, for the sweep
     seat_session: str  # user -> end of the shopping session a waiting-room pass opened
+    doorbell: str  # set while a drain of the campaign's pending grants is asked for and not started
 
     @classmethod
     def of(cls, campaign_id: int) -> "GateKeys":
         tag = f"{{camp:{campaign_id}}}"
         names = ("meta", "next", "free", "holders", "leases", "rebuild-lock", "seats", "seat-holder", "fence")
-        return cls(*(fc_redis.key(tag, name) for name in (*names, "seat-holds", "seat-session")))
+        return cls(*(fc_redis.key(tag, name) for name in (*names, "seat-holds", "seat-session", "doorbell")))
 
     def all(self) -> tuple[str, ...]:
-        """Every key a rebuild replaces (the fence counter is only ever raised, never reset)."""
+        """Every key a rebuild replaces (the fence counter is only ever raised, never reset;
+        the doorbell is no state of the gate)."""
         return (
             self.meta,
             self.next,
@@ -107,14 +109,17 @@ def claim(
     return ClaimResult(str(outcome), int(slot), str(grant), int(remaining))
 
 
-def release(*, campaign_id: int, hold: Hold, reuse_slot: bool = True) -> bool:
+def release(
+    *, campaign_id: int, hold: Hold, reuse_slot: bool = True, batch: fc_redis.ScriptBatch | None = None
+) -> bool | None:
+    """Give the hold's slot back if this grant still holds it; with a `batch` the call is queued."""
     keys = GateKeys.of(campaign_id)
-    released = _script("release")(
-        keys=[keys.holders, keys.leases, keys.free],
-        args=[hold.user_id, hold.slot, hold.grant_id, "1" if reuse_slot else "0"],
-        client=fc_redis.client(),
-    )
-    return bool(released)
+    call_keys = [keys.holders, keys.leases, keys.free]
+    args = [hold.user_id, hold.slot, hold.grant_id, "1" if reuse_slot else "0"]
+    if batch is not None:
+        batch.add(_script("release"), call_keys, args)
+        return None
+    return bool(_script("release")(keys=call_keys, args=args, client=fc_redis.client()))
 
 
 def remaining(*, campaign_id: int) -> int | None:
@@ -140,6 +145,12 @@ def lease_drop(*, campaign_id: int, hold: Hold) -> None:
     fc_redis.client().zrem(GateKeys.of(campaign_id).leases, hold.lease_member)
 
 
+def leases_drop(*, campaign_id: int, holds: list[Hold], batch: fc_redis.ScriptBatch) -> None:
+    """Queue one ZREM of many leases (grants that succeeded) in the caller's round trip."""
+    if holds:
+        batch.add_command("ZREM", GateKeys.of(campaign_id).leases, *(hold.lease_member for hold in holds))
+
+
 def lease_extend(*, campaign_id: int, hold: Hold, deadline_ms: int) -> None:
     fc_redis.client().zadd(GateKeys.of(campaign_id).leases, {hold.lease_member: deadline_ms}, xx=True)
 
@@ -161,20 +172,38 @@ def meta_get(*, campaign_id: int) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in raw.items()}
 
 
-def confirm(
-    *, campaign_id: int, hold: Hold, lease_deadline_ms: int | None, batch: fc_redis.ScriptBatch | None = None
-) -> bool | None:
-    """Write a committed live grant back into the gate if Redis lost it; True if it had to.
+@dataclass(frozen=True)
+class Confirmed:
+    repaired: bool  # Redis had lost the hold and got it back
+    rang: bool  # this call set the drain doorbell: the caller must ask for a drain
 
-    With a `batch` the call is queued and its reply (1 repaired, 0 not) comes from batch.execute().
+
+def confirm(*, campaign_id: int, hold: Hold, lease_deadline_ms: int | None, ring_seconds: int | None) -> Confirmed:
+    """Write a committed live grant back into the gate if Redis lost it, and ring the doorbell.
+
+    With `ring_seconds` the campaign's drain doorbell is set (NX, expiring) in the
+    same call; `rang` tells whether this call set it, i.e. whether no drain was
+    already asked for since the last one started (see grant_drain).
     """
     keys = GateKeys.of(campaign_id)
-    call_keys = [keys.holders, keys.leases, keys.free, keys.next]
-    args = [hold.user_id, hold.slot, hold.grant_id, "" if lease_deadline_ms is None else lease_deadline_ms]
-    if batch is not None:
-        batch.add(_script("confirm"), call_keys, args)
-        return None
-    return bool(_script("confirm")(keys=call_keys, args=args, client=fc_redis.client()))
+    reply = _script("confirm")(
+        keys=[keys.holders, keys.leases, keys.free, keys.next, keys.doorbell],
+        args=[
+            hold.user_id,
+            hold.slot,
+            hold.grant_id,
+            "" if lease_deadline_ms is None else lease_deadline_ms,
+            "" if ring_seconds is None else ring_seconds,
+        ],
+        client=fc_redis.client(),
+    )
+    repaired, rang = (int(v) for v in reply)
+    return Confirmed(repaired=bool(repaired), rang=bool(rang))
+
+
+def doorbell_clear(*, campaign_id: int) -> None:
+    """A drain starts (or a ring could not be delivered): the next committed claim rings again."""
+    fc_redis.client().delete(GateKeys.of(campaign_id).doorbell)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
@@ -32,7 +32,7 @@ from coupons.errors import (
     TransientTransferError,
 )
 from coupons.models import Campaign, Coupon, Grant
-from coupons.transfers import TransferBackend, transfer_backend
+from coupons.transfers import TransferBackend, transfer_backend, transfer_many
 
 logger = logging.getLogger(__name__)
 Status = Campaign.Status
@@ -295,6 +295,17 @@ def _transfer_enqueue(grant_id: str) -> None:
         logger.warning("could not enqueue the transfer of grant %s; the sweeper will re-drive it", grant_id)
 
 
+def _drain_enqueue(campaign_id: int) -> bool:
+    from coupons.tasks import grant_drain_task
+
+    try:
+        grant_drain_task.delay(campaign_id)
+    except Exception:  # noqa: BLE001 - the grant rows are durable; the sweeper starts a drain
+        logger.warning("could not enqueue a drain of campaign %s; the sweeper will start one", campaign_id)
+        return False
+    return True
+
+
 def claim_create(
     *, campaign_id: int, user_id: int, access_pass: str | None = None, now_ms: int | None = None
 ) -> ClaimOutcome:
@@ -369,7 +380,6 @@ def _claim(*, campaign_id: int, user_id: int, room_id: int | None, now_ms: int |
             Grant.objects.create(
                 id=grant_id, campaign_id=campaign_id, user_id=user_id, slot=result.slot, created_at=claimed_at
             )
-            transaction.on_commit(partial(_transfer_enqueue, grant_id))
     except IntegrityError as exc:
         return _claim_conflict(campaign_id=campaign_id, hold=hold, error=exc, remaining=result.remaining)
     except DatabaseError as exc:
@@ -377,8 +387,11 @@ def _claim(*, campaign_id: int, user_id: int, room_id: int | None, now_ms: int |
         _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
         raise GateUnavailable() from exc
 
-    # Normally a no-op; repairs the gate if Redis lost this hold before the commit.
-    _confirm_quietly(campaign_id=campaign_id, hold=hold, pending=True)
+    # Once committed (at once, unless a caller's transaction is still open):
+    # repair the gate if Redis lost this hold meanwhile (normally a no-op), and
+    # ring for a drain that delivers the grant. Ringing before the commit could
+    # start a drain that does not see the row yet.
+    transaction.on_commit(partial(_confirm_quietly, campaign_id=campaign_id, hold=hold, pending=True))
     if result.remaining == 0:
         _mark_sold_out(campaign_id=campaign_id, now=timezone.now())
     return ClaimOutcome(created=True, grant_id=grant_id, slot=result.slot, remaining=result.remaining)
@@ -411,12 +424,28 @@ def _claim_conflict(*, campaign_id: int, hold: gate.Hold, error: IntegrityError,
 
 
 def _confirm_quietly(*, campaign_id: int, hold: gate.Hold, pending: bool) -> None:
+    """Make the gate agree with a committed live grant; a pending one also asks for a drain.
+
+    Only the claim that set the doorbell publishes (see grant_drain). When Redis
+    cannot be asked, publish anyway: a drain too many finds nothing to do.
+    """
     deadline = clock.now_ms() + settings.GRANT_LEASE_SECONDS * 1000 if pending else None
+    ring_seconds = settings.GRANT_DOORBELL_SECONDS if pending else None
     try:
-        if gate.confirm(campaign_id=campaign_id, hold=hold, lease_deadline_ms=deadline):
-            logger.warning("gate of campaign %s had lost slot %s; restored", campaign_id, hold.slot)
+        confirmed = gate.confirm(
+            campaign_id=campaign_id, hold=hold, lease_deadline_ms=deadline, ring_seconds=ring_seconds
+        )
     except RedisError as exc:
         logger.warning("could not confirm slot %s of campaign %s: %s", hold.slot, campaign_id, exc)
+        if pending:
+            _drain_enqueue(campaign_id)
+        return
+    if confirmed.repaired:
+        logger.warning("gate of campaign %s had lost slot %s; restored", campaign_id, hold.slot)
+    if confirmed.rang and not _drain_enqueue(campaign_id):
+        # Nobody will answer this ring: let the next claim ring again.
+        with contextlib.suppress(RedisError):
+            gate.doorbell_clear(campaign_id=campaign_id)
 
 
 def _release_quietly(*, campaign_id: int, hold: gate.Hold, reuse_slot: bool) -> None:
@@ -524,11 +553,239 @@ def grant_fail(*, grant_id: str, reason: str) -> bool:
     return True
 
 
+# --- the drain: a campaign's pending grants, many per transaction ----------------
+#
+# A committed claim rings the campaign's doorbell (confirm.lua: SET NX EX, after
+# the commit) and publishes grant_drain_task only if its SET created the key. A
+# drain deletes the doorbell, then selects pending grants batch after batch
+# (FOR UPDATE SKIP LOCKED, so concurrent drains never share a grant) until a
+# select comes back short.
+#
+# Why no committed claim is left behind. Take a claim C that commits at tc and
+# rings at ts > tc.
+# - C's SET created the key: C publishes a drain, which runs after ts and selects
+#   after that; C's row is committed by then.
+# - The key existed at ts: it was set at some t0 ≤ ts by a ring R that published
+#   a drain D (or, failing to publish, deleted the key again: then the key would
+#   not exist at ts unless yet another ring set it; take the last one). No drain
+#   deleted the key in (t0, ts], or it would not exist at ts; a drain started
+#   before t0 deleted it before t0. So D's delete is after ts, and D's selects
+#   run after its delete, hence after tc: D sees C's row.
+# - A drain that is already running when C commits either meets C's row in a
+#   later select or ends before it; in the latter case C's ring comes after that
+#   drain's delete, and the two cases above apply.
+# "Sees" means: returns it, or skips it because another transaction holds it
+# locked; that one is a drain or a transfer delivering it, and if it dies its
+# transaction rolls back, its message is redelivered (acks_late) and the
+# sweeper starts a drain for pending grants older than a few seconds anyway.
+# What the argument cannot cover, the sweeper does: a ring whose publish failed
+# (the key is deleted again, best effort; it expires after
+# GRANT_DOORBELL_SECONDS), a process dying between its ring and its publish, a
+# Redis flush that took the queued messages.
+
+
+@dataclass
+class DrainReport:
+    batches: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retrying: int = 0  # handed to the per-grant retry chain (grant_transfer_task)
+    continued: bool = False  # the time budget ran out with work left: another drain is queued
+
+
+@dataclass
+class _BatchOutcome:
+    taken: int = 0
+    succeeded: list[Grant] = field(default_factory=list)
+    failed: list[Grant] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # grant id -> why it failed or retries
+    completed_at: datetime | None = None
+
+
+def grant_drain(
+    *,
+    campaign_id: int,
+    batch_size: int | None = None,
+    budget_seconds: float | None = None,
+    backend: TransferBackend | None = None,
+) -> DrainReport:
+    """Deliver the campaign's untried pending grants, one transaction per batch, until none is left.
+
+    Each grant keeps its own outcome: delivered ones succeed together, a
+    permanent refusal fails that grant alone (its slot goes back), a transient
+    one hands that grant to the per-grant retry chain. After the time budget a
+    drain with work left queues another one behind it, so one hot campaign does
+    not keep a worker from every other task.
+    """
+    size = batch_size or settings.GRANT_DRAIN_BATCH
+    budget = settings.GRANT_DRAIN_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    backend = backend or transfer_backend()
+    report = DrainReport()
+    # Before the first select: see the argument above.
+    with contextlib.suppress(RedisError):  # then the key expires and the sweeper covers the gap
+        gate.doorbell_clear(campaign_id=campaign_id)
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return report
+    deadline = time.monotonic() + budget
+    while True:
+        outcome = _drain_batch(campaign=campaign, size=size, backend=backend)
+        if outcome.taken:
+            report.batches += 1
+            report.succeeded += len(outcome.succeeded)
+            report.failed += len(outcome.failed)
+            report.retrying += len(outcome.retrying)
+            _drain_settle(campaign_id=campaign_id, outcome=outcome)
+        if outcome.taken < size:
+            return report  # a short select took every grant no other transaction holds
+        if time.monotonic() >= deadline:
+            report.continued = _drain_enqueue(campaign_id)
+            return report
+
+
+def _drain_batch(*, campaign: Campaign, size: int, backend: TransferBackend) -> _BatchOutcome:
+    """One transaction: lock up to `size` pending grants, deliver them, record each outcome."""
+    outcome = _BatchOutcome()
+    grant_ids: list[str] = []
+    try:
+        with transaction.atomic():
+            grants = list(
+                Grant.objects.select_for_update(skip_locked=True)
+                .filter(campaign_id=campaign.pk, status=Grant.Status.PENDING, attempts=0)
+                .order_by("created_at")[:size]
+            )
+            grant_ids = [str(g.pk) for g in grants]
+            outcome.taken = len(grants)
+            if not grants:
+                return outcome
+            for grant in grants:
+                grant.campaign = campaign  # terms are frozen once published: one read serves the batch
+            results = transfer_many(backend, grants)
+            now = timezone.now()
+            outcome.completed_at = now
+            errors: dict[tuple[str, str], list] = {}
+            for grant in grants:
+                error = results[grant.pk]
+                if error is None:
+                    outcome.succeeded.append(grant)
+                    continue
+                final = isinstance(error, PermanentTransferError) or settings.GRANT_MAX_RETRIES < 1
+                if final:
+                    outcome.failed.append(grant)
+                else:
+                    outcome.retrying.append(str(grant.pk))
+                outcome.errors[str(grant.pk)] = str(error)
+                errors.setdefault(("failed" if final else "retrying", str(error)[:1000]), []).append(grant.pk)
+            if outcome.succeeded:
+                Grant.objects.filter(pk__in=[g.pk for g in outcome.succeeded]).update(
+                    status=Grant.Status.SUCCEEDED,
+                    attempts=F("attempts") + 1,
+                    last_error="",
+                    completed_at=now,
+                    updated_at=now,
+                )
+            for (kind, message), ids in errors.items():
+                changes = {"attempts": F("attempts") + 1, "last_error": message, "updated_at": now}
+                if kind == "failed":
+                    changes |= {"status": Grant.Status.FAILED, "completed_at": now}
+                Grant.objects.filter(pk__in=ids).update(**changes)
+    except (OperationalError, InterfaceError):
+        raise  # the database is away: the grants stay pending, the task retries the drain
+    except Exception as exc:
+        if not grant_ids:
+            raise
+        # Something no backend should raise (a bug, a constraint a pending grant
+        # cannot meet): the batch rolled back whole. Its grants go the per-grant
+        # way, so one bad grant holds back no other.
+        logger.exception("drain batch of campaign %s failed; %d grants go one by one", campaign.pk, len(grant_ids))
+        Grant.objects.filter(pk__in=grant_ids, status=Grant.Status.PENDING, attempts=0).update(
+            attempts=F("attempts") + 1, last_error=f"drain batch failed: {exc!r}"[:1000], updated_at=timezone.now()
+        )
+        return _BatchOutcome(taken=len(grant_ids), retrying=grant_ids)
+    for grant in outcome.failed:
+        logger.info("grant %s failed: %s", grant.pk, outcome.errors[str(grant.pk)])
+    return outcome
+
+
+def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome) -> None:
+    """After the batch committed: one Redis round trip for its leases, released slots and
+    leaderboard counts, then the retry messages. Nothing here is needed for correctness
+    right away: the sweeper drops leases and releases slots that outlive their grants."""
+    batch = fc_redis.ScriptBatch()
+    gate.leases_drop(
+        campaign_id=campaign_id, holds=[gate.Hold(g.slot, g.user_id, str(g.pk)) for g in outcome.succeeded], batch=batch
+    )
+    for grant in outcome.failed:
+        gate.release(
+            campaign_id=campaign_id,
+            hold=gate.Hold(grant.slot, grant.user_id, str(grant.pk)),
+            reuse_slot=True,
+            batch=batch,
+        )
+    _ranking_settled_many(campaign_id=campaign_id, outcome=outcome, batch=batch)
+    try:
+        for reply in batch.execute():
+            if isinstance(reply, Exception):
+                logger.warning("settling a drain batch of campaign %s in Redis: %s", campaign_id, reply)
+    except RedisError as exc:
+        logger.warning("could not settle a drain batch of campaign %s in Redis: %s", campaign_id, exc)
+    for grant_id in outcome.retrying:
+        _transfer_retry_enqueue(grant_id)
+
+
+def _ranking_settled_many(*, campaign_id: int, outcome: _BatchOutcome, batch: fc_redis.ScriptBatch) -> None:
+    """_ranking_settled for a whole batch in a few script calls with the same result.
+
+    Boards keep whole seconds (the tie-break is the latest second seen), so the
+    claims of one second count as one increment by their number.
+    """
+    from ranking import redis as rank_redis
+    from ranking import services as ranking
+
+    try:
+        claims: dict[int, tuple[datetime, int]] = {}
+        for grant in (*outcome.succeeded, *outcome.failed):
+            second = rank_redis.seconds_since_epoch(grant.created_at)
+            at, count = claims.get(second, (grant.created_at, 0))
+            claims[second] = (max(at, grant.created_at), count + 1)
+        for at, count in claims.values():
+            ranking.event_record(metric="claims", member=campaign_id, at=at, amount=count, batch=batch)
+        if outcome.succeeded:
+            served = len(outcome.succeeded)
+            ranking.event_record(
+                metric="users_served", member=campaign_id, at=outcome.completed_at, amount=served, batch=batch
+            )
+    except Exception as exc:  # noqa: BLE001 - never let a leaderboard break a grant; rebuild fixes it
+        logger.warning("ranking update for a drain batch of campaign %s failed: %s", campaign_id, exc)
+
+
+def _transfer_retry_enqueue(grant_id: str) -> None:
+    """Hand a grant the drain tried once to the per-grant chain, as its first retry.
+
+    The message carries retries=1 and waits the backoff Celery would have chosen,
+    so the grant gets the same number of attempts and the same spacing as a
+    grant that started in grant_transfer_task.
+    """
+    from celery.utils.time import get_exponential_backoff_interval
+
+    from coupons.tasks import grant_transfer_task
+
+    countdown = get_exponential_backoff_interval(
+        factor=1, retries=0, maximum=settings.GRANT_RETRY_BACKOFF_MAX, full_jitter=True
+    )
+    try:
+        grant_transfer_task.apply_async((grant_id,), countdown=countdown, retries=1)
+    except Exception:  # noqa: BLE001 - the grant is pending and tried: the sweeper re-drives it
+        logger.warning("could not hand grant %s to its retries; the sweeper will re-drive it", grant_id)
+
+
 # --- recovery: the sweeper and reconcile ------------------------------------
 
 
 @dataclass
 class SweepReport:
+    drains_started: int = 0
     redriven: int = 0
     leases_dropped: int = 0
     leases_extended: int = 0
@@ -546,9 +803,23 @@ def grant_redrive(*, grant_ids: list[str]) -> int:
 
 
 def grant_sweep(*, now: datetime | None = None, batch: int = 1000) -> SweepReport:
-    """Re-drive stuck pending grants and settle leases that outlived their deadline."""
+    """Start drains nobody asked for, re-drive stuck pending grants, and settle leases
+    that outlived their deadline."""
     now = now or timezone.now()
     report = SweepReport()
+    # Untried grants a drain should have taken by now (its ring or message was
+    # lost, or its worker died): one drain per campaign. A drain already busy
+    # with them makes the extra one skip its locked rows and end at once.
+    waiting_since = now - timedelta(seconds=settings.GRANT_DRAIN_SWEEP_AFTER_SECONDS)
+    waiting = (
+        Grant.objects.filter(status=Grant.Status.PENDING, attempts=0, created_at__lt=waiting_since)
+        .order_by()
+        .values_list("campaign_id", flat=True)
+        .distinct()
+    )
+    report.drains_started = sum(_drain_enqueue(campaign_id) for campaign_id in waiting)
+    # Grants in the per-grant retry chain whose message was lost (and, as a last
+    # resort, untried ones no drain delivered for that long) go one by one.
     stuck_before = now - timedelta(seconds=settings.GRANT_STUCK_AFTER_SECONDS)
     stuck = list(
         Grant.objects.filter(status=Grant.Status.PENDING, updated_at__lt=stuck_before).values_list("id", flat=True)[

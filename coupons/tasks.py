@@ -1,5 +1,7 @@
 """Celery tasks of the coupons app: thin wrappers that call services."""
 
+from dataclasses import asdict
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -22,6 +24,23 @@ from coupons.errors import TransientTransferError
 )
 def grant_transfer_task(self, grant_id: str) -> str:
     return services.grant_transfer(grant_id=grant_id, final_attempt=self.request.retries >= self.max_retries)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # A database outage leaves the grants pending: try the drain again later (the
+    # sweeper also starts one for grants left waiting).
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=settings.GRANT_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=settings.GRANT_MAX_RETRIES,
+)
+def grant_drain_task(self, campaign_id: int) -> dict:
+    """Deliver a campaign's pending grants in batches (one message per ring, not per grant)."""
+    return asdict(services.grant_drain(campaign_id=campaign_id))
 
 
 @shared_task(ignore_result=True)

@@ -6,6 +6,11 @@ succeeded in the same transaction) or raises TransientTransferError /
 PermanentTransferError. Delivery must be idempotent per grant: the grant id is
 the idempotency key (the ledger uses it as the entry's unique reference).
 
+The drain hands a backend many locked grants at once (`transfer_many`): the
+answer gives each grant its own outcome, and a grant that did not succeed left
+no write behind. A backend without `transfer_many` is called once per grant,
+each call in its own savepoint (`transfer_each`).
+
 A real payment API plugs in as another backend: call it with the grant id as
 its idempotency key, map timeouts and 5xx to TransientTransferError and
 refusals to PermanentTransferError, and let the caller mark the grant. See
@@ -15,29 +20,92 @@ docs/coupons.md.
 import random
 import secrets
 import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from coupons.errors import PermanentTransferError, TransientTransferError
+from coupons.errors import PermanentTransferError, TransferError, TransientTransferError
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Wallet
 
 COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+# Per grant id: None when delivered, else the TransientTransferError or
+# PermanentTransferError that stopped it.
+TransferResults = dict[uuid.UUID, TransferError | None]
 
 
 class TransferBackend(Protocol):
     def transfer(self, *, grant: Grant) -> None: ...
 
 
+class BatchTransferBackend(TransferBackend, Protocol):
+    def transfer_many(self, *, grants: Sequence[Grant]) -> TransferResults: ...
+
+
+def transfer_each(backend: TransferBackend, grants: Sequence[Grant]) -> TransferResults:
+    """One transfer() per grant, each in a savepoint so a refused grant leaves nothing behind.
+
+    Any other exception propagates: the caller's whole transaction rolls back.
+    """
+    results: TransferResults = {}
+    for grant in grants:
+        try:
+            with transaction.atomic():
+                backend.transfer(grant=grant)
+        except (TransientTransferError, PermanentTransferError) as error:
+            results[grant.id] = error
+        else:
+            results[grant.id] = None
+    return results
+
+
+def transfer_many(backend: TransferBackend, grants: Sequence[Grant]) -> TransferResults:
+    """The backend's own batch path if it has one, else one savepoint per grant."""
+    if not grants:
+        return {}
+    many = getattr(backend, "transfer_many", None)
+    return many(grants=grants) if many is not None else transfer_each(backend, grants)
+
+
 def wallet_lock(*, user_id: int) -> Wallet:
     """The user's wallet, created if needed, locked FOR UPDATE (always the last lock taken)."""
     Wallet.objects.bulk_create([Wallet(user_id=user_id)], ignore_conflicts=True)
     return Wallet.objects.select_for_update().get(user_id=user_id)
+
+
+def wallets_lock(*, user_ids: Sequence[int]) -> dict[int, Wallet]:
+    """The users' wallets, created if needed, locked FOR UPDATE in id order; by user id.
+
+    Creation goes in user id order and locking in wallet id order, so two
+    transactions doing this for overlapping users wait for each other instead
+    of deadlocking. Each holds no other wallet lock while it waits, which is what
+    keeps it deadlock-free against wallet_lock (seat confirm, wallet_adjust, the
+    per-grant transfer) too: those take a single wallet, last.
+    """
+    ordered = sorted(set(user_ids))
+    Wallet.objects.bulk_create([Wallet(user_id=user_id) for user_id in ordered], ignore_conflicts=True)
+    locked = Wallet.objects.select_for_update().filter(user_id__in=ordered).order_by("pk")
+    return {wallet.user_id: wallet for wallet in locked}
+
+
+def _wallets_credit(amounts: dict[int, int]) -> None:
+    """Add amounts to wallets (wallet id -> KRW) in one statement."""
+    ids, deltas = zip(*sorted(amounts.items()), strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {Wallet._meta.db_table} AS w SET balance = w.balance + v.amount
+                FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, amount) WHERE w.id = v.id""",
+            [list(ids), list(deltas)],
+        )
 
 
 def coupon_code_new() -> str:
@@ -64,6 +132,34 @@ class LedgerBackend:
             grant=grant,
         )
         Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + campaign.amount)
+
+    def transfer_many(self, *, grants: Sequence[Grant]) -> TransferResults:
+        """Credit campaigns set-based (a handful of statements for the whole batch);
+        coupon codes one by one, as a random code may collide and is drawn again."""
+        credits = [g for g in grants if g.campaign.kind == Campaign.Kind.CREDIT]
+        results = transfer_each(self, [g for g in grants if g.campaign.kind != Campaign.Kind.CREDIT])
+        if not credits:
+            return results
+        wallets = wallets_lock(user_ids=[g.user_id for g in credits])
+        # The unique reference still refuses a second credit of the same grant:
+        # then the whole batch rolls back and its grants go the per-grant way.
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(
+                    wallet=wallets[g.user_id],
+                    amount=g.campaign.amount,
+                    kind=LedgerEntry.Kind.GRANT_CREDIT,
+                    reference=f"grant:{g.id}",
+                    grant=g,
+                )
+                for g in credits
+            ]
+        )
+        amounts: dict[int, int] = defaultdict(int)
+        for g in credits:
+            amounts[wallets[g.user_id].pk] += g.campaign.amount
+        _wallets_credit(amounts)
+        return results | {g.id: None for g in credits}
 
     def _issue_coupon(self, *, grant: Grant, campaign: Campaign) -> None:
         expires_at = timezone.now() + timedelta(days=campaign.coupon_valid_days)
@@ -111,6 +207,24 @@ class FlakyBackend:
         self.random = random.Random(seed)
 
     def transfer(self, *, grant: Grant) -> None:
+        self._misbehave()
+        self.inner.transfer(grant=grant)
+
+    def transfer_many(self, *, grants: Sequence[Grant]) -> TransferResults:
+        """One draw per grant, before any write: the refused ones are answered
+        without reaching the inner backend, the others go to it together."""
+        results: TransferResults = {}
+        passed = []
+        for grant in grants:
+            try:
+                self._misbehave()
+            except (TransientTransferError, PermanentTransferError) as error:
+                results[grant.id] = error
+            else:
+                passed.append(grant)
+        return results | transfer_many(self.inner, passed)
+
+    def _misbehave(self) -> None:
         draw = self.random.random()
         if draw < self.permanent_rate:
             raise PermanentTransferError("flaky backend: permanent refusal")
@@ -118,7 +232,6 @@ class FlakyBackend:
             raise TransientTransferError("flaky backend: transient failure")
         if self.slow_seconds and self.random.random() < self.slow_rate:
             time.sleep(self.slow_seconds)
-        self.inner.transfer(grant=grant)
 
 
 def transfer_backend() -> TransferBackend:

@@ -189,6 +189,7 @@ CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(""), routing_key=name) for name 
 CELERY_TASK_ROUTES = {
     "*_tick_task": {"queue": "ticks"},
     "coupons.tasks.grant_transfer_task": {"queue": "grants"},
+    "coupons.tasks.grant_drain_task": {"queue": "grants"},
 }
 # Publishing must not hold a claim's response for long when the broker is down:
 # the grant row is already durable and the sweeper re-drives it.
@@ -278,6 +279,18 @@ GRANT_RETRY_BACKOFF_MAX = env.int("GRANT_RETRY_BACKOFF_MAX", default=60)
 # A pending grant untouched for this long is re-driven by the sweeper; longer
 # than the largest backoff so it rarely races a scheduled retry.
 GRANT_STUCK_AFTER_SECONDS = env.int("GRANT_STUCK_AFTER_SECONDS", default=120)
+# The drain (docs/coupons.md, "Transfers"): grants delivered per transaction. 500
+# keeps a batch well under a second and its wallet locks short.
+GRANT_DRAIN_BATCH = env.int("GRANT_DRAIN_BATCH", default=500)
+# A drain with work left after this long queues its successor and returns, so
+# one hot campaign cannot keep a worker from other campaigns and retries.
+GRANT_DRAIN_BUDGET_SECONDS = env.float("GRANT_DRAIN_BUDGET_SECONDS", default=30.0)
+# The drain doorbell expires on its own after this long, in case the drain a ring
+# asked for was never published or never ran; the sweeper covers it sooner.
+GRANT_DOORBELL_SECONDS = env.int("GRANT_DOORBELL_SECONDS", default=30)
+# The sweeper starts a drain for untried pending grants older than this: a ring
+# normally gets them delivered well within it.
+GRANT_DRAIN_SWEEP_AFTER_SECONDS = env.int("GRANT_DRAIN_SWEEP_AFTER_SECONDS", default=5)
 # How long a chosen seat stays held for its holder before it returns to the map.
 SEAT_HOLD_SECONDS = env.int("SEAT_HOLD_SECONDS", default=300)
 # Behind a waiting room, the pass used for the first hold lets the user switch
