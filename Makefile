@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV_STAMP := .venv/.installed
 
-.PHONY: run test services stop status lint schema venv clean
+.PHONY: run test bench services stop status lint schema venv clean
 
 run: $(VENV_STAMP)  ## migrate, load demo data, start web + worker + beat
 	@scripts/run.sh
@@ -15,6 +15,16 @@ venv: $(VENV_STAMP)
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt scripts/venv.sh
 	@scripts/venv.sh
+	@touch $@
+
+BENCH_STAMP := .venv/.bench-installed
+
+bench: $(BENCH_STAMP)  ## every benchmark (bench/run.py), then docs/benchmarks.md; BENCH="b1 report" for some
+	@scripts/services.sh up
+	.venv/bin/python bench/run.py $(BENCH)
+
+$(BENCH_STAMP): $(VENV_STAMP) requirements-bench.txt
+	.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	@touch $@
 
 services: $(VENV_STAMP)  ## only bring up PostgreSQL and Redis

@@ -1,0 +1,341 @@
+"""Turn .run/bench/results.json into docs/benchmarks.md and the PNG charts beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+CHARTS = DOCS / "benchmarks"
+
+APPROACHES = {
+    "firstcome": "firstcome (Lua claim in Redis, grant row in PostgreSQL)",
+    "redis-incr": "Redis SADD + INCR round trips, no Lua",
+    "count-insert": "count rows, then insert (PostgreSQL)",
+    "locked": "stock row SELECT ... FOR UPDATE (PostgreSQL)",
+}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def _fmt(value, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _codes(codes: dict) -> str:
+    return ", ".join(f"{k}: {v:,}" for k, v in sorted(codes.items()))
+
+
+def _check(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+def targets(results: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    b1 = results.get("b1", {})
+    if b1:
+        noop = b1["noop_api"]["rps"]
+        spike = b1["spike"]["rps"]
+        ratio = _ratio(spike, noop)
+        rows.append(
+            (
+                "claim throughput ≥ 0.8 × the no-op endpoint on the same stack",
+                f"{ratio} (spike {spike:,.0f}/s vs no-op {noop:,.0f}/s; "
+                f"bare Django no-op {b1['noop_django']['rps']:,.0f}/s)",
+                _check(ratio >= 0.8),
+            )
+        )
+        ours, locked = b1["compare"]["firstcome"], b1["compare"]["locked"]
+        thr = _ratio(ours["rps"], locked["rps"])
+        lat = _ratio(locked["p99_ms"], ours["p99_ms"])
+        rows.append(("≥ 3 × the pessimistic-lock baseline's throughput", f"{thr}×", _check(thr >= 3)))
+        rows.append(("≥ 5 × lower p99 latency than the pessimistic-lock baseline", f"{lat}×", _check(lat >= 5)))
+        counted = b1["compare"]["count-insert"]
+        rows.append(
+            (
+                "zero over-issue where count-then-insert over-issues",
+                f"firstcome {ours['over_issue']} (spike {b1['spike']['counts']['over_issue']}), "
+                f"count-then-insert {counted['over_issue']}",
+                _check(ours["over_issue"] == 0 and b1["spike"]["counts"]["over_issue"] == 0),
+            )
+        )
+    b2 = results.get("b2", {})
+    if b2:
+        rate = b2["workers_2"]["grants_per_s"]
+        rows.append(("drain ≥ 2,000 grants/s with two worker processes", f"{rate:,.0f}/s", _check(rate >= 2000)))
+    b3 = results.get("b3", {})
+    if b3:
+        rows.append(
+            (
+                "admission tick < 5 ms of Redis time admitting 1,000 at 1,000,000 queued",
+                f"{b3['tick_ms_median']} ms median, {b3['tick_ms_max']} ms max",
+                _check(b3["tick_ms_max"] < 5),
+            )
+        )
+        rows.append(
+            (
+                "≤ 150 bytes of Redis memory per queued user, heartbeat included",
+                f"{b3['bytes_per_user']} B",
+                _check(b3["bytes_per_user"] <= 150),
+            )
+        )
+    b4 = results.get("b4", {})
+    if b4:
+        cost = round((1 - b4["ratio_rps"]) * 100, 1)
+        rows.append(("ranking updates cost ≤ 5% of claim throughput", f"{cost}%", _check(cost <= 5)))
+    return rows
+
+
+def _bar(path: Path, labels: list[str], values: list[float], title: str, unit: str, highlight: int = -1) -> None:
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(labels) + 1.2))
+    colors = ["#2b6cb0" if i == highlight else "#a0aec0" for i in range(len(labels))]
+    bars = ax.barh(labels[::-1], values[::-1], color=colors[::-1])
+    ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values[::-1]], padding=3, fontsize=9)
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel(unit)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.margins(x=0.15)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def charts(results: dict) -> list[str]:
+    CHARTS.mkdir(parents=True, exist_ok=True)
+    made = []
+    b1 = results.get("b1")
+    if b1:
+        labels = ["bare Django no-op", "DRF no-op (claim's stack)"] + [k for k in APPROACHES]
+        figures = [b1["noop_django"], b1["noop_api"]] + [b1["compare"][k] for k in APPROACHES]
+        _bar(CHARTS / "b1_throughput.png", labels, [f["rps"] for f in figures],
+             "B1: requests/s on the same burst and server", "requests per second", highlight=2)  # fmt: skip
+        fig, ax = plt.subplots(figsize=(8, 3.6))
+        names = list(APPROACHES)
+        xs = range(len(names))
+        p50 = [b1["compare"][k]["p50_ms"] for k in names]
+        p99 = [b1["compare"][k]["p99_ms"] for k in names]
+        ax.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50", color="#90cdf4")
+        ax.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99", color="#2b6cb0")
+        ax.set_xticks(list(xs), names)
+        ax.set_ylabel("ms")
+        ax.set_title("B1: latency at 256 connections (same burst)", fontsize=11)
+        ax.legend()
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        fig.savefig(CHARTS / "b1_latency.png", dpi=110)
+        plt.close(fig)
+        made += ["b1_throughput.png", "b1_latency.png"]
+    servers = results.get("servers")
+    if servers:
+        fig, ax = plt.subplots(figsize=(8, 3.6))
+        names = [r["server"] for r in servers["rows"]]
+        xs = range(len(names))
+        ax.bar([x - 0.2 for x in xs], [r["noop_api"]["rps"] for r in servers["rows"]], 0.4, label="DRF no-op",
+               color="#a0aec0")  # fmt: skip
+        ax.bar([x + 0.2 for x in xs], [r["claim"]["rps"] for r in servers["rows"]], 0.4, label="claim (sold out)",
+               color="#2b6cb0")  # fmt: skip
+        ax.set_xticks(list(xs), names)
+        ax.set_ylabel("requests per second")
+        ax.set_title("Web server and worker model", fontsize=11)
+        ax.legend()
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        fig.savefig(CHARTS / "servers.png", dpi=110)
+        plt.close(fig)
+        made.append("servers.png")
+    b2 = results.get("b2")
+    if b2:
+        labels, values = [], []
+        variants = (
+            ("per_grant_2_workers", "one task per grant, 2 workers"),
+            ("workers_1", "batched drain, 1 worker"),
+            ("workers_2", "batched drain, 2 workers"),
+        )
+        for key, label in variants:
+            if key in b2:
+                labels.append(label)
+                values.append(b2[key]["grants_per_s"])
+        _bar(CHARTS / "b2_drain.png", labels, values, "B2: grants settled per second (ledger backend)",
+             "grants per second", highlight=len(labels) - 1)  # fmt: skip
+        made.append("b2_drain.png")
+    return made
+
+
+def write(results: dict) -> Path:
+    made = charts(results)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (bench/run.py) — do not edit by hand; the figures are one run's.",
+        "Everything runs on one 2-core machine: the web server, the Celery workers, PostgreSQL,",
+        "Redis and the load generator (wrk) share the same cores, so absolute figures are low and",
+        "drift between runs; the ratios, measured side by side in one run, are the point.",
+        "",
+    ]
+    machine = results.get("machine", {})
+    if machine:
+        lines += [
+            f"Machine: {machine.get('cpus')} CPUs, Python {machine.get('python')}, {machine.get('postgres')}, "
+            f"{machine.get('redis')}, {machine.get('wrk')}.",
+        ]
+    run = results.get("run")
+    if run:
+        lines.append(f"Whole run: {run['seconds']} s, finished {run['measured_at']}.")
+    lines += ["", "## Targets", "", "| target | measured | |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {c} |" for t, m, c in targets(results)]
+
+    servers = results.get("servers")
+    if servers:
+        lines += [
+            "",
+            "## Web server and worker model",
+            "",
+            f"Conditions: {servers['conditions']}. Best claim rate: **{servers['best']}**; "
+            f"production (Procfile) runs **{servers['production']}**.",
+            "",
+            "| server | model | DRF no-op req/s | claim req/s | claim p50 ms | claim p99 ms | claim / no-op |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in servers["rows"]:
+            lines.append(
+                f"| {r['server']} | {r['description']} | {_fmt(r['noop_api']['rps'])} | {_fmt(r['claim']['rps'])} | "
+                f"{r['claim']['p50_ms']} | {r['claim']['p99_ms']} | {_ratio(r['claim']['rps'], r['noop_api']['rps'])} |"
+            )
+        if "servers.png" in made:
+            lines += ["", "![servers](benchmarks/servers.png)"]
+
+    b1 = results.get("b1")
+    if b1:
+        spike, counts = b1["spike"], b1["spike"]["counts"]
+        lines += [
+            "",
+            "## B1 — spike claim",
+            "",
+            f"Conditions: {b1['conditions']}.",
+            "",
+            f"**The spike**: {spike['requests']:,} claim requests in {spike['seconds']} s = "
+            f"**{spike['rps']:,.0f} req/s**, p50 {spike['p50_ms']} ms, p99 {spike['p99_ms']} ms, "
+            f"max {spike['max_ms']} ms. Outcomes: {_codes(spike['codes'])}"
+            f"{'; socket errors ' + str(spike['socket_errors']) if spike['socket_errors'] else ''}. "
+            f"Drained {spike['drain_seconds_after_burst']} s after the burst ended.",
+            "",
+            "After the drain, every row counted:",
+            "",
+            "| quantity | live grants | over-issue | users with two live grants | slots held twice "
+            "| grants by status | ledger entries | ledger total = succeeded × amount |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {counts['quantity']:,} | {counts['live_grants']:,} | {counts['over_issue']} | "
+            f"{counts['users_with_two_live_grants']} | {counts['slots_held_twice']} | "
+            f"{_codes(counts['grants_by_status'])} | "
+            f"{counts['ledger_entries']:,} | {counts['ledger_total']:,} = {counts['succeeded_total']:,} |",
+            "",
+            f"**Side by side**: each approach gets the same burst of {b1['compare']['firstcome']['requests']:,} "
+            "requests (fresh stock of the same size, same users and connections, same server).",
+            "",
+            "| approach | req/s | × no-op | p50 ms | p99 ms | outcomes | accepted rows | over-issue | duplicate rows |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        noop = b1["noop_api"]["rps"]
+        for name, label in (("noop_django", "bare Django no-op"), ("noop_api", "DRF no-op (the claim's stack)")):
+            f = b1[name]
+            lines.append(
+                f"| {label} | {_fmt(f['rps'])} | {_ratio(f['rps'], noop)} | {f['p50_ms']} | {f['p99_ms']} | "
+                f"{_codes(f['codes'])} | – | – | – |"
+            )
+        for key, label in APPROACHES.items():
+            f = b1["compare"][key]
+            lines.append(
+                f"| {label} | {_fmt(f['rps'])} | {_ratio(f['rps'], noop)} | {f['p50_ms']} | {f['p99_ms']} | "
+                f"{_codes(f['codes'])} | {f['accepted_rows']:,} | {f['over_issue']} | {f['duplicate_rows']} |"
+            )
+        rc = b1.get("redis_ceiling")
+        if rc:
+            lines += [
+                "",
+                f"**Redis ceiling** ({rc['conditions']}): the claim script by EVALSHA "
+                f"**{rc['claim_script']['rps']:,.0f}/s** beside a trivial script {rc['trivial_script']['rps']:,.0f}/s "
+                f"({_ratio(rc['claim_script']['rps'], rc['trivial_script']['rps'])}×); "
+                f"{rc['claim_script_holders']:,} holders afterwards. Redis could answer "
+                f"{_ratio(rc['claim_script']['rps'], spike['rps'])}× the claims the web tier sends it.",
+            ]
+        if "b1_throughput.png" in made:
+            lines += ["", "![B1 throughput](benchmarks/b1_throughput.png)"]
+            lines += ["", "![B1 latency](benchmarks/b1_latency.png)"]
+
+    b2 = results.get("b2")
+    if b2:
+        lines += ["", "## B2 — drain", "", f"Conditions: {b2.get('conditions', '')}.", "",
+                  "| variant | grants | seconds | grants/s |", "|---|---|---|---|"]  # fmt: skip
+        for key, label in (("per_grant_2_workers", "one task per grant, 2 workers (before)"),
+                           ("workers_1", "batched drain, 1 worker process"),
+                           ("workers_2", "batched drain, 2 worker processes")):  # fmt: skip
+            if key in b2:
+                f = b2[key]
+                lines.append(f"| {label} | {f['grants']:,} | {f['seconds']} | {_fmt(f['grants_per_s'])} |")
+        if "b2_drain.png" in made:
+            lines += ["", "![B2 drain](benchmarks/b2_drain.png)"]
+
+    b3 = results.get("b3")
+    if b3:
+        lines += [
+            "",
+            "## B3 — waiting room at scale",
+            "",
+            f"Conditions: {b3.get('conditions', '')}.",
+            "",
+            f"- queued users: {b3['users']:,}; Redis memory per queued user (heartbeat state included): "
+            f"**{b3['bytes_per_user']} B**",
+            f"- admission tick admitting {b3['admitted_per_tick']:,}: **{b3['tick_ms_median']} ms** median, "
+            f"{b3['tick_ms_max']} ms max of Redis time",
+            f"- status script: {b3.get('status_us_median')} µs of Redis time (median)",
+        ]
+        for key, label in (("http_join", "join"), ("http_status", "status")):
+            if key in b3:
+                f = b3[key]
+                lines.append(
+                    f"- {label} over HTTP: **{f['rps']:,.0f} req/s**, p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms "
+                    f"({_codes(f['codes'])})"
+                )
+        if "http_conditions" in b3:
+            lines.append(f"- HTTP conditions: {b3['http_conditions']}")
+        if b3.get("keys"):
+            lines += ["", "| key | bytes (MEMORY USAGE) |", "|---|---|"]
+            lines += [f"| `{k}` | {_fmt(v)} |" for k, v in b3["keys"].items()]
+
+    b4 = results.get("b4")
+    if b4:
+        lines += [
+            "",
+            "## B4 — ranking cost",
+            "",
+            f"Conditions: {b4['conditions']}.",
+            "",
+            "| variant | boards | claim req/s | p99 ms | settled/s end to end |",
+            "|---|---|---|---|---|",
+        ]
+        for key in ("with_rankings", "without_rankings", "with_rankings_again"):
+            f = b4[key]
+            lines.append(
+                f"| {key.replace('_', ' ')} | {f['boards']} | {_fmt(f['rps'])} | {f['p99_ms']} | "
+                f"{_fmt(f['claims_settled_per_s'])} |"
+            )
+        lines.append(f"\nClaim throughput with / without rankings: **{b4['ratio_rps']}**.")
+
+    notes = DOCS / "benchmarks-notes.md"
+    if notes.exists():
+        lines += ["", notes.read_text().strip()]
+    out = DOCS / "benchmarks.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out

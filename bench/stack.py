@@ -1,0 +1,291 @@
+"""The benchmark stack: a throwaway database, real server and worker processes, and wrk.
+
+Every process runs `config.settings.bench` (the production settings on the
+benchmark's own PostgreSQL database and Redis db). The harness itself uses the
+same settings in-process for setup and for counting rows afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+WORK = ROOT / ".run" / "bench"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+sys.path.insert(0, str(ROOT))
+
+
+def django_setup() -> None:
+    import django
+
+    django.setup()
+
+
+def bench_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.bench",
+        PYTHONUNBUFFERED="1",
+        DJANGO_CONN_MAX_AGE="none",
+        CELERY_LOG_LEVEL="WARNING",
+    )
+    env.update(overrides)
+    return env
+
+
+# --- the database and Redis db ----------------------------------------------
+
+
+def database_recreate() -> None:
+    """Drop and create the benchmark database, then migrate it (in this process)."""
+    import psycopg
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    db = settings.DATABASES["default"]
+    connections.close_all()
+    dsn = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"], "dbname": "postgres"}
+    if db.get("PASSWORD"):
+        dsn["password"] = db["PASSWORD"]
+    with psycopg.connect(**dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    call_command("migrate", verbosity=0)
+    redis_flush()
+
+
+def redis_flush() -> None:
+    """Empty the benchmark's Redis db (never another: the settings pin it)."""
+    from config import redis as fc_redis
+
+    fc_redis.client().flushdb()
+
+
+def users_create(count: int) -> list[int]:
+    """`count` users in bulk (no usable password), returning their ids in order."""
+    from accounts.models import User
+
+    existing = User.objects.filter(username__startswith="bench-").count()
+    if existing < count:
+        User.objects.bulk_create(
+            [User(username=f"bench-{i:07d}", password="!") for i in range(existing, count)], batch_size=5000
+        )
+    return list(User.objects.filter(username__startswith="bench-").order_by("pk").values_list("pk", flat=True)[:count])
+
+
+def tokens_write(user_ids: list[int], path: Path) -> Path:
+    """Bearer tokens of the users, one per line, with their generations warm in Redis
+    (the users logged in before the drop, as `api_token_issue` leaves them)."""
+    from accounts import selectors
+    from accounts.models import User
+    from accounts.tokens import api_token_build
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for user in User.objects.filter(pk__in=user_ids).only("pk", "username", "api_token_generation").iterator():
+        selectors.api_token_generation_publish(user_id=user.pk, generation=user.api_token_generation)
+        lines.append(api_token_build(user=user)[0])
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def campaign_create(*, slug: str, quantity: int, amount: int = 10):
+    """A published, open credit campaign (its gate exists in Redis)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from coupons import services
+    from coupons.models import Campaign
+
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        slug=slug,
+        title=f"Bench {slug}",
+        quantity=quantity,
+        amount=amount,
+        opens_at=now - timedelta(minutes=1),
+        closes_at=now + timedelta(days=1),
+    )
+    services.campaign_publish(campaign=campaign)
+    return Campaign.objects.get(pk=campaign.pk)
+
+
+# --- processes ----------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+    extra: dict = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+
+
+def spawn(name: str, argv: list[str], **env: str) -> Proc:
+    WORK.mkdir(parents=True, exist_ok=True)
+    log = WORK / f"{name}.log"
+    handle = log.open("w")
+    popen = subprocess.Popen(
+        argv, cwd=ROOT, env=bench_env(**env), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return Proc(name=name, popen=popen, log=log)
+
+
+PORT = 8765
+
+# name -> (argv builder, description). Two processes each: one per core.
+SERVERS = {
+    "gunicorn-sync": (
+        lambda port: [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.py", "-k", "sync", "-w", "2",
+                      "-b", f"127.0.0.1:{port}", "config.wsgi:application"],
+        "gunicorn, 2 sync workers",
+    ),
+    "gunicorn-gthread": (
+        lambda port: [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.py", "-k", "gthread", "-w", "2",
+                      "--threads", "8", "-b", f"127.0.0.1:{port}", "config.wsgi:application"],
+        "gunicorn, 2 gthread workers x 8 threads",
+    ),
+    "uvicorn": (
+        lambda port: [str(VENV_BIN / "uvicorn"), "config.asgi:application", "--workers", "2", "--port", str(port),
+                      "--no-access-log", "--log-level", "warning"],
+        "uvicorn (ASGI), 2 workers",
+    ),
+    "granian": (
+        lambda port: [str(VENV_BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "8",
+                      "--port", str(port), "--no-access-log", "--log-level", "warning", "config.wsgi:application"],
+        "granian (WSGI), 2 workers x 8 blocking threads",
+    ),
+}  # fmt: skip
+
+
+def server_start(kind: str, port: int = PORT) -> Proc:
+    build, description = SERVERS[kind]
+    proc = spawn(f"web-{kind}", build(port))
+    proc.extra.update(url=f"http://127.0.0.1:{port}", description=description)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{kind} exited:\n{proc.log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{proc.extra['url']}/healthz", timeout=2) as r:
+            if r.status == 200:
+                return proc
+        time.sleep(0.2)
+    proc.stop()
+    raise RuntimeError(f"{kind} did not answer /healthz:\n{proc.log.read_text()[-3000:]}")
+
+
+def worker_start(name: str, *, processes: int, queues: str = "grants,default") -> Proc:
+    argv = [str(VENV_BIN / "celery"), "-A", "config", "worker", "-Q", queues, "-n", f"{name}@%h",
+            "--concurrency", str(processes), "--pool", "prefork", "--without-gossip", "--without-mingle",
+            "--loglevel", "WARNING"]  # fmt: skip
+    proc = spawn(name, argv)
+    time.sleep(0.5)
+    if proc.popen.poll() is not None:
+        raise RuntimeError(f"worker {name} exited:\n{proc.log.read_text()[-3000:]}")
+    return proc
+
+
+# --- wrk ----------------------------------------------------------------------
+
+
+def wrk_available() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+        path = shutil.which("wrk")
+        if path:
+            return path
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+    path = shutil.which("wrk")
+    if not path:
+        raise RuntimeError("wrk is required: sudo apt-get install wrk")
+    return path
+
+
+def fire(
+    url: str,
+    tokens: Path,
+    *,
+    requests: int = 0,
+    seconds: float = 0,
+    connections: int = 256,
+    threads: int = 2,
+    method: str = "POST",
+    paths: list[str] | None = None,
+) -> dict:
+    """Drive `url` with wrk: a fixed request budget (stopped as soon as it is spent) or a duration.
+
+    Returns wrk's figures: requests, seconds, rate, status codes, socket errors, latency percentiles (ms).
+    """
+    wrk = wrk_available()
+    markers = Path(tempfile.mkdtemp(prefix="wrk-"))
+    paths_file = ""
+    if paths:
+        paths_file = str(markers / "paths.txt")
+        Path(paths_file).write_text("\n".join(paths) + "\n")
+    done_dir = markers / "done"
+    done_dir.mkdir()
+    per_thread = -(-requests // threads) if requests else 0
+    duration = f"{int(seconds)}s" if seconds else "3600s"
+    argv = [wrk, "-t", str(threads), "-c", str(connections), "-d", duration, "--timeout", "30s",
+            "-s", str(ROOT / "bench" / "wrk" / "fire.lua"), url, "--",
+            str(tokens), method, str(per_thread), str(done_dir), paths_file]  # fmt: skip
+    popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        if requests:
+            while popen.poll() is None and len(list(done_dir.iterdir())) < threads:
+                time.sleep(0.01)
+            if popen.poll() is None:
+                popen.send_signal(signal.SIGINT)
+        out, _ = popen.communicate(timeout=max(60, seconds * 2))
+    finally:
+        if popen.poll() is None:
+            popen.kill()
+        shutil.rmtree(markers, ignore_errors=True)
+    line = next((ln for ln in out.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no figures:\n{out[-3000:]}")
+    data = json.loads(line.removeprefix("WRK_JSON "))
+    secs = data["duration_us"] / 1e6
+    lat = data["latency_us"]
+    return {
+        "requests": data["requests"],
+        "seconds": round(secs, 2),
+        "rps": round(data["requests"] / secs, 1) if secs else 0.0,
+        "codes": dict(sorted(data["codes"].items())),
+        "socket_errors": {k: v for k, v in data["errors"].items() if v and k != "status"},
+        "p50_ms": round(lat["p50"] / 1000, 2),
+        "p90_ms": round(lat["p90"] / 1000, 2),
+        "p99_ms": round(lat["p99"] / 1000, 2),
+        "max_ms": round(lat["max"] / 1000, 2),
+        "connections": connections,
+        "wrk_threads": threads,
+    }
