@@ -33,9 +33,7 @@ class GateKeys:
 
     @classmethod
     def of(cls, campaign_id: int) -> "GateKeys":
-        tag = f"{{camp:{campaign_id}}}"
-        names = ("meta", "next", "free", "holders", "leases", "rebuild-lock", "seats", "seat-holder", "fence")
-        return cls(*(fc_redis.key(tag, name) for name in (*names, "seat-holds", "seat-session", "doorbell")))
+        return _gate_keys(fc_redis.key(f"{{camp:{campaign_id}}}"))
 
     def all(self) -> tuple[str, ...]:
         """Every key a rebuild replaces (the fence counter is only ever raised, never reset;
@@ -50,6 +48,13 @@ class GateKeys:
             self.seat_holder,
             self.seat_holds,
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _gate_keys(base: str) -> GateKeys:
+    """The key names under one campaign's tag, built once per process (every claim needs them)."""
+    names = ("meta", "next", "free", "holders", "leases", "rebuild-lock", "seats", "seat-holder", "fence")
+    return GateKeys(*(f"{base}:{name}" for name in (*names, "seat-holds", "seat-session", "doorbell")))
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,11 @@ def confirm(*, campaign_id: int, hold: Hold, lease_deadline_ms: int | None, ring
     )
     repaired, rang = (int(v) for v in reply)
     return Confirmed(repaired=bool(repaired), rang=bool(rang))
+
+
+def doorbell_ring(*, campaign_id: int, seconds: int, batch: fc_redis.ScriptBatch) -> None:
+    """Queue the doorbell's SET NX EX (a drain asking for help); its reply is truthy if it rang."""
+    batch.add_command("SET", GateKeys.of(campaign_id).doorbell, "1", "NX", "EX", seconds)
 
 
 def doorbell_clear(*, campaign_id: int) -> None:

@@ -556,32 +556,33 @@ def grant_fail(*, grant_id: str, reason: str) -> bool:
 # --- the drain: a campaign's pending grants, many per transaction ----------------
 #
 # A committed claim rings the campaign's doorbell (confirm.lua: SET NX EX, after
-# the commit) and publishes grant_drain_task only if its SET created the key. A
-# drain deletes the doorbell, then selects pending grants batch after batch
-# (FOR UPDATE SKIP LOCKED, so concurrent drains never share a grant) until a
-# select comes back short.
+# the commit) and publishes grant_drain_task only if its SET created the key; a
+# drain that took a full batch rings the same way, to get an idle worker to
+# help. A drain deletes the doorbell, then selects pending grants batch after
+# batch (FOR UPDATE SKIP LOCKED, so concurrent drains never share a grant) until
+# a select comes back short. While the key exists, a drain is asked for and has
+# not started: so at most one such message waits, however many claims arrive.
 #
 # Why no committed claim is left behind. Take a claim C that commits at tc and
 # rings at ts > tc.
-# - C's SET created the key: C publishes a drain, which runs after ts and selects
-#   after that; C's row is committed by then.
-# - The key existed at ts: it was set at some t0 ≤ ts by a ring R that published
-#   a drain D (or, failing to publish, deleted the key again: then the key would
-#   not exist at ts unless yet another ring set it; take the last one). No drain
-#   deleted the key in (t0, ts], or it would not exist at ts; a drain started
-#   before t0 deleted it before t0. So D's delete is after ts, and D's selects
-#   run after its delete, hence after tc: D sees C's row.
-# - A drain that is already running when C commits either meets C's row in a
-#   later select or ends before it; in the latter case C's ring comes after that
-#   drain's delete, and the two cases above apply.
-# "Sees" means: returns it, or skips it because another transaction holds it
-# locked; that one is a drain or a transfer delivering it, and if it dies its
-# transaction rolls back, its message is redelivered (acks_late) and the
-# sweeper starts a drain for pending grants older than a few seconds anyway.
-# What the argument cannot cover, the sweeper does: a ring whose publish failed
-# (the key is deleted again, best effort; it expires after
-# GRANT_DOORBELL_SECONDS), a process dying between its ring and its publish, a
-# Redis flush that took the queued messages.
+# - C's SET created the key: C publishes a drain, which starts after ts and so
+#   selects after C's commit.
+# - The key existed at ts: the last SET before ts, at t0, was a ring R, and R
+#   published a drain D (a ring that cannot publish deletes the key again, so it
+#   is not the last SET). Nothing deleted the key in (t0, ts], or it would not
+#   exist at ts; D is published after t0, so D's delete comes after ts, and D's
+#   selects after its delete: D selects after C's commit.
+# - A drain running when C commits either meets C's row in a later select or
+#   made its last select before tc; its delete came before that, so C's ring is
+#   one of the two cases above.
+# A select "meets" the row when it returns it or skips it because another
+# transaction holds it locked: a drain or a transfer, which delivers it or, if
+# it dies, rolls back while its message is redelivered (acks_late).
+# What the argument cannot cover, the sweeper does (a drain for pending grants
+# older than GRANT_DRAIN_SWEEP_AFTER_SECONDS): a process dying between its ring
+# and its publish, a delete or a ring lost to a Redis error, a Redis flush that
+# took queued messages. The key expires after GRANT_DOORBELL_SECONDS, so such a
+# loss also ends with the next claim's ring.
 
 
 @dataclass
@@ -590,7 +591,7 @@ class DrainReport:
     succeeded: int = 0
     failed: int = 0
     retrying: int = 0  # handed to the per-grant retry chain (grant_transfer_task)
-    continued: bool = False  # the time budget ran out with work left: another drain is queued
+    helpers: int = 0  # drains this one asked for, to share a backlog with idle workers
 
 
 @dataclass
@@ -614,9 +615,13 @@ def grant_drain(
 
     Each grant keeps its own outcome: delivered ones succeed together, a
     permanent refusal fails that grant alone (its slot goes back), a transient
-    one hands that grant to the per-grant retry chain. After the time budget a
-    drain with work left queues another one behind it, so one hot campaign does
-    not keep a worker from every other task.
+    one hands that grant to the per-grant retry chain.
+
+    After a full batch the drain rings the doorbell itself: if no drain is asked
+    for yet, it publishes one, so an idle worker joins in on a backlog (SKIP
+    LOCKED shares it out) and at most one such message waits at any time. After
+    the time budget a drain with work left returns, leaving the rest to that
+    drain, so one hot campaign does not keep a worker from every other task.
     """
     size = batch_size or settings.GRANT_DRAIN_BATCH
     budget = settings.GRANT_DRAIN_BUDGET_SECONDS if budget_seconds is None else budget_seconds
@@ -631,16 +636,21 @@ def grant_drain(
     deadline = time.monotonic() + budget
     while True:
         outcome = _drain_batch(campaign=campaign, size=size, backend=backend)
-        if outcome.taken:
-            report.batches += 1
-            report.succeeded += len(outcome.succeeded)
-            report.failed += len(outcome.failed)
-            report.retrying += len(outcome.retrying)
-            _drain_settle(campaign_id=campaign_id, outcome=outcome)
-        if outcome.taken < size:
+        if not outcome.taken:
+            return report
+        full = outcome.taken >= size
+        report.batches += 1
+        report.succeeded += len(outcome.succeeded)
+        report.failed += len(outcome.failed)
+        report.retrying += len(outcome.retrying)
+        queued = _drain_settle(campaign_id=campaign_id, outcome=outcome, ring=full)
+        if queued is True:
+            report.helpers += 1
+        if not full:
             return report  # a short select took every grant no other transaction holds
         if time.monotonic() >= deadline:
-            report.continued = _drain_enqueue(campaign_id)
+            if queued is None:  # Redis did not answer the ring: ask for a successor directly
+                _drain_enqueue(campaign_id)
             return report
 
 
@@ -708,11 +718,18 @@ def _drain_batch(*, campaign: Campaign, size: int, backend: TransferBackend) -> 
     return outcome
 
 
-def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome) -> None:
-    """After the batch committed: one Redis round trip for its leases, released slots and
-    leaderboard counts, then the retry messages. Nothing here is needed for correctness
-    right away: the sweeper drops leases and releases slots that outlive their grants."""
+def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bool | None:
+    """After the batch committed: one Redis round trip for its leases, released slots,
+    leaderboard counts and (with `ring`) the doorbell, then the messages it calls for.
+
+    Returns whether the ring published a drain: True, False (one was already asked
+    for, or `ring` is off) or None (Redis did not answer). Nothing here is needed
+    for correctness right away: the sweeper drops leases and releases slots that
+    outlive their grants.
+    """
     batch = fc_redis.ScriptBatch()
+    if ring:
+        gate.doorbell_ring(campaign_id=campaign_id, seconds=settings.GRANT_DOORBELL_SECONDS, batch=batch)
     gate.leases_drop(
         campaign_id=campaign_id, holds=[gate.Hold(g.slot, g.user_id, str(g.pk)) for g in outcome.succeeded], batch=batch
     )
@@ -724,14 +741,24 @@ def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome) -> None:
             batch=batch,
         )
     _ranking_settled_many(campaign_id=campaign_id, outcome=outcome, batch=batch)
+    rang: bool | None = None if ring else False
     try:
-        for reply in batch.execute():
-            if isinstance(reply, Exception):
-                logger.warning("settling a drain batch of campaign %s in Redis: %s", campaign_id, reply)
+        replies = batch.execute()
     except RedisError as exc:
         logger.warning("could not settle a drain batch of campaign %s in Redis: %s", campaign_id, exc)
+    else:
+        for reply in replies:
+            if isinstance(reply, Exception):
+                logger.warning("settling a drain batch of campaign %s in Redis: %s", campaign_id, reply)
+        if ring and not isinstance(replies[0], Exception):
+            rang = bool(replies[0])
     for grant_id in outcome.retrying:
         _transfer_retry_enqueue(grant_id)
+    if rang and not _drain_enqueue(campaign_id):
+        with contextlib.suppress(RedisError):  # nobody answers this ring: let the next one ring again
+            gate.doorbell_clear(campaign_id=campaign_id)
+        return None
+    return rang
 
 
 def _ranking_settled_many(*, campaign_id: int, outcome: _BatchOutcome, batch: fc_redis.ScriptBatch) -> None:

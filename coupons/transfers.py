@@ -82,8 +82,12 @@ def wallet_lock(*, user_id: int) -> Wallet:
     return Wallet.objects.select_for_update().get(user_id=user_id)
 
 
-def wallets_lock(*, user_ids: Sequence[int]) -> dict[int, Wallet]:
-    """The users' wallets, created if needed, locked FOR UPDATE in id order; by user id.
+# The batch path below speaks SQL with one array per column: a batch costs the
+# same few statements whatever its size, and no model instance per row.
+
+
+def wallets_lock(*, user_ids: Sequence[int]) -> dict[int, int]:
+    """Wallet ids by user id, wallets created if needed and locked FOR UPDATE in id order.
 
     Creation goes in user id order and locking in wallet id order, so two
     transactions doing this for overlapping users wait for each other instead
@@ -92,19 +96,37 @@ def wallets_lock(*, user_ids: Sequence[int]) -> dict[int, Wallet]:
     per-grant transfer) too: those take a single wallet, last.
     """
     ordered = sorted(set(user_ids))
-    Wallet.objects.bulk_create([Wallet(user_id=user_id) for user_id in ordered], ignore_conflicts=True)
-    locked = Wallet.objects.select_for_update().filter(user_id__in=ordered).order_by("pk")
-    return {wallet.user_id: wallet for wallet in locked}
-
-
-def _wallets_credit(amounts: dict[int, int]) -> None:
-    """Add amounts to wallets (wallet id -> KRW) in one statement."""
-    ids, deltas = zip(*sorted(amounts.items()), strict=True)
+    table = Wallet._meta.db_table
     with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (user_id, balance, updated_at)
+                SELECT u, 0, %s FROM unnest(%s::bigint[]) AS t(u) ORDER BY u
+                ON CONFLICT (user_id) DO NOTHING""",
+            [timezone.now(), ordered],
+        )
+        cursor.execute(
+            f"SELECT id, user_id FROM {table} WHERE user_id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE", [ordered]
+        )
+        return {user_id: wallet_id for wallet_id, user_id in cursor.fetchall()}
+
+
+def _ledger_credit(*, credits: Sequence[tuple[int, int, uuid.UUID]]) -> None:
+    """(wallet id, amount, grant id) triples: one entry each (reference "grant:<id>"), then the balances."""
+    amounts: dict[int, int] = defaultdict(int)
+    for wallet_id, amount, _ in credits:
+        amounts[wallet_id] += amount
+    wallet_ids, amount_list, grant_ids = (list(column) for column in zip(*credits, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {LedgerEntry._meta.db_table} (wallet_id, amount, kind, reference, grant_id, created_at)
+                SELECT w, a, %s, 'grant:' || g::text, g, %s
+                FROM unnest(%s::bigint[], %s::bigint[], %s::uuid[]) AS t(w, a, g)""",
+            [LedgerEntry.Kind.GRANT_CREDIT.value, timezone.now(), wallet_ids, amount_list, grant_ids],
+        )
         cursor.execute(
             f"""UPDATE {Wallet._meta.db_table} AS w SET balance = w.balance + v.amount
                 FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, amount) WHERE w.id = v.id""",
-            [list(ids), list(deltas)],
+            [list(amounts), list(amounts.values())],
         )
 
 
@@ -143,22 +165,7 @@ class LedgerBackend:
         wallets = wallets_lock(user_ids=[g.user_id for g in credits])
         # The unique reference still refuses a second credit of the same grant:
         # then the whole batch rolls back and its grants go the per-grant way.
-        LedgerEntry.objects.bulk_create(
-            [
-                LedgerEntry(
-                    wallet=wallets[g.user_id],
-                    amount=g.campaign.amount,
-                    kind=LedgerEntry.Kind.GRANT_CREDIT,
-                    reference=f"grant:{g.id}",
-                    grant=g,
-                )
-                for g in credits
-            ]
-        )
-        amounts: dict[int, int] = defaultdict(int)
-        for g in credits:
-            amounts[wallets[g.user_id].pk] += g.campaign.amount
-        _wallets_credit(amounts)
+        _ledger_credit(credits=[(wallets[g.user_id], g.campaign.amount, g.id) for g in credits])
         return results | {g.id: None for g in credits}
 
     def _issue_coupon(self, *, grant: Grant, campaign: Campaign) -> None:
