@@ -256,7 +256,7 @@ def measure(*, label: str, workers: int, user_ids: list[int], logs: Path, per_gr
     return {"grants": len(user_ids), "seconds": round(seconds, 3), "grants_per_s": round(len(user_ids) / seconds, 1)}
 
 
-def conditions(grants: int, old_grants: int) -> str:
+def conditions(grants: int, old_grants: int, load: tuple[float, float, float]) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg = cursor.fetchone()[0]
@@ -272,7 +272,8 @@ def conditions(grants: int, old_grants: int) -> str:
         platform.processor(),
     )
     return (
-        f"{os.cpu_count()} cores ({cpu}) shared by the workers, PostgreSQL {pg} and Redis {redis_version}; "
+        f"{os.cpu_count()} cores ({cpu}) shared by the workers, PostgreSQL {pg} and Redis {redis_version} "
+        f"(and whatever else runs: load average {load[0]:.1f} at the start); "
         f"ledger backend; {grants} grants of one credit campaign claimed in-process before the clock starts; "
         f"GRANT_DRAIN_BATCH={settings.GRANT_DRAIN_BATCH}; workers: celery -Q grants,default --concurrency 1 "
         f"--pool prefork each, config.settings.bench; old per-grant path on {old_grants} grants with 2 workers"
@@ -286,6 +287,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
 
+    load = os.getloadavg()
     database_ensure()
     user_ids = users_ensure(max(args.grants, args.old_grants))
     results: dict = {}
@@ -304,7 +306,7 @@ def main() -> None:
             for log in logs.glob("*.log"):
                 print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)
             raise
-    results["conditions"] = conditions(args.grants, args.old_grants)
+    results["conditions"] = conditions(args.grants, args.old_grants, load)
 
     print(f"{'path':<28}{'grants':>8}{'seconds':>10}{'grants/s':>10}")
     for key in ("workers_1", "workers_2", "per_grant_workers_2"):
