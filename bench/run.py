@@ -44,7 +44,7 @@ SPIKE_REQUESTS = int(os.environ.get("BENCH_SPIKE_REQUESTS", 200_000))
 COMPARE_REQUESTS = int(os.environ.get("BENCH_COMPARE_REQUESTS", 50_000))  # the burst every approach gets
 CONNECTIONS = 256
 # The server production runs (Procfile); the `servers` section measured the candidates.
-PRODUCTION_SERVER = os.environ.get("BENCH_SERVER", "gunicorn-sync")
+PRODUCTION_SERVER = os.environ.get("BENCH_SERVER", "granian")
 WORKER_PROCESSES = 2
 
 

@@ -158,15 +158,16 @@ def spawn(name: str, argv: list[str], **env: str) -> Proc:
 
 PORT = 8765
 
-# name -> (argv builder, description). Two processes each: one per core.
+# name -> (argv builder, description). Two processes each: one per core. "granian"
+# is what the Procfile runs in production (the `servers` section chose it).
 SERVERS = {
     "gunicorn-sync": (
-        lambda port: [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.py", "-k", "sync", "-w", "2",
+        lambda port: [str(VENV_BIN / "gunicorn"), "-k", "sync", "-w", "2", "--error-logfile", "-",
                       "-b", f"127.0.0.1:{port}", "config.wsgi:application"],
         "gunicorn, 2 sync workers",
     ),
     "gunicorn-gthread": (
-        lambda port: [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.py", "-k", "gthread", "-w", "2",
+        lambda port: [str(VENV_BIN / "gunicorn"), "-k", "gthread", "-w", "2", "--error-logfile", "-",
                       "--threads", "8", "-b", f"127.0.0.1:{port}", "config.wsgi:application"],
         "gunicorn, 2 gthread workers x 8 threads",
     ),

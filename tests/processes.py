@@ -1,4 +1,4 @@
-"""Real firstcome processes for tests: Celery workers and a gunicorn server on the test stores."""
+"""Real firstcome processes for tests: Celery workers and the production web server on the test stores."""
 
 import contextlib
 import os
@@ -115,14 +115,17 @@ def start_worker(tmp_path: Path, *, name: str = "w1", beat: bool = True, concurr
     raise RuntimeError(f"worker did not start:\n{proc.output()}")
 
 
-def start_web(tmp_path: Path, *, workers: int = 3, threads: int = 4, **env: str) -> Proc:
-    """gunicorn serving firstcome with the test settings; `proc.extra["url"]` is its base URL."""
+def start_web(tmp_path: Path, *, workers: int = 2, threads: int = 8, **env: str) -> Proc:
+    """granian serving firstcome with the test settings, as the Procfile runs it;
+    `proc.extra["url"]` is its base URL."""
     port = free_port()
     log = tmp_path / "web.log"
     popen = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi:application"],
+        [str(VENV_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--blocking-threads", str(threads), "--no-access-log",
+         "--log-level", "warning", "config.wsgi:application"],  # fmt: skip
         cwd=ROOT,
-        env=process_env(PORT=str(port), WEB_CONCURRENCY=str(workers), WEB_THREADS=str(threads), **env),
+        env=process_env(**env),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -24,7 +24,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # The test process closes its connection after each request; processes that
-# tests start (workers, gunicorn) keep theirs, as in production, by setting
+# tests start (workers, the web server) keep theirs, as in production, by setting
 # DJANGO_CONN_MAX_AGE.
 DATABASES = {**DATABASES}
 DATABASES["default"] = {**DATABASES["default"]}
