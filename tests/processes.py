@@ -120,10 +120,11 @@ def start_web(tmp_path: Path, *, workers: int = 2, threads: int = 8, **env: str)
     `proc.extra["url"]` is its base URL."""
     port = free_port()
     log = tmp_path / "web.log"
+    argv = [str(VENV_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", str(threads), "--no-access-log",
+            "--log-level", "warning", "config.wsgi:application"]  # fmt: skip
     popen = subprocess.Popen(
-        [str(VENV_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--blocking-threads", str(threads), "--no-access-log",
-         "--log-level", "warning", "config.wsgi:application"],  # fmt: skip
+        argv,
         cwd=ROOT,
         env=process_env(**env),
         stdout=log.open("w"),

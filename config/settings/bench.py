@@ -11,8 +11,8 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-0123456789abcd
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")  # wrk speaks plain HTTP to the server
 
-from .production import *  # noqa: E402, F403
-from .production import CACHES, DATABASES, REDIS_URL, env  # noqa: E402
+from .production import *  # noqa: F403
+from .production import CACHES, DATABASES, REDIS_URL, env
 
 BENCH_REDIS_DB = env.int("BENCH_REDIS_DB", default=10)
 REDIS_URL = env("BENCH_REDIS_URL", default=REDIS_URL.rsplit("/", 1)[0] + f"/{BENCH_REDIS_DB}")
