@@ -680,13 +680,16 @@ def _drain_batch(*, campaign: Campaign, size: int, backend: TransferBackend) -> 
                 if error is None:
                     outcome.succeeded.append(grant)
                     continue
-                final = isinstance(error, PermanentTransferError) or settings.GRANT_MAX_RETRIES < 1
+                reason = str(error)
+                final = isinstance(error, PermanentTransferError)
+                if not final and settings.GRANT_MAX_RETRIES < 1:  # no retries configured: this was the last try
+                    final, reason = True, f"retries exhausted: {error}"
                 if final:
                     outcome.failed.append(grant)
                 else:
                     outcome.retrying.append(str(grant.pk))
-                outcome.errors[str(grant.pk)] = str(error)
-                errors.setdefault(("failed" if final else "retrying", str(error)[:1000]), []).append(grant.pk)
+                outcome.errors[str(grant.pk)] = reason
+                errors.setdefault(("failed" if final else "retrying", reason[:1000]), []).append(grant.pk)
             if outcome.succeeded:
                 Grant.objects.filter(pk__in=[g.pk for g in outcome.succeeded]).update(
                     status=Grant.Status.SUCCEEDED,

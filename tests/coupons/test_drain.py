@@ -355,3 +355,19 @@ def test_drained_grants_count_on_the_boards_exactly_as_a_rebuild_does(redis_clea
         ranking.board_rebuild(board=board)
     rebuilt = {k: redis_clean.zrange(k, 0, -1, withscores=True) for pattern in keys for k in redis_clean.keys(pattern)}
     assert live and rebuilt == live
+
+
+def test_without_retries_a_transient_failure_in_a_batch_is_the_last_try(redis_clean, settings):
+    settings.GRANT_MAX_RETRIES = 0
+    campaign = published_campaign(quantity=3, amount=10)
+    claim_all(campaign, UserFactory.create_batch(3))
+    redis_clean.delete("grants")
+
+    report = services.grant_drain(campaign_id=campaign.pk, backend=FlakyBackend(transient_rate=1.0, permanent_rate=0))
+
+    assert (report.failed, report.retrying) == (3, 0)
+    assert set(Grant.objects.filter(campaign=campaign).values_list("status", "last_error")) == {
+        ("failed", "retries exhausted: flaky backend: transient failure")
+    }
+    assert not queued(redis_clean)
+    check_invariants(campaign)
