@@ -6,33 +6,46 @@ either reconstructible or safely discardable (docs/waitingroom.md says which).
 
 import functools
 import importlib.resources
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 
 from redis.commands.core import Script
 
 from config import redis as fc_redis
 
+# Pre-queue draws are random below this (scripts/lib/heartbeat.lua packs the
+# draw and the arrival number into one score below 2^52).
+PREQUEUE_DRAWS = 2**25
+
 
 @dataclass(frozen=True)
 class RoomKeys:
     meta: str
-    queue: str
+    queue: str  # the only per-user structure of a queued user
     active: str
-    seen: str
     seq: str
+    hb: str  # heartbeat bitmap of the current silence window, by arrival number
+    hb_prev: str  # ... of the previous window (scripts/lib/heartbeat.lua)
 
     @classmethod
     def of(cls, room_id: int) -> "RoomKeys":
         tag = f"{{room:{room_id}}}"
-        return cls(*(fc_redis.key(tag, name) for name in ("meta", "queue", "active", "seen", "seq")))
+        return cls(*(fc_redis.key(tag, field.name) for field in fields(cls)))
 
     def all(self) -> tuple[str, ...]:
-        return (self.meta, self.queue, self.active, self.seen, self.seq)
+        return tuple(getattr(self, field.name) for field in fields(self))
+
+
+# A line "-- include: lib/x.lua" in a script stands for that file (Lua code
+# shared by several scripts; Redis runs each script as one source).
+_INCLUDE = re.compile(r"^-- include: (\S+\.lua)$", re.MULTILINE)
 
 
 @functools.cache
 def _script(name: str) -> Script:
-    source = importlib.resources.files("waitingroom").joinpath("scripts", f"{name}.lua").read_text()
+    scripts = importlib.resources.files("waitingroom").joinpath("scripts")
+    source = scripts.joinpath(f"{name}.lua").read_text()
+    source = _INCLUDE.sub(lambda line: scripts.joinpath(*line[1].split("/")).read_text(), source)
     return fc_redis.client().register_script(source)
 
 
@@ -60,13 +73,15 @@ def join(
     *,
     room_id: int,
     user_id: int,
-    prequeue_score: int,
+    prequeue_draw: int,
     now_ms: int | None = None,
     batch: fc_redis.ScriptBatch | None = None,
 ) -> JoinResult | None:
-    """Run join.lua; with a `batch` the call is queued (bench/room_scale.py fills a room this way)."""
+    """Run join.lua; with a `batch` the call is queued (bench/room_scale.py fills a room this way).
+
+    `prequeue_draw` (random, below PREQUEUE_DRAWS) orders the pre-queue."""
     k = RoomKeys.of(room_id)
-    keys, args = [k.meta, k.queue, k.active, k.seen, k.seq], [user_id, _now_arg(now_ms), prequeue_score]
+    keys, args = [k.meta, k.queue, k.active, k.seq, k.hb, k.hb_prev], [user_id, _now_arg(now_ms), prequeue_draw]
     if batch is not None:
         batch.add(_script("join"), keys, args)
         return None
@@ -90,7 +105,7 @@ def status(
 ) -> StatusResult | None:
     """Run status.lua (also the heartbeat); with a `batch` the call is queued."""
     k = RoomKeys.of(room_id)
-    keys, args = [k.meta, k.queue, k.active, k.seen], [user_id, _now_arg(now_ms)]
+    keys, args = [k.meta, k.queue, k.active, k.hb, k.hb_prev], [user_id, _now_arg(now_ms)]
     if batch is not None:
         batch.add(_script("status"), keys, args)
         return None
@@ -107,14 +122,15 @@ class TickResult:
     expired: int
     state: str
     dropped: int = 0  # silent users skipped at the front
+    redis_us: int = 0  # the script's own run time, by the Redis clock
 
 
-def tick(*, room_id: int, admit: bool, silence_cutoff_ms: int, now_ms: int | None = None) -> TickResult:
+def tick(*, room_id: int, admit: bool, now_ms: int | None = None) -> TickResult:
     k = RoomKeys.of(room_id)
-    outcome, admitted, expired, state, dropped = _run(
-        "tick", [k.meta, k.queue, k.active, k.seen], [_now_arg(now_ms), "1" if admit else "0", silence_cutoff_ms]
+    outcome, admitted, expired, state, dropped, redis_us = _run(
+        "tick", [k.meta, k.queue, k.active, k.hb, k.hb_prev], [_now_arg(now_ms), "1" if admit else "0"]
     )
-    return TickResult(_text(outcome), int(admitted), int(expired), _text(state), int(dropped))
+    return TickResult(_text(outcome), int(admitted), int(expired), _text(state), int(dropped), int(redis_us))
 
 
 def consume(*, room_id: int, user_id: int, expiry_ms: int, now_ms: int | None = None) -> int:
@@ -127,16 +143,25 @@ def restore(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
     return bool(_run("restore", [k.active, k.meta, k.queue], [user_id, expiry_ms]))
 
 
-def sweep(*, room_id: int, cutoff_ms: int, batch: int) -> int:
+@dataclass(frozen=True)
+class SweepResult:
+    removed: int
+    looked_at: int
+    progress: str  # more | done | idle
+
+
+def sweep(*, room_id: int, batch: int, now_ms: int | None = None) -> SweepResult:
+    """One step of the silent-user pass: looks at up to `batch` queued users."""
     k = RoomKeys.of(room_id)
-    return int(_run("sweep", [k.queue, k.seen], [cutoff_ms, batch]))
+    removed, looked_at, progress = _run("sweep", [k.meta, k.queue, k.hb, k.hb_prev], [_now_arg(now_ms), batch])
+    return SweepResult(int(removed), int(looked_at), _text(progress))
 
 
 def leave(*, room_id: int, user_id: int) -> None:
+    """Out of the queue and of active; the heartbeat bit of the old arrival number belongs to nobody now."""
     k = RoomKeys.of(room_id)
     pipe = fc_redis.client().pipeline(transaction=True)
     pipe.zrem(k.queue, user_id)
-    pipe.zrem(k.seen, user_id)
     pipe.zrem(k.active, user_id)
     pipe.execute()
 

@@ -24,7 +24,7 @@ from waitingroom.models import WaitingRoom
 logger = logging.getLogger(__name__)
 Status = WaitingRoom.Status
 PASS_SALT = "firstcome.waitingroom.pass"
-PREQUEUE_SCORE_LIMIT = 2**52  # arrivals after opening score above this
+TICK_BUDGET_US = 5_000  # one tick admitting 1,000 of a million queued users (docs/waitingroom.md, B3)
 
 
 # --- publishing a room to Redis ---------------------------------------------
@@ -44,6 +44,7 @@ def room_publish(*, room: WaitingRoom) -> None:
             "rate": room.admit_rate,
             "pass_ttl_ms": room.pass_ttl_seconds * 1000,
             "prequeue": "1" if room.prequeue else "0",
+            "silence_ms": room.silence_timeout_seconds * 1000,  # the heartbeat window
         },
     )
     if room.campaign_id:
@@ -109,11 +110,11 @@ JOIN_REJECTIONS = {"not_open": RoomNotOpen, "closed": RoomClosed, "sold_out": Ro
 def room_join(*, room_id: int, user_id: int, now_ms: int | None = None) -> room_redis.JoinResult:
     """Join the queue (idempotent: a re-join keeps the place); rate limited per user."""
     rate_limit_hit(scope=f"room-join:{room_id}", identity=user_id, rate=settings.ROOM_JOIN_RATE)
-    score = secrets.randbelow(PREQUEUE_SCORE_LIMIT)
-    result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_score=score, now_ms=now_ms)
+    draw = secrets.randbelow(room_redis.PREQUEUE_DRAWS)
+    result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_draw=draw, now_ms=now_ms)
     if result.outcome == "missing":
         _room_meta_ensure(room_id)
-        result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_score=score, now_ms=now_ms)
+        result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_draw=draw, now_ms=now_ms)
     if result.outcome in JOIN_REJECTIONS:
         raise JOIN_REJECTIONS[result.outcome]()
     return result
@@ -299,18 +300,15 @@ def room_tick(
     admit = not pressure.too_high(room)
     if not admit:
         logger.info("room %s holds admission: %s", room.slug, pressure)
-    now = now_ms if now_ms is not None else clock.now_ms()
-    tick = partial(
-        room_redis.tick,
-        room_id=room.pk,
-        admit=admit,
-        silence_cutoff_ms=now - room.silence_timeout_seconds * 1000,
-        now_ms=now_ms,
-    )
+    tick = partial(room_redis.tick, room_id=room.pk, admit=admit, now_ms=now_ms)
     result = tick()
     if result.outcome == "missing":
         _room_meta_ensure(room.pk)
         result = tick()
+    if result.redis_us > TICK_BUDGET_US:
+        logger.warning(
+            "tick of room %s took %d us of Redis time (%d admitted)", room.slug, result.redis_us, result.admitted
+        )
     if result.state == Status.QUEUEING and room.status == Status.SCHEDULED:
         WaitingRoom.objects.filter(pk=room.pk, status=Status.SCHEDULED).update(status=Status.QUEUEING)
     return result
@@ -328,14 +326,17 @@ def rooms_tick(*, now_ms: int | None = None) -> dict[str, int]:
     return admitted
 
 
-def room_sweep_silent(*, room: WaitingRoom, now_ms: int | None = None, batch: int = 500, max_batches: int = 20) -> int:
-    """Remove queued users whose last heartbeat is older than the silence timeout (W5), in short batches."""
-    cutoff = (now_ms if now_ms is not None else clock.now_ms()) - room.silence_timeout_seconds * 1000
+def room_sweep_silent(
+    *, room: WaitingRoom, now_ms: int | None = None, batch: int = 1000, max_batches: int = 200
+) -> int:
+    """Remove queued users silent for a whole window (W5): one pass over the queue per silence window,
+    in short script calls of `batch` users (about a millisecond each), carried on by the next run
+    after `max_batches` (200,000 users a run: a million-user queue takes five runs)."""
     removed = 0
     for _ in range(max_batches):
-        count = room_redis.sweep(room_id=room.pk, cutoff_ms=cutoff, batch=batch)
-        removed += count
-        if count < batch:
+        step = room_redis.sweep(room_id=room.pk, batch=batch, now_ms=now_ms)
+        removed += step.removed
+        if step.progress != "more":
             break
     return removed
 

@@ -65,7 +65,7 @@ def test_two_ticks_in_the_same_second_admit_once():
         services.room_join(room_id=room.pk, user_id=user.pk)
     second = (now_ms() // 1000) * 1000
     assert services.room_tick(room=room, now_ms=second + 10).admitted == 2
-    assert room_redis.tick(room_id=room.pk, admit=True, silence_cutoff_ms=0, now_ms=second + 900).outcome == "duplicate"
+    assert room_redis.tick(room_id=room.pk, admit=True, now_ms=second + 900).outcome == "duplicate"
     assert services.room_tick(room=room, now_ms=second + 1000).admitted == 2
 
 
@@ -133,8 +133,10 @@ def test_silent_users_are_removed_and_the_next_move_up():
     t0 = now_ms()
     services.room_join(room_id=room.pk, user_id=quiet.pk, now_ms=t0)
     services.room_join(room_id=room.pk, user_id=loud.pk, now_ms=t0)
-    services.room_status(room=room, user_id=loud.pk, now_ms=t0 + 25_000)  # a poll is a heartbeat
-    assert services.room_sweep_silent(room=room, now_ms=t0 + 31_000) == 1
+    for poll in (25_000, 50_000):  # a poll is a heartbeat
+        services.room_status(room=room, user_id=loud.pk, now_ms=t0 + poll)
+    # silent for two windows (2 x the timeout): certainly gone; loud was heard 11 s ago
+    assert services.room_sweep_silent(room=room, now_ms=t0 + 61_000) == 1
     assert services.room_status(room=room, user_id=quiet.pk).outcome == "absent"
     assert services.room_status(room=room, user_id=loud.pk).position == 1
 
@@ -143,8 +145,8 @@ def test_silent_sweep_runs_in_bounded_batches():
     room = published_room(silence_timeout_seconds=10)
     t0 = now_ms()
     for user_id in range(1, 1301):
-        room_redis.join(room_id=room.pk, user_id=user_id, prequeue_score=0, now_ms=t0)
-    assert room_redis.sweep(room_id=room.pk, cutoff_ms=t0 + 1, batch=500) == 500
+        room_redis.join(room_id=room.pk, user_id=user_id, prequeue_draw=0, now_ms=t0)
+    assert room_redis.sweep(room_id=room.pk, batch=500, now_ms=t0 + 20_000).removed == 500
     assert services.room_sweep_silent(room=room, now_ms=t0 + 20_000, batch=500) == 800
     assert room_redis.counts(room_id=room.pk) == (0, 0)
 

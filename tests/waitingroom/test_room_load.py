@@ -57,8 +57,8 @@ def test_admission_is_bounded_ordered_and_exactly_once(worker_factory):
 
     # 5,000 joins from 32 threads, every user twice (W3: the second keeps the place)
     def join(user):
-        first = room_redis.join(room_id=room.pk, user_id=user.pk, prequeue_score=0)
-        again = room_redis.join(room_id=room.pk, user_id=user.pk, prequeue_score=0)
+        first = room_redis.join(room_id=room.pk, user_id=user.pk, prequeue_draw=0)
+        again = room_redis.join(room_id=room.pk, user_id=user.pk, prequeue_draw=0)
         return user.pk, first, again
 
     with ThreadPoolExecutor(max_workers=32) as pool:

@@ -9,13 +9,9 @@
 -- Returns 1 consumed, 0 not admitted (never, or already used), -1 expired.
 assert(#KEYS == 1, "consume.lua takes 1 key")
 
-local now
-if ARGV[3] ~= "" then
-  now = tonumber(ARGV[3])
-else
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+-- include: lib/clock.lua
+
+local now = now_ms(ARGV[3])
 local expiry = redis.call("ZSCORE", KEYS[1], ARGV[1])
 if not expiry or tonumber(expiry) ~= tonumber(ARGV[2]) then
   return 0

@@ -1,56 +1,65 @@
 #!lua
 -- join.lua: put a user in a room's queue; idempotent (a re-join keeps the place, W3).
 --
--- KEYS[1] meta    hash: state, opens_at_ms, prequeue ("1"/"0"), ...
+-- KEYS[1] meta    hash: state, opens_at_ms, prequeue ("1"/"0"), silence_ms, ...
 -- KEYS[2] queue   zset: user id -> arrival score (lower goes first)
 -- KEYS[3] active  zset: user id -> pass expiry (ms)
--- KEYS[4] seen    zset: user id -> last heartbeat (ms)
--- KEYS[5] seq     string: arrival counter (INCR)
+-- KEYS[4] seq     string: arrival counter (INCR)
+-- KEYS[5] hb      bitmap: heartbeats of the current window, by arrival number
+-- KEYS[6] hb_prev bitmap: heartbeats of the previous window
 -- ARGV[1] user id
 -- ARGV[2] now in ms, or "" for the Redis server clock
--- ARGV[3] a random score below 2^52 drawn by the caller, used before opening
+-- ARGV[3] a random draw below 2^25 made by the caller, used before opening
 --         when the pre-queue is on (a random order: fair against early bots)
 --
--- Arrivals after opening score 2^52 + INCR seq: always behind the pre-queue, in
--- arrival order, never tied.
+-- Every new arrival takes the next arrival number from `seq`; its score is
+-- 2^52 + arrival after opening, draw * 2^27 + arrival in the pre-queue (see
+-- lib/heartbeat.lua). A join is also a heartbeat.
 -- Returns {outcome, position, size, arrival score}: outcome "queued" |
 -- "prequeued" | "admitted" | "not_open" | "closed" | "sold_out" | "missing".
-assert(#KEYS == 5, "join.lua takes 5 keys")
+-- A pre-queue past 2^27 arrivals answers "not_open" (join at opening), a room
+-- past 2^32 arrivals "closed".
+assert(#KEYS == 6, "join.lua takes 6 keys")
 
-local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "prequeue")
+-- include: lib/clock.lua
+-- include: lib/heartbeat.lua
+
+local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "prequeue", "silence_ms")
 local state = meta[1]
-if not state then
+if not state or not meta[4] then
   return {"missing", 0, 0, ""}
 end
 if state == "closed" or state == "sold_out" then
   return {state, 0, 0, ""}
 end
-local now
-if ARGV[2] ~= "" then
-  now = tonumber(ARGV[2])
-else
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = now_ms(ARGV[2])
 local user = ARGV[1]
 local expiry = redis.call("ZSCORE", KEYS[3], user)
 if expiry and tonumber(expiry) > now then
   return {"admitted", 0, redis.call("ZCARD", KEYS[2]), ""}
 end
 local opened = now >= tonumber(meta[2])
-local rank = redis.call("ZRANK", KEYS[2], user)
-if not rank then
-  local score
-  if opened then
-    score = 4503599627370496 + redis.call("INCR", KEYS[5])
-  elseif meta[3] == "1" then
-    score = tonumber(ARGV[3])
-  else
+local score = redis.call("ZSCORE", KEYS[2], user)
+if not score then
+  if not opened and meta[3] ~= "1" then
     return {"not_open", 0, 0, ""}
   end
+  local arrival = redis.call("INCR", KEYS[4])
+  if opened then
+    if arrival >= MAX_ARRIVALS then
+      return {"closed", 0, 0, ""}
+    end
+    score = ARRIVAL_BASE + arrival
+  else
+    if arrival >= PREQUEUE_SPAN then
+      return {"not_open", 0, 0, ""}
+    end
+    score = (tonumber(ARGV[3]) % 33554432) * PREQUEUE_SPAN + arrival
+  end
   redis.call("ZADD", KEYS[2], score, user)
-  rank = redis.call("ZRANK", KEYS[2], user)
+  -- the score as a string: Lua numbers above 2^53 would lose digits as integers
+  score = redis.call("ZSCORE", KEYS[2], user)
 end
-redis.call("ZADD", KEYS[4], now, user)
--- the score as a string: Lua numbers above 2^53 would lose digits as integers
-return {opened and "queued" or "prequeued", rank + 1, redis.call("ZCARD", KEYS[2]), redis.call("ZSCORE", KEYS[2], user)}
+heartbeat_windows(KEYS[1], KEYS[5], KEYS[6], now)
+heartbeat(KEYS[5], arrival_of(score))
+return {opened and "queued" or "prequeued", redis.call("ZRANK", KEYS[2], user) + 1, redis.call("ZCARD", KEYS[2]), score}

@@ -1,0 +1,142 @@
+-- lib/heartbeat.lua: arrival numbers and heartbeat windows, shared by join,
+-- status, tick and sweep (redis.py pastes it where a script says
+-- "-- include: lib/heartbeat.lua"; it has no KEYS of its own).
+--
+-- A queued user's only per-user entry is the queue zset. Their heartbeat is
+-- one bit, at their arrival number, in a bitmap per silence window: `hb` for
+-- the current window, `hb_prev` for the one before. A user is alive while
+-- their bit is set in either, so a user heard within the silence timeout T is
+-- always alive, and one silent for 2T is always silent (T to 2T in between).
+-- Arrival numbers come from the room's `seq` counter, dense from 1, so each
+-- bitmap holds at most one bit per arrival in the room, whatever the user ids.
+--
+-- meta fields: silence_ms (T, published from PostgreSQL), hb_start (when the
+-- current window began, ms) and hb_len (its length: T when it began).
+
+-- Arrivals after opening score ARRIVAL_BASE + arrival: behind the pre-queue,
+-- in order, never tied.
+local ARRIVAL_BASE = 4503599627370496 -- 2^52
+-- Before opening (pre-queue) the score is draw * PREQUEUE_SPAN + arrival, the
+-- draw random below 2^25: a random order (a shared draw falls back to arrival
+-- order), still below ARRIVAL_BASE, and the arrival number stays readable.
+local PREQUEUE_SPAN = 134217728 -- 2^27
+-- SETBIT offsets stop below 2^32 (a 512 MB bitmap): a room takes at most this
+-- many arrivals over its Redis lifetime.
+local MAX_ARRIVALS = 4294967296 -- 2^32
+
+local floor, byte, band, rshift = math.floor, string.byte, bit.band, bit.rshift
+
+local function arrival_of(score)
+  score = tonumber(score)
+  if score >= ARRIVAL_BASE then
+    return score - ARRIVAL_BASE
+  end
+  return score % PREQUEUE_SPAN
+end
+
+-- The arrival numbers of a {member, score, member, score, ...} reply
+-- (ZRANGE ... WITHSCORES). The tick and the sweep run this over a thousand
+-- rows at a time, so the loops in this file stay plain.
+local function arrivals_of(rows)
+  local arrivals = {}
+  for i = 2, #rows, 2 do
+    local score = tonumber(rows[i])
+    if score >= ARRIVAL_BASE then
+      arrivals[i / 2] = score - ARRIVAL_BASE
+    else
+      arrivals[i / 2] = score % PREQUEUE_SPAN
+    end
+  end
+  return arrivals
+end
+
+-- Move the windows forward to `now`: after one window the current one becomes
+-- the previous one, after two or more both are dropped. Every script that
+-- reads or writes heartbeats calls this first, so a heartbeat always lands in
+-- the window of its own time. Windows keep their grid (hb_start advances by
+-- whole windows), so the bounds above hold whoever happens to move them.
+local function heartbeat_windows(meta, hb, hb_prev, now)
+  local window = redis.call("HMGET", meta, "hb_start", "hb_len", "silence_ms")
+  local silence = tonumber(window[3])
+  if not window[1] then
+    redis.call("HSET", meta, "hb_start", now, "hb_len", silence)
+    return
+  end
+  local start, len = tonumber(window[1]), tonumber(window[2])
+  if now < start + len then
+    return
+  end
+  local passed = math.floor((now - start) / len)
+  if passed == 1 and redis.call("EXISTS", hb) == 1 then
+    redis.call("RENAME", hb, hb_prev)
+  else
+    redis.call("DEL", hb, hb_prev)
+  end
+  redis.call("HSET", meta, "hb_start", start + passed * len, "hb_len", silence)
+end
+
+local function heartbeat(hb, arrival)
+  redis.call("SETBIT", hb, arrival, 1)
+end
+
+-- The bits at these offsets (a bitmap's bit 0 is the high bit of byte 0).
+-- Offsets close together (the front of the queue, a sweep batch: at most 2^23
+-- bits apart) are read with one GETRANGE of the bytes between them and looked
+-- up in Lua; else with BITFIELD_RO calls of up to 1,000 GETs (slower, and
+-- unpack() stays far below Lua's stack limit).
+local function bits_at(key, offsets)
+  local bits, count = {}, #offsets
+  if count == 0 then
+    return bits
+  end
+  local low, high = offsets[1], offsets[1]
+  for i = 2, count do
+    local offset = offsets[i]
+    if offset < low then
+      low = offset
+    elseif offset > high then
+      high = offset
+    end
+  end
+  if high - low < 8388608 then
+    local first = floor(low / 8)
+    local bytes = redis.call("GETRANGE", key, first, floor(high / 8))
+    local base = first * 8
+    for i = 1, count do
+      local at = offsets[i] - base
+      bits[i] = band(rshift(byte(bytes, floor(at / 8) + 1) or 0, 7 - at % 8), 1)
+    end
+    return bits
+  end
+  for first = 1, count, 1000 do
+    local args, size = {}, 0
+    for i = first, math.min(first + 999, count) do
+      args[size + 1], args[size + 2], args[size + 3] = "GET", "u1", offsets[i]
+      size = size + 3
+    end
+    for _, got in ipairs(redis.call("BITFIELD_RO", key, unpack(args))) do
+      bits[#bits + 1] = got
+    end
+  end
+  return bits
+end
+
+-- For each arrival number, 1 if heard in the current or the previous window,
+-- else 0. The previous window is only read for those not heard in this one.
+local function heard(hb, hb_prev, arrivals)
+  local bits = bits_at(hb, arrivals)
+  local again, where, count = {}, {}, 0
+  for i = 1, #bits do
+    if bits[i] == 0 then
+      count = count + 1
+      again[count], where[count] = arrivals[i], i
+    end
+  end
+  if count > 0 then
+    local before = bits_at(hb_prev, again)
+    for j = 1, count do
+      bits[where[j]] = before[j]
+    end
+  end
+  return bits
+end
