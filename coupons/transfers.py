@@ -6,10 +6,10 @@ succeeded in the same transaction) or raises TransientTransferError /
 PermanentTransferError. Delivery must be idempotent per grant: the grant id is
 the idempotency key (the ledger uses it as the entry's unique reference).
 
-The drain hands a backend many locked grants at once (`transfer_many`): the
-answer gives each grant its own outcome, and a grant that did not succeed left
-no write behind. A backend without `transfer_many` is called once per grant,
-each call in its own savepoint (`transfer_each`).
+The drain hands a backend many locked grants at once (`transfer_many`, see
+BatchTransferBackend): the answer gives each grant its own outcome, and a grant
+that did not succeed left no write behind. A backend without `transfer_many` is
+called once per grant, each call in its own savepoint (`transfer_each`).
 
 A real payment API plugs in as another backend: call it with the grant id as
 its idempotency key, map timeouts and 5xx to TransientTransferError and
