@@ -40,6 +40,11 @@ def api_token_generation_publish(*, user_id: int, generation: int, only_if_missi
         cache.set(_generation_key(user_id), generation, timeout=GENERATION_TTL_SECONDS)
 
 
+def api_token_generation_publish_many(*, generations: dict[int, int]) -> None:
+    """api_token_generation_publish for many users in one round trip (bulk token issue)."""
+    cache.set_many({_generation_key(user_id): g for user_id, g in generations.items()}, timeout=GENERATION_TTL_SECONDS)
+
+
 def api_token_generation_reset(*, user_id: int) -> None:
     """Drop the cached generation so the next check re-reads the database."""
     cache.delete(_generation_key(user_id))

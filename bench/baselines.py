@@ -110,24 +110,34 @@ class NoopApi(APIView):
         return Response({"ok": True, "user": request.user.id}, status=status.HTTP_202_ACCEPTED)
 
 
+_quantities: dict[str, int] = {}
+
+
+def _quantity(stock: str) -> int:
+    """The stock's quantity, read once per process (a stock never changes during its run)."""
+    if stock not in _quantities:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT quantity FROM bench_stock WHERE stock = %s", [stock])
+            _quantities[stock] = cursor.fetchone()[0]
+    return _quantities[stock]
+
+
 class CountThenInsertApi(APIView):
-    """Count the rows, then insert: two requests both see N-1 and both insert."""
+    """Count, check, insert, as a view usually reads: `if Claim.objects.filter(...).count() < n`,
+    then `.exists()` for the user, then `.create()`, in the request's transaction
+    (ATOMIC_REQUESTS). Two requests that both count n-1 both insert."""
 
     permission_classes = [IsAuthenticated]
 
     def post(self, request: Request, stock: str) -> Response:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT s.quantity, (SELECT count(*) FROM bench_claim c WHERE c.stock = s.stock), "
-                "EXISTS (SELECT 1 FROM bench_claim c WHERE c.stock = s.stock AND c.user_id = %s) "
-                "FROM bench_stock s WHERE s.stock = %s",
-                [request.user.id, stock],
-            )
-            quantity, taken, mine = cursor.fetchone()
-            if mine:
-                return _duplicate()
-            if taken >= quantity:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM bench_claim WHERE stock = %s", [stock])
+            (taken,) = cursor.fetchone()
+            if taken >= _quantity(stock):
                 return _sold_out()
+            cursor.execute("SELECT 1 FROM bench_claim WHERE stock = %s AND user_id = %s", [stock, request.user.id])
+            if cursor.fetchone():
+                return _duplicate()
             cursor.execute("INSERT INTO bench_claim (stock, user_id) VALUES (%s, %s)", [stock, request.user.id])
         return _accepted()
 
@@ -149,18 +159,6 @@ class LockedStockApi(APIView):
             cursor.execute("INSERT INTO bench_claim (stock, user_id) VALUES (%s, %s)", [stock, request.user.id])
             cursor.execute("UPDATE bench_stock SET remaining = remaining - 1 WHERE stock = %s", [stock])
         return _accepted()
-
-
-_quantities: dict[str, int] = {}
-
-
-def _quantity(stock: str) -> int:
-    """The stock's quantity, read once per process (a stock never changes during its run)."""
-    if stock not in _quantities:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT quantity FROM bench_stock WHERE stock = %s", [stock])
-            _quantities[stock] = cursor.fetchone()[0]
-    return _quantities[stock]
 
 
 class RedisIncrApi(APIView):

@@ -159,7 +159,7 @@ def charts(results: dict) -> list[str]:
     if b2:
         labels, values = [], []
         variants = (
-            ("per_grant_2_workers", "one task per grant, 2 workers"),
+            ("per_grant_workers_2", "one task per grant, 2 workers"),
             ("workers_1", "batched drain, 1 worker"),
             ("workers_2", "batched drain, 2 workers"),
         )
@@ -242,7 +242,8 @@ def write(results: dict) -> Path:
             f"{counts['ledger_entries']:,} | {counts['ledger_total']:,} = {counts['succeeded_total']:,} |",
             "",
             f"**Side by side**: each approach gets the same burst of {b1['compare']['firstcome']['requests']:,} "
-            "requests (fresh stock of the same size, same users and connections, same server).",
+            f"requests for {b1['compare']['firstcome']['quantity']:,} slots — the spike's shape at a quarter of "
+            "its size — with a fresh stock, the same users and connections, on the same server.",
             "",
             "| approach | req/s | × no-op | p50 ms | p99 ms | outcomes | accepted rows | over-issue | duplicate rows |",
             "|---|---|---|---|---|---|---|---|---|",
@@ -278,7 +279,7 @@ def write(results: dict) -> Path:
     if b2:
         lines += ["", "## B2 — drain", "", f"Conditions: {b2.get('conditions', '')}.", "",
                   "| variant | grants | seconds | grants/s |", "|---|---|---|---|"]  # fmt: skip
-        for key, label in (("per_grant_2_workers", "one task per grant, 2 workers (before)"),
+        for key, label in (("per_grant_workers_2", "one task per grant, 2 workers (before)"),
                            ("workers_1", "batched drain, 1 worker process"),
                            ("workers_2", "batched drain, 2 worker processes")):  # fmt: skip
             if key in b2:
@@ -296,7 +297,8 @@ def write(results: dict) -> Path:
             f"Conditions: {b3.get('conditions', '')}.",
             "",
             f"- queued users: {b3['users']:,}; Redis memory per queued user (heartbeat state included): "
-            f"**{b3['bytes_per_user']} B**",
+            f"**{b3['bytes_per_user']} B** (used_memory delta; the room's keys by MEMORY USAGE: "
+            f"{b3.get('keys_bytes_per_user')} B)",
             f"- admission tick admitting {b3['admitted_per_tick']:,}: **{b3['tick_ms_median']} ms** median, "
             f"{b3['tick_ms_max']} ms max of Redis time",
             f"- status script: {b3.get('status_us_median')} µs of Redis time (median)",

@@ -115,7 +115,7 @@ def start_worker(tmp_path: Path, *, name: str = "w1", beat: bool = True, concurr
     raise RuntimeError(f"worker did not start:\n{proc.output()}")
 
 
-def start_web(tmp_path: Path, *, workers: int = 2, threads: int = 8, **env: str) -> Proc:
+def start_web(tmp_path: Path, *, workers: int = 2, threads: int = 4, **env: str) -> Proc:
     """granian serving firstcome with the test settings, as the Procfile runs it;
     `proc.extra["url"]` is its base URL."""
     port = free_port()

@@ -285,6 +285,10 @@ GRANT_DRAIN_BATCH = env.int("GRANT_DRAIN_BATCH", default=500)
 # A drain with work left after this long queues its successor and returns, so
 # one hot campaign cannot keep a worker from other campaigns and retries.
 GRANT_DRAIN_BUDGET_SECONDS = env.float("GRANT_DRAIN_BUDGET_SECONDS", default=30.0)
+# A ring's drain starts this long after the ring, so the claims of a burst are
+# delivered together (bench/: one drain per claim under a trickle cost the web
+# tier a publish per claim and the workers a commit per grant).
+GRANT_DRAIN_DELAY_SECONDS = env.float("GRANT_DRAIN_DELAY_SECONDS", default=0.1)
 # The drain doorbell expires on its own after this long, in case the drain a ring
 # asked for was never published or never ran; the sweeper covers it sooner.
 GRANT_DOORBELL_SECONDS = env.int("GRANT_DOORBELL_SECONDS", default=30)
