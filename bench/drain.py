@@ -30,7 +30,6 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,51 +45,17 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench import stack  # noqa: E402
+
 SETUP_THREADS = 4  # claims of the setup overlap their round trips; not timed
-
-
-def database_ensure() -> None:
-    """Create the benchmark database if it is missing, then migrate it."""
-    import psycopg
-    from django.core.management import call_command
-
-    db = settings.DATABASES["default"]
-    dsn = {
-        "host": db["HOST"] or "127.0.0.1",
-        "port": db["PORT"] or 5432,
-        "user": db["USER"],
-        "password": db.get("PASSWORD") or None,
-        "dbname": "postgres",
-    }
-    with psycopg.connect(**dsn, autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            admin.execute(f'CREATE DATABASE "{db["NAME"]}"')
-    call_command("migrate", verbosity=0)
-
-
-def users_ensure(count: int) -> list[int]:
-    from accounts.models import User
-
-    names = [f"drain-bench-{i}" for i in range(count)]
-    User.objects.bulk_create([User(username=n, password="!") for n in names], ignore_conflicts=True)
-    return list(User.objects.filter(username__in=names).order_by("pk").values_list("pk", flat=True))
 
 
 def campaign_with_pending_grants(*, label: str, user_ids: list[int]):
     """A published, open credit campaign whose every slot was claimed through the claim service."""
     from coupons import services
-    from coupons.models import Campaign, Grant
+    from coupons.models import Grant
 
-    now = timezone.now()
-    campaign = Campaign.objects.create(
-        slug=f"drain-{label}-{uuid.uuid4().hex[:8]}",
-        title=f"drain bench {label}",
-        quantity=len(user_ids),
-        amount=10,
-        opens_at=now - timedelta(minutes=1),
-        closes_at=now + timedelta(days=1),
-    )
-    services.campaign_publish(campaign=campaign)
+    campaign = stack.campaign_create(slug=f"drain-{label}-{uuid.uuid4().hex[:8]}", quantity=len(user_ids))
 
     def claim_chunk(chunk: list[int]) -> None:
         with connection.cursor() as cursor:  # setup only: the claims' commits need not wait for the disk
@@ -305,8 +270,8 @@ def main() -> None:
     args = parser.parse_args()
 
     load = os.getloadavg()
-    database_ensure()
-    user_ids = users_ensure(max(args.grants, args.old_grants))
+    stack.database_ensure()
+    user_ids = stack.users_create(max(args.grants, args.old_grants), prefix="drain-bench-")
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="drain-bench-") as tmp:
         logs = Path(tmp)

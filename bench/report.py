@@ -112,6 +112,22 @@ def _bar(path: Path, labels: list[str], values: list[float], title: str, unit: s
     plt.close(fig)
 
 
+def _pairs(path: Path, names: list[str], left: tuple, right: tuple, title: str, unit: str) -> None:
+    """Two bars per name: (label, values) on the left in light, on the right in dark."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], left[1], width=0.4, label=left[0], color="#90cdf4")
+    ax.bar([x + 0.2 for x in xs], right[1], width=0.4, label=right[0], color="#2b6cb0")
+    ax.set_xticks(list(xs), names)
+    ax.set_ylabel(unit)
+    ax.set_title(title, fontsize=11)
+    ax.legend()
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def charts(results: dict) -> list[str]:
     CHARTS.mkdir(parents=True, exist_ok=True)
     made = []
@@ -121,39 +137,18 @@ def charts(results: dict) -> list[str]:
         figures = [b1["noop_django"], b1["noop_api"]] + [b1["compare"][k] for k in APPROACHES]
         _bar(CHARTS / "b1_throughput.png", labels, [f["rps"] for f in figures],
              "B1: requests/s on the same burst and server", "requests per second", highlight=2)  # fmt: skip
-        fig, ax = plt.subplots(figsize=(8, 3.6))
         names = list(APPROACHES)
-        xs = range(len(names))
-        p50 = [b1["compare"][k]["p50_ms"] for k in names]
-        p99 = [b1["compare"][k]["p99_ms"] for k in names]
-        ax.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50", color="#90cdf4")
-        ax.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99", color="#2b6cb0")
-        ax.set_xticks(list(xs), names)
-        ax.set_ylabel("ms")
-        ax.set_title("B1: latency at 256 connections (same burst)", fontsize=11)
-        ax.legend()
-        ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
-        fig.savefig(CHARTS / "b1_latency.png", dpi=110)
-        plt.close(fig)
+        _pairs(CHARTS / "b1_latency.png", names, ("p50", [b1["compare"][k]["p50_ms"] for k in names]),
+               ("p99", [b1["compare"][k]["p99_ms"] for k in names]), "B1: latency at 256 connections (same burst)",
+               "ms")  # fmt: skip
         made += ["b1_throughput.png", "b1_latency.png"]
     servers = results.get("servers")
     if servers:
-        fig, ax = plt.subplots(figsize=(8, 3.6))
-        names = [r["server"] for r in servers["rows"]]
-        xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], [r["noop_api"]["rps"] for r in servers["rows"]], 0.4, label="DRF no-op",
-               color="#a0aec0")  # fmt: skip
-        ax.bar([x + 0.2 for x in xs], [r["claim"]["rps"] for r in servers["rows"]], 0.4, label="claim (sold out)",
-               color="#2b6cb0")  # fmt: skip
-        ax.set_xticks(list(xs), names)
-        ax.set_ylabel("requests per second")
-        ax.set_title("Web server and worker model", fontsize=11)
-        ax.legend()
-        ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
-        fig.savefig(CHARTS / "servers.png", dpi=110)
-        plt.close(fig)
+        rows = servers["rows"]
+        _pairs(CHARTS / "servers.png", [r["server"] for r in rows],
+               ("DRF no-op", [r["noop_api"]["rps"] for r in rows]),
+               ("claim (sold out)", [r["claim"]["rps"] for r in rows]),
+               "Web server and worker model", "requests per second")  # fmt: skip
         made.append("servers.png")
     b2 = results.get("b2")
     if b2:

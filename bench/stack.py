@@ -48,22 +48,38 @@ def bench_env(**overrides: str) -> dict[str, str]:
 # --- the database and Redis db ----------------------------------------------
 
 
-def database_recreate() -> None:
-    """Drop and create the benchmark database, then migrate it (in this process)."""
+def _admin_connect():
+    """A connection to the server's `postgres` database, to create or drop the benchmark's."""
     import psycopg
     from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connections
 
     db = settings.DATABASES["default"]
-    connections.close_all()
     dsn = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"], "dbname": "postgres"}
     if db.get("PASSWORD"):
         dsn["password"] = db["PASSWORD"]
-    with psycopg.connect(**dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    return psycopg.connect(**dsn, autocommit=True), db["NAME"]
+
+
+def database_ensure() -> None:
+    """Create the benchmark database if it is missing, then migrate it (in this process)."""
+    from django.core.management import call_command
+
+    conn, name = _admin_connect()
+    with conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
     call_command("migrate", verbosity=0)
+
+
+def database_recreate() -> None:
+    """Drop and create the benchmark database, migrate it and empty its Redis db."""
+    from django.db import connections
+
+    connections.close_all()
+    conn, name = _admin_connect()
+    with conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    database_ensure()
     redis_flush()
 
 
@@ -74,16 +90,16 @@ def redis_flush() -> None:
     fc_redis.client().flushdb()
 
 
-def users_create(count: int) -> list[int]:
-    """`count` users in bulk (no usable password), returning their ids in order."""
+def users_create(count: int, *, prefix: str = "bench-") -> list[int]:
+    """`count` users named `<prefix><n>` in bulk (no usable password), returning their ids in order."""
     from accounts.models import User
 
-    existing = User.objects.filter(username__startswith="bench-").count()
+    existing = User.objects.filter(username__startswith=prefix).count()
     if existing < count:
         User.objects.bulk_create(
-            [User(username=f"bench-{i:07d}", password="!") for i in range(existing, count)], batch_size=5000
+            [User(username=f"{prefix}{i:07d}", password="!") for i in range(existing, count)], batch_size=5000
         )
-    return list(User.objects.filter(username__startswith="bench-").order_by("pk").values_list("pk", flat=True)[:count])
+    return list(User.objects.filter(username__startswith=prefix).order_by("pk").values_list("pk", flat=True)[:count])
 
 
 def tokens_write(user_ids: list[int], path: Path) -> Path:
