@@ -1,17 +1,36 @@
 """Reads for the waiting room."""
 
+import time
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from waitingroom import redis as room_redis
 from waitingroom.errors import RoomNotFound
 from waitingroom.models import WaitingRoom
 
+# Rooms by slug, kept for ROOM_CACHE_SECONDS in each process: every queued user
+# polls status, and the row (rate, silence timeout, opening time, campaign) only
+# changes when staff edit it; the live state (open, paused, closed) comes from
+# Redis with each answer. A save in this process forgets the entry at once.
+_rooms: dict[str, tuple[float, WaitingRoom]] = {}
+
 
 def room_get(*, slug: str) -> WaitingRoom:
+    cached = _rooms.get(slug)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     room = WaitingRoom.objects.select_related("campaign").filter(slug=slug).first()
     if room is None:
         raise RoomNotFound()
+    if settings.ROOM_CACHE_SECONDS > 0:
+        _rooms[slug] = (time.monotonic() + settings.ROOM_CACHE_SECONDS, room)
     return room
+
+
+def rooms_forget(**_) -> None:
+    """Drop this process's cached rooms (a room was saved or deleted; also a signal receiver)."""
+    _rooms.clear()
 
 
 def room_for_campaign(*, campaign_id: int) -> WaitingRoom | None:

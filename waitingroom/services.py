@@ -18,6 +18,7 @@ from config import clock
 from config import redis as fc_redis
 from config.ratelimit import rate_limit_hit
 from waitingroom import redis as room_redis
+from waitingroom import selectors
 from waitingroom.errors import PassInvalid, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
 from waitingroom.models import WaitingRoom
 
@@ -311,6 +312,7 @@ def room_tick(
         )
     if result.state == Status.QUEUEING and room.status == Status.SCHEDULED:
         WaitingRoom.objects.filter(pk=room.pk, status=Status.SCHEDULED).update(status=Status.QUEUEING)
+        selectors.rooms_forget()  # an update() sends no post_save
     return result
 
 

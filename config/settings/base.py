@@ -245,6 +245,9 @@ HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 # Rate limits (moving window, in Redis): "<count>/<n> <unit>", https://limits.readthedocs.io
 # A re-join is harmless (idempotent); this only stops scripts hammering the queue.
 ROOM_JOIN_RATE = env("ROOM_JOIN_RATE", default="10/10 seconds")
+# A web process keeps a room's row this long (join and status would otherwise
+# read PostgreSQL on every poll); staff edits reach other processes within it.
+ROOM_CACHE_SECONDS = env.float("ROOM_CACHE_SECONDS", default=2.0)
 
 # --- bearer tokens (simplejwt) ----------------------------------------------
 # SIGNING_KEY defaults to SECRET_KEY; set API_TOKEN_SIGNING_KEY to rotate token

@@ -289,6 +289,16 @@ def test_room_api_join_status_leave(user):
     assert_error(client.get(f"/api/v1/rooms/{room.slug}/stats/"), 403, "permission_denied")
 
 
+def test_status_polls_read_the_room_from_memory_and_a_deletion_shows_at_once(user, django_assert_num_queries):
+    room = published_room()
+    client = client_with(account_token(user))
+    client.post(f"/api/v1/rooms/{room.slug}/join/")
+    with django_assert_num_queries(0):  # the join cached the row; the token needs no query either
+        assert client.get(f"/api/v1/rooms/{room.slug}/status/").json()["position"] == 1
+    room.delete()
+    assert_error(client.get(f"/api/v1/rooms/{room.slug}/status/"), 404, "not_found")
+
+
 def test_room_state_survives_a_redis_flush_of_its_settings(redis_clean):
     room = published_room(admit_rate=2)
     redis_clean.flushdb()
