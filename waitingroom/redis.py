@@ -29,11 +29,16 @@ class RoomKeys:
 
     @classmethod
     def of(cls, room_id: int) -> "RoomKeys":
-        tag = f"{{room:{room_id}}}"
-        return cls(*(fc_redis.key(tag, field.name) for field in fields(cls)))
+        return _room_keys(fc_redis.key(f"{{room:{room_id}}}"))
 
     def all(self) -> tuple[str, ...]:
         return tuple(getattr(self, field.name) for field in fields(self))
+
+
+@functools.lru_cache(maxsize=4096)
+def _room_keys(base: str) -> RoomKeys:
+    """The key names under one room's tag, built once per process (every join and status poll needs them)."""
+    return RoomKeys(*(f"{base}:{field.name}" for field in fields(RoomKeys)))
 
 
 # A line "-- include: lib/x.lua" in a script stands for that file (Lua code
