@@ -44,9 +44,15 @@ SPIKE_REQUESTS = int(os.environ.get("BENCH_SPIKE_REQUESTS", 200_000))
 # The side-by-side burst every approach gets: the spike's shape (slots : requests,
 # the same users and connections) at a quarter of its size, so the slowest
 # baseline fits the time budget.
-COMPARE_REQUESTS = int(os.environ.get("BENCH_COMPARE_REQUESTS", 50_000))
+COMPARE_REQUESTS = int(os.environ.get("BENCH_COMPARE_REQUESTS", 12_000))
 COMPARE_SLOTS = SLOTS * COMPARE_REQUESTS // SPIKE_REQUESTS
-NOOP_REQUESTS = 30_000  # the ceilings are steady states: a shorter burst measures them as well
+# Latency at equal load: firstcome and the locked baseline are each offered the
+# same rate, PACED_SHARE of what the locked baseline sustained at saturation,
+# for about PACED_SECONDS (a closed loop at saturation only measures queueing:
+# latency = connections / throughput).
+PACED_SHARE = 0.6
+PACED_SECONDS = 12
+NOOP_REQUESTS = 15_000  # the ceilings are steady states: a shorter burst measures them as well
 CONNECTIONS = 256
 # The server production runs (Procfile); the `servers` section measured the candidates.
 PRODUCTION_SERVER = os.environ.get("BENCH_SERVER", "granian")
@@ -183,7 +189,7 @@ class Stack:
 # --- servers --------------------------------------------------------------------
 
 
-def section_servers(seconds: float = 6) -> None:
+def section_servers(seconds: float = 5) -> None:
     """Each candidate server with the claim's no-op stack and a sold-out claim (the
     request most of a spike consists of), at the same connections; best claim rate wins."""
     _ensure_setup()
@@ -247,6 +253,25 @@ def section_b1() -> None:
                 f"over-issue {compare[approach]['over_issue']}, duplicates {compare[approach]['duplicate_rows']}"
             )
         out["compare"] = compare
+
+        # The same two approaches at an equal offered load both can carry.
+        rate = round(PACED_SHARE * compare["locked"]["rps"])
+        requests = rate * PACED_SECONDS
+        slots = max(1, SLOTS * requests // SPIKE_REQUESTS)
+        paced = {"offered_rps": rate, "requests": requests, "slots": slots}
+        campaign = stack.campaign_create(slug=f"b1-paced-{int(time.time())}", quantity=slots)
+        paced["firstcome"] = s.fire(claim_path(campaign.slug), requests=requests, rate=rate)
+        paced["firstcome"].update(over_issue=campaign_counts(campaign.pk)["over_issue"])
+        stock = f"locked-paced-{int(time.time())}"
+        baselines.stock_create(stock=stock, quantity=slots)
+        paced["locked"] = s.fire(f"/bench/baseline/locked/{stock}/", requests=requests, rate=rate)
+        paced["locked"].update(over_issue=baselines.stock_counts(stock=stock)["over_issue"])
+        paced["p99_ratio"] = round(paced["locked"]["p99_ms"] / max(paced["firstcome"]["p99_ms"], 0.01), 2)
+        out["paced"] = paced
+        log(
+            f"b1: paced at {rate}/s: firstcome p99 {paced['firstcome']['p99_ms']} ms, "
+            f"locked p99 {paced['locked']['p99_ms']} ms ({paced['p99_ratio']}x)"
+        )
 
         # The spike itself: 200,000 claims, then the drain, then every row counted.
         campaign = stack.campaign_create(slug=f"b1-spike-{int(time.time())}", quantity=SLOTS)
@@ -314,7 +339,7 @@ def section_b2() -> None:
     results_save("b2", _script_json("drain", "--grants", str(SLOTS), "--old-grants", "500"))
 
 
-def section_b3(queued: int = 1_000_000, chunk: int = 10_000) -> None:
+def section_b3(queued: int = 1_000_000, chunk: int = 100_000) -> None:
     """bench/room_scale.py measures the Redis side (memory, tick, status) on its own room;
     then a room open in real time gets `queued` users through the join script and
     join and status are driven over HTTP at that size."""
@@ -349,7 +374,7 @@ def section_b3(queued: int = 1_000_000, chunk: int = 10_000) -> None:
             batch = fc_redis.ScriptBatch()
             for user_id in fake_ids[first : first + chunk]:
                 room_redis.join(room_id=room.pk, user_id=user_id, prequeue_draw=0, batch=batch)
-            batch.execute()
+            stack.batch_send(batch, "queued")
         log(f"b3: {queued:,} queued in {time.monotonic() - started:.0f} s (pipelined join script)")
         with Stack(workers=0) as s:
             # new arrivals (and their retries) join at the back of the queue
@@ -360,7 +385,7 @@ def section_b3(queued: int = 1_000_000, chunk: int = 10_000) -> None:
             batch = fc_redis.ScriptBatch()
             for user_id in User.objects.filter(username__startswith="bench-").values_list("pk", flat=True):
                 room_redis.join(room_id=room.pk, user_id=user_id, prequeue_draw=0, batch=batch)
-            batch.execute()
+            stack.batch_send(batch, "queued")
             data["http_status"] = s.fire(f"/api/v1/rooms/{room.slug}/status/", seconds=8, method="GET")
         data["http_queue_size"] = room_redis.counts(room_id=room.pk)[0]
     finally:
@@ -381,10 +406,10 @@ def section_b3(queued: int = 1_000_000, chunk: int = 10_000) -> None:
 # --- B4 ---------------------------------------------------------------------------
 
 
-def section_b4(requests: int = 8_000, slots: int = 2_000, rounds: int = 3) -> None:
-    """The same burst with three leaderboards and with none, in alternating rounds
-    (the host drifts more between two runs than rankings cost, so one run each
-    decides nothing); medians are compared. Claims are counted on the boards when
+def section_b4(requests: int = 6_000, slots: int = 1_500, rounds: int = 3) -> None:
+    """The same burst with three leaderboards and with none, in rounds ordered
+    A B B A A B (the host drifts more between two runs than rankings cost, so one
+    run each decides nothing); medians are compared. Claims are counted on the boards when
     their grant settles in the worker, so the end-to-end rate is compared too."""
     import statistics
 
@@ -396,7 +421,8 @@ def section_b4(requests: int = 8_000, slots: int = 2_000, rounds: int = 3) -> No
     samples: dict[str, list[dict]] = {"with_rankings": [], "without_rankings": []}
     try:
         for round_number in range(rounds * 2):
-            variant = "with_rankings" if round_number % 2 == 0 else "without_rankings"
+            # A B B A A B: a drift of the host over the run weighs on both variants alike
+            variant = "with_rankings" if round_number % 4 in (0, 3) else "without_rankings"
             Board.objects.all().delete()
             if variant == "with_rankings":
                 for board in saved:
@@ -430,7 +456,8 @@ def section_b4(requests: int = 8_000, slots: int = 2_000, rounds: int = 3) -> No
         out["with_rankings"]["claims_settled_per_s"] / out["without_rankings"]["claims_settled_per_s"], 3
     )
     out["conditions"] = (
-        f"{requests:,} claims for {slots:,} slots per round, {rounds} rounds of each variant alternating, "
+        f"{requests:,} claims for {slots:,} slots per round, {rounds} rounds of each variant in the order "
+        "A B B A A B, "
         f"medians; {CONNECTIONS} connections, {WORKER_PROCESSES} worker processes; "
         "with = the 3 boards of the data migration"
     )
@@ -456,6 +483,7 @@ def main() -> None:
     wanted = args.sections or [*SECTIONS, "report"]
     stack.django_setup()
     started = time.monotonic()
+    took: dict[str, int] = {}
     for name in wanted:
         if name == "report":
             from bench import report
@@ -465,10 +493,11 @@ def main() -> None:
             continue
         section_started = time.monotonic()
         SECTIONS[name]()
-        log(f"{name} took {time.monotonic() - section_started:.0f} s")
+        took[name] = round(time.monotonic() - section_started)
+        log(f"{name} took {took[name]} s")
     total = time.monotonic() - started
     if not args.sections:
-        results_save("run", {"seconds": round(total), "sections": wanted})
+        results_save("run", {"seconds": round(total), "sections": wanted, "section_seconds": took})
     log(f"done in {total:.0f} s")
 
 

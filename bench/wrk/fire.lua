@@ -9,7 +9,18 @@
 --   5 optional path list file (one path per line, drawn at random); otherwise
 --     the URL's path is used
 -- done() prints one JSON line: status counts, socket errors, latency percentiles.
+--
+-- Paced mode: with WRK_PACE_MS set (in the environment), every connection waits
+-- a random 0 to 2 x WRK_PACE_MS ms before each request, so the offered load is
+-- about connections / WRK_PACE_MS x 1000 requests per second whatever the
+-- server's speed: latency at a given load instead of at saturation.
 local threads = {}
+local pace = tonumber(os.getenv("WRK_PACE_MS") or "0") or 0
+if pace > 0 then
+  function delay()
+    return math.random(0, 2 * pace)
+  end
+end
 local counter = 0
 
 function setup(thread)
