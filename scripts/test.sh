@@ -10,6 +10,17 @@ set -a
 set +a
 export DJANGO_SETTINGS_MODULE=config.settings.test
 
+# The browser tests drive Debian's Chromium (tests/browser); install it when missing.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM_PATH:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium for the browser tests (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+  else
+    echo "warning: no chromium: the browser tests will be skipped (sudo apt-get install chromium)" >&2
+  fi
+fi
+
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== migrations are up to date"

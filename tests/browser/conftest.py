@@ -1,0 +1,74 @@
+"""Headless Chromium (Debian's, driven by Playwright) against the real web server, worker and beat.
+
+The browser is the system's `chromium` (no browser download); `make test` installs the
+Debian package when it is missing and it runs as root. Each test's screenshots go to
+`test-artifacts/browser/<test>/` (TEST_ARTIFACTS_DIR overrides the root).
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.processes import ROOT
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", ROOT / "test-artifacts")) / "browser"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does it as root)")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls
+    # from the test body are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Shots:
+    """Numbered full-page screenshots of one test, kept as artifacts."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.count = 0
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+
+    def __call__(self, page, name: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def shots(request) -> Shots:
+    return Shots(ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name))
+
+
+@pytest.fixture
+def new_page(browser, web_server):
+    """A fresh browser context (its own cookies) on the running site, phone-sized."""
+    contexts = []
+
+    def open_page(*, locale: str = "en-US"):
+        context = browser.new_context(
+            base_url=web_server.extra["url"], viewport={"width": 390, "height": 844}, locale=locale
+        )
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
