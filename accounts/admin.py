@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors, services
 from accounts.models import User
@@ -20,8 +21,8 @@ class UserAdmin(BaseUserAdmin):
             else:
                 services.api_token_revoke(user=obj)
 
-    @admin.action(description="Revoke API tokens of the selected users")
+    @admin.action(description=_("Revoke API tokens of the selected users"))
     def revoke_tokens(self, request, queryset):
         for user in queryset:
             services.api_token_revoke(user=user)
-        self.message_user(request, f"Revoked the tokens of {queryset.count()} user(s).")
+        self.message_user(request, _("Revoked the tokens of %(count)d user(s).") % {"count": queryset.count()})

@@ -1,9 +1,11 @@
 """Domain errors of the accounts app."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApplicationError
 
 
 class InvalidCredentials(ApplicationError):
     code = "invalid_credentials"
     status_code = 401
-    default_detail = "Username or password is wrong."
+    default_detail = _("Username or password is wrong.")

@@ -5,6 +5,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
@@ -23,7 +24,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password1"],
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}.")
+        messages.success(request, _("Welcome, %(username)s.") % {"username": user.username})
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
 
@@ -36,7 +37,7 @@ def api_token(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
             services.api_token_revoke(user=request.user)
-            messages.success(request, "All your API tokens have been revoked.")
+            messages.success(request, _("All your API tokens have been revoked."))
             return redirect("api-token")
         context["token"], context["expires_at"] = services.api_token_issue(user=request.user)
     return render(request, "accounts/api_token.html", context)

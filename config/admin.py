@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
 
@@ -19,4 +20,6 @@ def apply_each(model_admin: ModelAdmin, request: HttpRequest, objects: Iterable,
         except ApplicationError as error:
             model_admin.message_user(request, f"{obj.slug}: {error.detail}", messages.WARNING)
     if succeeded:
-        model_admin.message_user(request, f"{done}: {succeeded} selected.", messages.SUCCESS)
+        model_admin.message_user(
+            request, _("%(done)s: %(count)d selected.") % {"done": done, "count": succeeded}, messages.SUCCESS
+        )

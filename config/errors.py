@@ -1,10 +1,12 @@
 """Base class of every domain error: a stable `code`, an HTTP status and a message."""
 
+from django.utils.translation import gettext_lazy as _
+
 
 class ApplicationError(Exception):
     code = "error"
     status_code = 400
-    default_detail = "The request could not be completed."
+    default_detail = _("The request could not be completed.")
 
     def __init__(
         self, detail: str | None = None, *, extra: dict | None = None, headers: dict[str, str] | None = None

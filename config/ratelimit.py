@@ -5,6 +5,7 @@ import math
 import time
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -15,7 +16,7 @@ from config.errors import ApplicationError
 class RateLimited(ApplicationError):
     code = "rate_limited"
     status_code = 429
-    default_detail = "Too many requests; slow down and try again shortly."
+    default_detail = _("Too many requests; slow down and try again shortly.")
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
 from config.admin import apply_each
 from config.errors import ApplicationError
@@ -78,27 +79,27 @@ class CampaignAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return obj is None or obj.status == Campaign.Status.DRAFT
 
-    @admin.display(description="claimed", ordering="n_claimed")
+    @admin.display(description=_("claimed"), ordering="n_claimed")
     def claimed(self, obj):
         return obj.n_claimed
 
-    @admin.display(description="pending", ordering="n_pending")
+    @admin.display(description=_("pending"), ordering="n_pending")
     def pending(self, obj):
         return obj.n_pending
 
-    @admin.display(description="succeeded", ordering="n_succeeded")
+    @admin.display(description=_("succeeded"), ordering="n_succeeded")
     def succeeded(self, obj):
         return obj.n_succeeded
 
-    @admin.display(description="failed", ordering="n_failed")
+    @admin.display(description=_("failed"), ordering="n_failed")
     def failed(self, obj):
         return obj.n_failed
 
-    @admin.display(description="remaining")
+    @admin.display(description=_("remaining"))
     def remaining(self, obj):
         return selectors.campaign_remaining(campaign=obj)
 
-    @admin.display(description="live counts")
+    @admin.display(description=_("live counts"))
     def live_counts(self, obj):
         if obj.pk is None:
             return "-"
@@ -108,36 +109,44 @@ class CampaignAdmin(admin.ModelAdmin):
             f"failed {counts.failed} · remaining {selectors.campaign_remaining(campaign=obj)}"
         )
 
-    @admin.action(description="Publish (freeze terms, open at opens_at)")
+    @admin.action(description=_("Publish (freeze terms, open at opens_at)"))
     def publish(self, request, queryset):
-        apply_each(self, request, queryset, lambda c: services.campaign_publish(campaign=c), "Published")
+        apply_each(self, request, queryset, lambda c: services.campaign_publish(campaign=c), _("Published"))
 
-    @admin.action(description="Open now")
+    @admin.action(description=_("Open now"))
     def open_now(self, request, queryset):
-        apply_each(self, request, queryset, lambda c: services.campaign_open_now(campaign=c), "Opened")
+        apply_each(self, request, queryset, lambda c: services.campaign_open_now(campaign=c), _("Opened"))
 
-    @admin.action(description="Close (stop claims now)")
+    @admin.action(description=_("Close (stop claims now)"))
     def close(self, request, queryset):
-        apply_each(self, request, queryset, lambda c: services.campaign_close(campaign=c), "Closed")
+        apply_each(self, request, queryset, lambda c: services.campaign_close(campaign=c), _("Closed"))
 
-    @admin.action(description="Cancel")
+    @admin.action(description=_("Cancel"))
     def cancel(self, request, queryset):
-        apply_each(self, request, queryset, lambda c: services.campaign_cancel(campaign=c), "Cancelled")
+        apply_each(self, request, queryset, lambda c: services.campaign_cancel(campaign=c), _("Cancelled"))
 
-    @admin.action(description="Reconcile Redis with the database")
+    @admin.action(description=_("Reconcile Redis with the database"))
     def reconcile(self, request, queryset):
         for campaign in queryset.filter(status__in=Campaign.PUBLISHED):
             report = services.campaign_reconcile(campaign=campaign, fix=True)
             level = messages.WARNING if report.drifted else messages.SUCCESS
             self.message_user(
                 request,
-                f"{campaign.slug}: {'drift fixed' if report.drifted else 'no drift'} "
-                f"(gate missing: {report.gate_missing}, missing in Redis: {len(report.missing_in_redis)}, "
-                f"unknown in Redis: {len(report.unknown_in_redis)})",
+                _(
+                    "%(slug)s: %(outcome)s (gate missing: %(gate_missing)s, missing in Redis: %(missing)d, "
+                    "unknown in Redis: %(unknown)d)"
+                )
+                % {
+                    "slug": campaign.slug,
+                    "outcome": _("drift fixed") if report.drifted else _("no drift"),
+                    "gate_missing": _("yes") if report.gate_missing else _("no"),
+                    "missing": len(report.missing_in_redis),
+                    "unknown": len(report.unknown_in_redis),
+                },
                 level,
             )
 
-    @admin.action(description="Generate a seat map (draft campaigns)")
+    @admin.action(description=_("Generate a seat map (draft campaigns)"))
     def generate_seats(self, request, queryset):
         """Rows × seats with a price per row range, e.g. rows "A-C:50000, D-F:30000", 20 seats a row."""
         form = SeatMapForm(request.POST if "apply" in request.POST else None)
@@ -149,24 +158,28 @@ class CampaignAdmin(admin.ModelAdmin):
                         rows=form.cleaned_data["rows"],
                         seats_per_row=form.cleaned_data["seats_per_row"],
                     )
-                    self.message_user(request, f"{campaign.slug}: {count} seats.", messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        _("%(slug)s: %(count)d seats.") % {"slug": campaign.slug, "count": count},
+                        messages.SUCCESS,
+                    )
                 except ApplicationError as error:
                     self.message_user(request, f"{campaign.slug}: {error.detail}", messages.WARNING)
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Generate a seat map",
+            "title": _("Generate a seat map"),
             "form": form,
             "campaigns": queryset,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/coupons/seat_map_form.html", context)
 
-    @admin.action(description="Re-drive stuck pending grants")
+    @admin.action(description=_("Re-drive stuck pending grants"))
     def redrive_stuck(self, request, queryset):
         ids = Grant.objects.filter(campaign__in=queryset, status=Grant.Status.PENDING).values_list("id", flat=True)
         count = services.grant_redrive(grant_ids=[str(i) for i in ids])
-        self.message_user(request, f"Re-enqueued {count} pending grant(s).", messages.SUCCESS)
+        self.message_user(request, _("Re-enqueued %(count)d pending grant(s).") % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(Grant)
@@ -178,11 +191,11 @@ class GrantAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["redrive"]
 
-    @admin.action(description="Re-drive the selected pending grants")
+    @admin.action(description=_("Re-drive the selected pending grants"))
     def redrive(self, request, queryset):
         ids = queryset.filter(status=Grant.Status.PENDING).values_list("id", flat=True)
         count = services.grant_redrive(grant_ids=[str(i) for i in ids])
-        self.message_user(request, f"Re-enqueued {count} pending grant(s).", messages.SUCCESS)
+        self.message_user(request, _("Re-enqueued %(count)d pending grant(s).") % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(Wallet)

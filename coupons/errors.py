@@ -1,12 +1,14 @@
 """Domain errors of the coupons app, each with a stable code and status."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApplicationError
 
 
 class CampaignNotFound(ApplicationError):
     code = "not_found"
     status_code = 404
-    default_detail = "No such campaign."
+    default_detail = _("No such campaign.")
 
 
 class ClaimRejected(ApplicationError):
@@ -15,22 +17,22 @@ class ClaimRejected(ApplicationError):
 
 class SoldOut(ClaimRejected):
     code = "sold_out"
-    default_detail = "Every slot has been taken."
+    default_detail = _("Every slot has been taken.")
 
 
 class NotOpen(ClaimRejected):
     code = "not_open"
-    default_detail = "This campaign has not opened yet."
+    default_detail = _("This campaign has not opened yet.")
 
 
 class Closed(ClaimRejected):
     code = "closed"
-    default_detail = "This campaign is closed."
+    default_detail = _("This campaign is closed.")
 
 
 class Cancelled(ClaimRejected):
     code = "cancelled"
-    default_detail = "This campaign was cancelled."
+    default_detail = _("This campaign was cancelled.")
 
 
 REJECTIONS: dict[str, type[ClaimRejected]] = {
@@ -44,49 +46,49 @@ REJECTIONS: dict[str, type[ClaimRejected]] = {
 class ChooseSeat(ApplicationError):
     code = "choose_seat"
     status_code = 409
-    default_detail = "This campaign sells chosen seats: hold a seat, then confirm it."
+    default_detail = _("This campaign sells chosen seats: hold a seat, then confirm it.")
 
 
 class GateUnavailable(ApplicationError):
     code = "store_unavailable"
     status_code = 503
-    default_detail = "The claim could not be recorded; nothing was taken. Try again shortly."
+    default_detail = _("The claim could not be recorded; nothing was taken. Try again shortly.")
 
 
 class CampaignTermsFrozen(ApplicationError):
     code = "terms_frozen"
     status_code = 409
-    default_detail = "The campaign is published: its terms are read-only."
+    default_detail = _("The campaign is published: its terms are read-only.")
 
 
 class InvalidTransition(ApplicationError):
     code = "invalid_transition"
     status_code = 409
-    default_detail = "The campaign cannot move to that status from its current one."
+    default_detail = _("The campaign cannot move to that status from its current one.")
 
 
 class CouponAlreadyRedeemed(ApplicationError):
     code = "already_redeemed"
     status_code = 409
-    default_detail = "This coupon has already been redeemed."
+    default_detail = _("This coupon has already been redeemed.")
 
 
 class CouponExpired(ApplicationError):
     code = "coupon_expired"
     status_code = 409
-    default_detail = "This coupon has expired."
+    default_detail = _("This coupon has expired.")
 
 
 class CouponNotFound(ApplicationError):
     code = "not_found"
     status_code = 404
-    default_detail = "No such coupon."
+    default_detail = _("No such coupon.")
 
 
 class GrantNotFound(ApplicationError):
     code = "not_found"
     status_code = 404
-    default_detail = "No such grant."
+    default_detail = _("No such grant.")
 
 
 class TransferError(Exception):

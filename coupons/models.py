@@ -6,24 +6,25 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Campaign(models.Model):
     class Kind(models.TextChoices):
-        CREDIT = "credit", "Wallet credit"
-        COUPON = "coupon", "Coupon code"
+        CREDIT = "credit", _("Wallet credit")
+        COUPON = "coupon", _("Coupon code")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SCHEDULED = "scheduled", "Scheduled"
-        OPEN = "open", "Open"
-        SOLD_OUT = "sold_out", "Sold out"
-        CLOSED = "closed", "Closed"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        OPEN = "open", _("Open")
+        SOLD_OUT = "sold_out", _("Sold out")
+        CLOSED = "closed", _("Closed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Allocation(models.TextChoices):
-        FIRST_FREE = "first_free", "First free slot"
-        CHOSEN = "chosen", "Chosen slot (seats)"
+        FIRST_FREE = "first_free", _("First free slot")
+        CHOSEN = "chosen", _("Chosen slot (seats)")
 
     # Statuses in which the terms are frozen and the Redis gate exists.
     PUBLISHED = (Status.SCHEDULED, Status.OPEN, Status.SOLD_OUT, Status.CLOSED, Status.CANCELLED)
@@ -62,9 +63,9 @@ class Campaign(models.Model):
 
 class Grant(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     LIVE = (Status.PENDING, Status.SUCCEEDED)
 
@@ -129,9 +130,9 @@ class Wallet(models.Model):
 
 class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
-        GRANT_CREDIT = "grant_credit", "Grant credit"
-        PURCHASE = "purchase", "Purchase"
-        ADJUSTMENT = "adjustment", "Adjustment"
+        GRANT_CREDIT = "grant_credit", _("Grant credit")
+        PURCHASE = "purchase", _("Purchase")
+        ADJUSTMENT = "adjustment", _("Adjustment")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     amount = models.BigIntegerField(help_text="Positive credits, negative debits (KRW).")
@@ -171,8 +172,8 @@ class Seat(models.Model):
     """A chosen slot of an `allocation = chosen` campaign: a labelled seat with a price."""
 
     class Status(models.TextChoices):
-        FREE = "free", "Free"
-        SOLD = "sold", "Sold"
+        FREE = "free", _("Free")
+        SOLD = "sold", _("Sold")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="seats")
     slot = models.PositiveIntegerField(help_text="1..N: the slot number the Redis gate uses.")

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from config import clock
 from config.errors import ApplicationError
@@ -28,37 +29,37 @@ logger = logging.getLogger(__name__)
 class SeatTaken(ApplicationError):
     code = "seat_taken"
     status_code = 409
-    default_detail = "Someone else holds or bought this seat."
+    default_detail = _("Someone else holds or bought this seat.")
 
 
 class NoSuchSeat(ApplicationError):
     code = "not_found"
     status_code = 404
-    default_detail = "No such seat."
+    default_detail = _("No such seat.")
 
 
 class HoldInvalid(ApplicationError):
     code = "hold_expired"
     status_code = 409
-    default_detail = "Your hold has expired or was replaced; pick the seat again."
+    default_detail = _("Your hold has expired or was replaced; pick the seat again.")
 
 
 class StaleToken(ApplicationError):
     code = "stale_token"
     status_code = 409
-    default_detail = "This hold is older than the seat's last sale; it cannot confirm."
+    default_detail = _("This hold is older than the seat's last sale; it cannot confirm.")
 
 
 class InsufficientFunds(ApplicationError):
     code = "insufficient_funds"
     status_code = 409
-    default_detail = "Your wallet cannot pay for this seat; nothing was charged."
+    default_detail = _("Your wallet cannot pay for this seat; nothing was charged.")
 
 
 class AlreadyBooked(ApplicationError):
     code = "already_booked"
     status_code = 409
-    default_detail = "You already have a seat for this event."
+    default_detail = _("You already have a seat for this event.")
 
 
 # --- seat map generation (staff, while the campaign is a draft) ---------------
@@ -75,9 +76,9 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
     """
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != Campaign.Status.DRAFT:
-        raise InvalidTransition("The seat map of a published campaign is read-only.")
+        raise InvalidTransition(_("The seat map of a published campaign is read-only."))
     if seats_per_row < 1:
-        raise InvalidTransition("seats_per_row must be at least 1.")
+        raise InvalidTransition(_("seats_per_row must be at least 1."))
     parsed = []
     for part in rows.split(","):
         match = ROW_SPEC.match(part.upper())
@@ -89,7 +90,7 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
         parsed.append((first, last, price))
     rows_used = [chr(r) for first, last, _ in parsed for r in range(ord(first), ord(last) + 1)]
     if len(rows_used) != len(set(rows_used)):
-        raise InvalidTransition("A row appears in two ranges.")
+        raise InvalidTransition(_("A row appears in two ranges."))
     Seat.objects.filter(campaign=campaign).delete()
     seats, slot = [], 0
     for first, last, price in parsed:
@@ -104,7 +105,7 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
         with transaction.atomic():
             Seat.objects.bulk_create(seats)
     except IntegrityError as exc:
-        raise InvalidTransition("The seat labels collide; check the row ranges.") from exc
+        raise InvalidTransition(_("The seat labels collide; check the row ranges.")) from exc
     Campaign.objects.filter(pk=campaign.pk).update(
         quantity=slot, allocation=Campaign.Allocation.CHOSEN, amount=min(p for _, _, p in parsed)
     )

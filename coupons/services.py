@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import LockError, RedisError
 
 from config import clock
@@ -95,7 +96,7 @@ def campaign_gate_rebuild(*, campaign_id: int, force: bool = False) -> None:
     """
     lock = gate.rebuild_lock(campaign_id=campaign_id)
     if not lock.acquire():
-        raise GateUnavailable("The campaign is being restored; try again in a moment.")
+        raise GateUnavailable(_("The campaign is being restored; try again in a moment."))
     try:
         if not force and gate.gate_exists(campaign_id=campaign_id):
             return
@@ -176,12 +177,12 @@ def campaign_publish(*, campaign: Campaign, open_now: bool = False) -> Campaign:
     """draft → scheduled/open: the terms freeze and the gate appears in Redis."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != Status.DRAFT:
-        raise InvalidTransition("Only a draft can be published.")
+        raise InvalidTransition(_("Only a draft can be published."))
     now = timezone.now()
     if open_now:
         campaign.opens_at = min(campaign.opens_at, now)
     if campaign.allocation == Campaign.Allocation.CHOSEN and campaign.seats.count() != campaign.quantity:
-        raise InvalidTransition("Generate the seat map first: a chosen-seat campaign needs one seat per slot.")
+        raise InvalidTransition(_("Generate the seat map first: a chosen-seat campaign needs one seat per slot."))
     campaign.full_clean()
     campaign.status = _status_for_window(campaign, now)
     campaign.published_at = now
@@ -197,7 +198,7 @@ def campaign_open_now(*, campaign: Campaign) -> Campaign:
         return campaign_publish(campaign=campaign, open_now=True)
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != Status.SCHEDULED:
-        raise InvalidTransition("Only a draft or scheduled campaign can be opened now.")
+        raise InvalidTransition(_("Only a draft or scheduled campaign can be opened now."))
     campaign.opens_at = timezone.now()
     campaign.status = Status.OPEN
     campaign.save(update_fields=["opens_at", "status", "updated_at"])

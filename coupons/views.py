@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.errors import ApplicationError
@@ -56,9 +57,11 @@ def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect(error.extra["room_url"])
     else:
         if outcome.created:
-            messages.success(request, f"You are in: slot #{outcome.slot}. Your grant is on its way.")
+            messages.success(
+                request, _("You are in: slot #%(slot)s. Your grant is on its way.") % {"slot": outcome.slot}
+            )
         else:
-            messages.info(request, f"You already hold slot #{outcome.slot} in this campaign.")
+            messages.info(request, _("You already hold slot #%(slot)s in this campaign.") % {"slot": outcome.slot})
     return redirect("campaign-detail", slug=slug)
 
 

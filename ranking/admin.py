@@ -1,6 +1,7 @@
 """Admin for boards (editable, with a rebuild action) and snapshots (read-only)."""
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from ranking import redis as rank_redis
 from ranking import services
@@ -23,13 +24,16 @@ class BoardAdmin(admin.ModelAdmin):
             rank_redis.keys_delete(board_slug=old.slug)
             services.board_rebuild(board=obj)
 
-    @admin.action(description="Rebuild from the database")
+    @admin.action(description=_("Rebuild from the database"))
     def rebuild(self, request, queryset):
         for board in queryset:
             report = services.board_rebuild(board=board)
             level = messages.WARNING if report.differences else messages.SUCCESS
             self.message_user(
-                request, f"{board.slug}: {report.keys} key(s) rebuilt, {len(report.differences)} differed", level
+                request,
+                _("%(slug)s: %(keys)d key(s) rebuilt, %(differed)d differed")
+                % {"slug": board.slug, "keys": report.keys, "differed": len(report.differences)},
+                level,
             )
 
 

@@ -3,21 +3,22 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Board(models.Model):
     class Metric(models.TextChoices):
-        CLAIMS = "claims", "Claims (hottest campaigns)"
-        SELL_OUT_SECONDS = "sell_out_seconds", "Seconds from opening to sold out (fastest sell-outs)"
-        USERS_SERVED = "users_served", "Users served (succeeded grants)"
+        CLAIMS = "claims", _("Claims (hottest campaigns)")
+        SELL_OUT_SECONDS = "sell_out_seconds", _("Seconds from opening to sold out (fastest sell-outs)")
+        USERS_SERVED = "users_served", _("Users served (succeeded grants)")
 
     class Direction(models.TextChoices):
-        DESC = "desc", "Higher is better"
-        ASC = "asc", "Lower is better"
+        DESC = "desc", _("Higher is better")
+        ASC = "asc", _("Lower is better")
 
     class TieStyle(models.TextChoices):
-        COMPETITION = "competition", "Competition (1, 2, 2, 4)"
-        DENSE = "dense", "Dense (1, 2, 2, 3)"
+        COMPETITION = "competition", _("Competition (1, 2, 2, 4)")
+        DENSE = "dense", _("Dense (1, 2, 2, 3)")
 
     slug = models.SlugField(max_length=60, unique=True)
     title = models.CharField(max_length=120)

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
 from ranking import services
@@ -14,13 +15,13 @@ PERIOD_KINDS = ("d", "w", "all")
 class BoardNotFound(ApplicationError):
     code = "not_found"
     status_code = 404
-    default_detail = "No such board."
+    default_detail = _("No such board.")
 
 
 class BadPeriod(ApplicationError):
     code = "invalid"
     status_code = 400
-    default_detail = "period must be d, w or all, and date YYYY-MM-DD."
+    default_detail = _("period must be d, w or all, and date YYYY-MM-DD.")
 
 
 def board_list_visible():

@@ -10,14 +10,15 @@ set -a
 set +a
 export DJANGO_SETTINGS_MODULE=config.settings.test
 
-# The browser tests drive Debian's Chromium (tests/browser); install it when missing.
-if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM_PATH:-}" ]; then
+# The browser tests drive Debian's Chromium (tests/browser) and screenshot Korean
+# pages; install the browser and a Korean font when missing.
+if [ -z "${CHROMIUM_PATH:-}" ] && ! { command -v chromium >/dev/null 2>&1 && fc-list :lang=ko 2>/dev/null | grep -q .; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing chromium for the browser tests (apt-get)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
-      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-  else
-    echo "warning: no chromium: the browser tests will be skipped (sudo apt-get install chromium)" >&2
+    echo "== installing chromium and a Korean font for the browser tests (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null 2>&1 ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; }
+  elif ! command -v chromium >/dev/null 2>&1; then
+    echo "warning: no chromium: the browser tests will be skipped (sudo apt-get install chromium fonts-nanum)" >&2
   fi
 fi
 

@@ -1,6 +1,7 @@
 """Admin for waiting rooms: live numbers and the knobs staff turn during an event."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from config.admin import apply_each
 from waitingroom import selectors, services
@@ -36,22 +37,22 @@ class WaitingRoomAdmin(admin.ModelAdmin):
                 obj._live_stats = None
         return obj._live_stats
 
-    @admin.display(description="queued")
+    @admin.display(description=_("queued"))
     def queued(self, obj):
         stats = self._stats(obj)
         return stats.queued if stats else "?"
 
-    @admin.display(description="active")
+    @admin.display(description=_("active"))
     def active(self, obj):
         stats = self._stats(obj)
         return stats.active if stats else "?"
 
-    @admin.display(description="admitted")
+    @admin.display(description=_("admitted"))
     def admitted(self, obj):
         stats = self._stats(obj)
         return stats.admitted if stats else "?"
 
-    @admin.display(description="live")
+    @admin.display(description=_("live"))
     def live(self, obj):
         stats = self._stats(obj) if obj.pk else None
         if stats is None:
@@ -65,14 +66,14 @@ class WaitingRoomAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         services.room_publish(room=obj)  # new rate and max_active apply from the next tick
 
-    @admin.action(description="Pause admission")
+    @admin.action(description=_("Pause admission"))
     def pause(self, request, queryset):
-        apply_each(self, request, queryset, lambda r: services.room_pause(room=r), "Paused")
+        apply_each(self, request, queryset, lambda r: services.room_pause(room=r), _("Paused"))
 
-    @admin.action(description="Resume admission")
+    @admin.action(description=_("Resume admission"))
     def resume(self, request, queryset):
-        apply_each(self, request, queryset, lambda r: services.room_resume(room=r), "Resumed")
+        apply_each(self, request, queryset, lambda r: services.room_resume(room=r), _("Resumed"))
 
-    @admin.action(description="Close the room")
+    @admin.action(description=_("Close the room"))
     def close(self, request, queryset):
-        apply_each(self, request, queryset, lambda r: services.room_close(room=r, reason="staff"), "Closed")
+        apply_each(self, request, queryset, lambda r: services.room_close(room=r, reason="staff"), _("Closed"))

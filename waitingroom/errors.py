@@ -1,39 +1,41 @@
 """Domain errors of the waiting room."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApplicationError
 
 
 class RoomNotFound(ApplicationError):
     code = "not_found"
     status_code = 404
-    default_detail = "No such waiting room."
+    default_detail = _("No such waiting room.")
 
 
 class RoomNotOpen(ApplicationError):
     code = "not_open"
     status_code = 409
-    default_detail = "This waiting room has not opened yet."
+    default_detail = _("This waiting room has not opened yet.")
 
 
 class RoomClosed(ApplicationError):
     code = "closed"
     status_code = 409
-    default_detail = "This waiting room is closed."
+    default_detail = _("This waiting room is closed.")
 
 
 class RoomSoldOut(ApplicationError):
     code = "sold_out"
     status_code = 409
-    default_detail = "Everything has been claimed; the waiting room is closed."
+    default_detail = _("Everything has been claimed; the waiting room is closed.")
 
 
 class AdmissionRequired(ApplicationError):
     code = "admission_required"
     status_code = 403
-    default_detail = "This campaign is behind a waiting room: join it and come back with your access pass."
+    default_detail = _("This campaign is behind a waiting room: join it and come back with your access pass.")
 
 
 class PassInvalid(ApplicationError):
     code = "pass_invalid"
     status_code = 403
-    default_detail = "This access pass is not valid (forged, expired, already used, or not yours)."
+    default_detail = _("This access pass is not valid (forged, expired, already used, or not yours).")

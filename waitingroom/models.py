@@ -2,14 +2,15 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class WaitingRoom(models.Model):
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        QUEUEING = "queueing", "Queueing"
-        PAUSED = "paused", "Paused"
-        CLOSED = "closed", "Closed"
+        SCHEDULED = "scheduled", _("Scheduled")
+        QUEUEING = "queueing", _("Queueing")
+        PAUSED = "paused", _("Paused")
+        CLOSED = "closed", _("Closed")
 
     slug = models.SlugField(max_length=80, unique=True)
     title = models.CharField(max_length=200)

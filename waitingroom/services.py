@@ -12,6 +12,7 @@ from django.core import signing
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import RedisError
 
 from config import clock
@@ -207,14 +208,14 @@ def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> Cons
         payload = signing.loads(token, salt=PASS_SALT)
         room_id, owner, expiry_ms = int(payload["r"]), int(payload["u"]), int(payload["x"])
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise PassInvalid("This access pass is not valid.") from exc
+        raise PassInvalid(_("This access pass is not valid.")) from exc
     if owner != user_id:
-        raise PassInvalid("This access pass belongs to someone else.")
+        raise PassInvalid(_("This access pass belongs to someone else."))
     if expiry_ms <= (now_ms if now_ms is not None else clock.now_ms()):
-        raise PassInvalid("This access pass has expired; join the room again.")
+        raise PassInvalid(_("This access pass has expired; join the room again."))
     outcome = room_redis.consume(room_id=room_id, user_id=user_id, expiry_ms=expiry_ms, now_ms=now_ms)
     if outcome != 1:
-        raise PassInvalid("This access pass was already used or has expired.")
+        raise PassInvalid(_("This access pass was already used or has expired."))
     return ConsumedPass(room_id, user_id, expiry_ms)
 
 
@@ -335,7 +336,7 @@ def room_sweep_silent(
     in short script calls of `batch` users (about a millisecond each), carried on by the next run
     after `max_batches` (200,000 users a run: a million-user queue takes five runs)."""
     removed = 0
-    for _ in range(max_batches):
+    for _batch in range(max_batches):
         step = room_redis.sweep(room_id=room.pk, batch=batch, now_ms=now_ms)
         removed += step.removed
         if step.progress != "more":

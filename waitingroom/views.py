@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.errors import ApplicationError
@@ -55,7 +56,7 @@ def room_leave(request: HttpRequest, slug: str) -> HttpResponse:
         room = selectors.room_get(slug=slug)
         services.room_leave(room_id=room.pk, user_id=request.user.pk)
         request.session.pop(_start_key(room.pk), None)
-        messages.info(request, "You left the queue.")
+        messages.info(request, _("You left the queue."))
     except ApplicationError as error:
         messages.error(request, error.detail)
     return redirect("home")

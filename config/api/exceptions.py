@@ -5,6 +5,7 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, DataError, InterfaceError, InternalError, OperationalError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
@@ -25,6 +26,10 @@ STORE_ERRORS: dict[type[Exception], str] = {
     InterfaceError: "database",
     InternalError: "database",
 }
+UNAVAILABLE = {
+    "redis": _("The gate (Redis) is unavailable; try again shortly."),
+    "database": _("The database is unavailable; try again shortly."),
+}
 
 
 def store_of(exc: BaseException) -> str | None:
@@ -37,7 +42,7 @@ def store_of(exc: BaseException) -> str | None:
 
 def store_unavailable_response(store: str) -> Response:
     return Response(
-        {"code": "store_unavailable", "detail": f"The {store} is unavailable; try again shortly."},
+        {"code": "store_unavailable", "detail": UNAVAILABLE[store]},
         status=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": "1"},
     )

@@ -46,6 +46,9 @@ MIDDLEWARE = [
     # https://whitenoise.readthedocs.io/en/stable/django.html#enable-whitenoise
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Language from the switcher's cookie, else the browser's Accept-Language.
+    # https://docs.djangoproject.com/en/5.2/topics/i18n/translation/#how-django-discovers-language-preference
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -66,6 +69,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -127,7 +131,11 @@ AUTH_PASSWORD_VALIDATORS = [
 API_TOKEN_LIFETIME_HOURS = env.int("API_TOKEN_LIFETIME_HOURS", default=24 * 7)
 
 # --- i18n -------------------------------------------------------------------
-LANGUAGE_CODE = "en"
+# Korean and English; a request without a preference (no cookie, no Accept-Language
+# naming either) gets LANGUAGE_CODE.
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="Asia/Seoul")
 USE_I18N = True
 USE_TZ = True

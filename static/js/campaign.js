@@ -6,8 +6,10 @@
   if (!root) return;
   var field = function (name) { return root.querySelector('[data-field="' + name + '"]'); };
   var grantApi = root.dataset.grantApi || null;
-  var STATUS_LABELS = { scheduled: "Scheduled", open: "Open", sold_out: "Sold out", closed: "Closed", cancelled: "Cancelled",
-                        pending: "Pending", succeeded: "Succeeded", failed: "Failed" };
+  // gettext and interpolate come from the JavaScript catalog (base.html loads it)
+  var STATUS_LABELS = { scheduled: gettext("Scheduled"), open: gettext("Open"), sold_out: gettext("Sold out"),
+                        closed: gettext("Closed"), cancelled: gettext("Cancelled"), pending: gettext("Pending"),
+                        succeeded: gettext("Succeeded"), failed: gettext("Failed") };
 
   function csrfToken() {
     var match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -46,7 +48,7 @@
         var result = field("claim-result");
         var badge = field("grant-status");
         if (badge) setBadge(badge, status);
-        else if (result) result.innerHTML = 'Slot <strong>#' + (g ? g.slot : "?") + '</strong> — <span class="badge badge--' + status + '">' + (STATUS_LABELS[status] || status) + "</span>";
+        else if (result) result.innerHTML = interpolate(gettext("Slot <strong>#%s</strong>"), [g ? g.slot : "?"]) + ' — <span class="badge badge--' + status + '">' + (STATUS_LABELS[status] || status) + "</span>";
         if (status === "pending") setTimeout(refreshGrant, 1000);
       })
       .catch(function () { setTimeout(refreshGrant, 3000); });
@@ -71,10 +73,10 @@
           if (res.status === 202 || res.status === 200) {
             grantApi = res.body.status_url;
             form.remove();
-            result.textContent = res.status === 202 ? "You are in! Slot #" + res.body.slot + "…" : "You already hold slot #" + res.body.slot + ".";
+            result.textContent = interpolate(res.status === 202 ? gettext("You are in! Slot #%s…") : gettext("You already hold slot #%s."), [res.body.slot]);
             refreshGrant();
           } else {
-            result.textContent = res.body.detail || "Something went wrong; try again.";
+            result.textContent = res.body.detail || gettext("Something went wrong; try again.");
             result.className = "claim__result alert";
             delete button.dataset.busy;
             button.disabled = res.status === 409 && res.body.code !== "not_open";

@@ -39,7 +39,9 @@
   function tick() {
     if (current) {
       var left = Math.max(0, Math.round((current.expires - Date.now()) / 1000));
-      holdText.textContent = left > 0 ? "Seat " + current.label + " is yours for " + Math.floor(left / 60) + ":" + ("0" + left % 60).slice(-2) : "Your hold on " + current.label + " expired.";
+      holdText.textContent = left > 0
+        ? interpolate(gettext("Seat %s is yours for %s"), [current.label, Math.floor(left / 60) + ":" + ("0" + left % 60).slice(-2)])
+        : interpolate(gettext("Your hold on %s expired."), [current.label]);
       actions.hidden = left <= 0;
       if (left <= 0) current = null;
     }
@@ -52,16 +54,16 @@
         if (res.body.code !== "admission_required") accessPass = null;
         if (res.status === 200) { current = { label: res.body.label, token: res.body.token, expires: res.body.expires_ms }; }
         else if (res.body.room_url) window.location.href = res.body.room_url;
-        else holdText.textContent = res.body.detail || "That seat is not available.";
+        else holdText.textContent = res.body.detail || gettext("That seat is not available.");
       });
       return;
     }
     var action = event.target.dataset.action;
     if (!action || !current) return;
     post(current.label + "/" + action + "/", { token: current.token }).then(function (res) {
-      if (action === "confirm" && res.status === 201) { holdText.textContent = "Seat " + current.label + " is yours. Enjoy the show!"; actions.hidden = true; current = null; }
-      else if (action === "release") { holdText.textContent = "Released."; actions.hidden = true; current = null; }
-      else holdText.textContent = res.body.detail || "Something went wrong.";
+      if (action === "confirm" && res.status === 201) { holdText.textContent = interpolate(gettext("Seat %s is yours. Enjoy the show!"), [current.label]); actions.hidden = true; current = null; }
+      else if (action === "release") { holdText.textContent = gettext("Released."); actions.hidden = true; current = null; }
+      else holdText.textContent = res.body.detail || gettext("Something went wrong.");
     });
   });
   root.querySelectorAll(".seat[data-token]").forEach(function (el) {

@@ -101,3 +101,33 @@ def test_pick_a_seat_and_confirm_it(new_page, shots):
     page.reload()
     expect(page.get_by_role("button", name=re.compile(r"^Seat A-2,"))).to_have_class(re.compile("seat--(mine|sold)"))
     shots(page, "map-after")
+
+
+def test_a_korean_phone_gets_korean_pages_and_the_switcher_changes_them(new_page, shots, worker_factory):
+    # given a Korean phone and an open credit drop
+    campaign = published_campaign(quantity=3, amount=10_000, title="만 원 선착순")
+    worker_factory(name="browser-ko")
+    page = new_page(locale="ko-KR")
+
+    # when they sign up (in Korean) and claim with the page's script
+    page.goto(reverse("signup"))
+    expect(page.get_by_role("heading", name="계정 만들기")).to_be_visible()
+    page.get_by_label("사용자 이름").fill("서연")
+    page.get_by_label("이메일").fill("seoyeon@example.com")
+    page.get_by_label("비밀번호", exact=True).fill("a-long-passphrase-4-drops")
+    page.get_by_label("비밀번호 확인").fill("a-long-passphrase-4-drops")
+    page.get_by_role("button", name="회원가입").click()
+    page.goto(reverse("campaign-detail", args=[campaign.slug]))
+    expect(page.get_by_text("지갑에 10,000원 적립")).to_be_visible()
+    page.get_by_role("button", name="지금 신청").click()
+
+    # then the script's messages and live statuses are Korean too
+    expect(page.locator("[data-field=claim-result]")).to_contain_text("지급 완료", timeout=30_000)
+    shots(page, "claimed-in-korean")
+
+    # and the switcher turns the site to English and it stays so
+    page.get_by_label("언어").select_option("en")
+    expect(page.get_by_text("10,000 KRW into your wallet")).to_be_visible()
+    page.goto(reverse("my-grants"))
+    expect(page.locator(".amount").first).to_have_text("10,000 KRW")
+    shots(page, "switched-to-english")
