@@ -245,6 +245,9 @@ HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 # Rate limits (moving window, in Redis): "<count>/<n> <unit>", https://limits.readthedocs.io
 # A re-join is harmless (idempotent); this only stops scripts hammering the queue.
 ROOM_JOIN_RATE = env("ROOM_JOIN_RATE", default="10/10 seconds")
+# Proxies (CIDRs) whose X-Forwarded-For names the client (config/clientip.py);
+# empty: the client is REMOTE_ADDR and the header is ignored, since anyone can send it.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # A web process keeps a room's row this long (join and status would otherwise
 # read PostgreSQL on every poll); staff edits reach other processes within it.
 ROOM_CACHE_SECONDS = env.float("ROOM_CACHE_SECONDS", default=2.0)
