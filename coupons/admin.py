@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 
-from config.admin import apply_each
+from config.admin import RateLimitFieldsAdmin, apply_each
 from config.errors import ApplicationError
 from coupons import seats, selectors, services
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
@@ -32,7 +32,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(RateLimitFieldsAdmin):
     list_display = (
         "title",
         "status",
@@ -77,6 +77,10 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return obj is None or obj.status == Campaign.Status.DRAFT
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.campaign_gate_publish(campaign=obj)  # new rate limits apply from the next claim
 
     @admin.display(description="claimed", ordering="n_claimed")
     def claimed(self, obj):

@@ -7,8 +7,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.ratelimit import RateLimitFields
 
-class Campaign(models.Model):
+
+class Campaign(RateLimitFields):
     class Kind(models.TextChoices):
         CREDIT = "credit", "Wallet credit"
         COUPON = "coupon", "Coupon code"

@@ -3,8 +3,10 @@
 from django.db import models
 from django.db.models import Q
 
+from config.ratelimit import RateLimitFields
 
-class WaitingRoom(models.Model):
+
+class WaitingRoom(RateLimitFields):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         QUEUEING = "queueing", "Queueing"

@@ -4,6 +4,7 @@ import pytest
 from django.test import RequestFactory
 
 from config.clientip import client_ip
+from config.ratelimit import ip_bucket_id
 
 
 def request(remote: str, forwarded: str | None = None):
@@ -40,3 +41,8 @@ def test_behind_trusted_proxies(settings, remote, forwarded, expected):
 
 def test_no_remote_address_shares_one_bucket(settings):
     assert client_ip(request("")) == "0.0.0.0"
+
+
+def test_ipv6_buckets_are_per_64():
+    assert ip_bucket_id("2001:db8:1:2:3:4:5:6") == ip_bucket_id("2001:db8:1:2::9") == "2001:db8:1:2::/64"
+    assert ip_bucket_id("203.0.113.1") == "203.0.113.1"
