@@ -254,6 +254,11 @@ RATE_LIMIT_USER_PER_SECOND = env.float("RATE_LIMIT_USER_PER_SECOND", default=1.0
 # drop's opening second); it stops one host spraying through many accounts.
 RATE_LIMIT_IP_BURST = env.int("RATE_LIMIT_IP_BURST", default=1000)
 RATE_LIMIT_IP_PER_SECOND = env.float("RATE_LIMIT_IP_PER_SECOND", default=100.0)
+# Sign-up and login (page and token API): per client IP only (users are not known yet).
+SIGNUP_RATE_IP_BURST = env.int("SIGNUP_RATE_IP_BURST", default=30)
+SIGNUP_RATE_IP_PER_SECOND = env.float("SIGNUP_RATE_IP_PER_SECOND", default=0.5)
+LOGIN_RATE_IP_BURST = env.int("LOGIN_RATE_IP_BURST", default=60)
+LOGIN_RATE_IP_PER_SECOND = env.float("LOGIN_RATE_IP_PER_SECOND", default=2.0)
 # Proxies (CIDRs) whose X-Forwarded-For names the client (config/clientip.py);
 # empty: the client is REMOTE_ADDR and the header is ignored, since anyone can send it.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
