@@ -1,7 +1,8 @@
-"""Writes for accounts: sign-up, token issue and revocation."""
+"""Writes for accounts: sign-up, token issue and revocation, and their per-IP rate limits."""
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.db.models import F
@@ -10,6 +11,19 @@ from accounts import selectors
 from accounts.errors import InvalidCredentials
 from accounts.models import User
 from accounts.tokens import api_token_build
+from config.ratelimit import Bucket, ip_token_take
+
+
+def signup_attempt(*, client_ip: str, now_ms: int | None = None) -> None:
+    """Spend one sign-up attempt of the client's IP, before the form is read; RateLimited when none is left."""
+    bucket = Bucket(settings.SIGNUP_RATE_IP_BURST, settings.SIGNUP_RATE_IP_PER_SECOND)
+    ip_token_take(scope="signup", client_ip=client_ip, bucket=bucket, now_ms=now_ms)
+
+
+def login_attempt(*, client_ip: str, now_ms: int | None = None) -> None:
+    """Spend one login attempt of the client's IP, before the password is checked; RateLimited when none is left."""
+    bucket = Bucket(settings.LOGIN_RATE_IP_BURST, settings.LOGIN_RATE_IP_PER_SECOND)
+    ip_token_take(scope="login", client_ip=client_ip, bucket=bucket, now_ms=now_ms)
 
 
 @transaction.atomic
@@ -28,7 +42,12 @@ def api_token_issue(*, user: User, lifetime: timedelta | None = None) -> tuple[s
     return api_token_build(user=user, lifetime=lifetime)
 
 
-def api_token_issue_for_credentials(*, username: str, password: str) -> tuple[str, datetime]:
+def api_token_issue_for_credentials(
+    *, username: str, password: str, client_ip: str | None = None
+) -> tuple[str, datetime]:
+    """A token for a username and password; with `client_ip` the attempt spends a login token of that IP first."""
+    if client_ip is not None:
+        login_attempt(client_ip=client_ip)
     user = authenticate(username=username, password=password)
     if user is None:
         raise InvalidCredentials()

@@ -1,7 +1,8 @@
-"""Account pages: sign-up and the API token page."""
+"""Account pages: sign-up, login and the API token page."""
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,12 +11,29 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import SignUpForm
+from config.clientip import client_ip
+from config.ratelimit import RateLimited
+
+
+def _rate_limited(request: HttpRequest, error: RateLimited, template: str, context: dict) -> HttpResponse:
+    """The form again, empty, answered 429 with Retry-After (nothing of the request was looked at)."""
+    messages.error(request, error.detail)
+    response = render(request, template, context, status=error.status_code)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
+    if request.method == "POST":
+        try:
+            services.signup_attempt(client_ip=client_ip(request))
+        except RateLimited as error:
+            form = SignUpForm(initial={"username": request.POST.get("username", "")[:150]})
+            return _rate_limited(request, error, "registration/signup.html", {"form": form})
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = services.user_create(
@@ -41,3 +59,17 @@ def api_token(request: HttpRequest) -> HttpResponse:
             return redirect("api-token")
         context["token"], context["expires_at"] = services.api_token_issue(user=request.user)
     return render(request, "accounts/api_token.html", context)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, with a per-IP limit on attempts (each POST spends a token first)."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            services.login_attempt(client_ip=client_ip(request))
+        except RateLimited as error:
+            form = self.get_form_class()(request)
+            return _rate_limited(request, error, self.template_name, self.get_context_data(form=form))
+        return super().post(request, *args, **kwargs)

@@ -86,6 +86,10 @@ def main() -> None:
         status=WaitingRoom.Status.SCHEDULED,
         max_pending_grants=0,
         max_store_latency_ms=0,
+        # No token buckets: the figures are the queue's own memory and Redis time
+        # (a join's bucket key lives about a second; docs/api.md, "Rate limits").
+        rate_user_burst=0,
+        rate_ip_burst=0,
     )
     keys = room_redis.RoomKeys.of(room.pk)
     try:

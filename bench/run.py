@@ -306,8 +306,9 @@ def redis_ceiling(requests: int = 200_000) -> dict:
             "--dbnum", str(kwargs.get("db", 0)), "-c", "50", "-n", str(requests), "--csv"]  # fmt: skip
     if kwargs.get("password"):
         base += ["-a", kwargs["password"]]
-    claim_args = ["EVALSHA", claim_sha, "5", keys.meta, keys.next, keys.free, keys.holders, keys.leases,
-                  "__rand_int__", "bench-grant", str(settings.GRANT_LEASE_SECONDS * 1000), "", ""]  # fmt: skip
+    claim_args = ["EVALSHA", claim_sha, "7", keys.meta, keys.next, keys.free, keys.holders, keys.leases,
+                  f"{keys.rate_limit}:u:__rand_int__", f"{keys.rate_limit}:ip:-",
+                  "__rand_int__", "bench-grant", str(settings.GRANT_LEASE_SECONDS * 1000), "", "", ""]  # fmt: skip
     out = {}
     for name, args in (("trivial_script", ["EVALSHA", trivial_sha, "0"]), ("claim_script", claim_args)):
         run = subprocess.run([*base, "-r", str(USERS), *args], capture_output=True, text=True, timeout=300)
@@ -364,6 +365,7 @@ def section_b3(queued: int = 1_000_000, chunk: int = 100_000) -> None:
         prequeue=False,
         max_pending_grants=0,
         max_store_latency_ms=0,
+        rate_ip_burst=0,  # every bench request comes from 127.0.0.1; the per-user limit stays on
     )
     room_services.room_publish(room=room)
     keys = room_redis.RoomKeys.of(room.pk)

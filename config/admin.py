@@ -23,3 +23,20 @@ def apply_each(model_admin: ModelAdmin, request: HttpRequest, objects: Iterable,
         model_admin.message_user(
             request, _("%(done)s: %(count)d selected.") % {"done": done, "count": succeeded}, messages.SUCCESS
         )
+
+
+class RateLimitFieldsAdmin(ModelAdmin):
+    """Admin of a model with RateLimitFields: the four limits in a group of their own, below the rest."""
+
+    rate_limit_fields = ("rate_user_burst", "rate_user_per_second", "rate_ip_burst", "rate_ip_per_second")
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fields = [name for name in self.get_fields(request, obj) if name not in self.rate_limit_fields]
+        description = _(
+            "Token buckets per user and per client IP (docs/api.md, Rate limits). Blank: the default from "
+            "settings; 0: off. They may change at any time, also once published."
+        )
+        return [
+            (None, {"fields": fields}),
+            (_("Rate limits"), {"fields": self.rate_limit_fields, "description": description}),
+        ]

@@ -1,4 +1,8 @@
-"""The raw Redis client and key naming shared by every app's Redis module."""
+"""The raw Redis client, key naming and Lua loading shared by every app's Redis module."""
+
+import functools
+import importlib.resources
+import re
 
 from django.conf import settings
 from django_redis import get_redis_connection
@@ -15,6 +19,32 @@ def client() -> Redis:
 def key(*parts: str | int) -> str:
     """A key under the project prefix: key("{camp:7}", "next") -> "fc:{camp:7}:next"."""
     return ":".join((settings.REDIS_KEY_PREFIX, *map(str, parts)))
+
+
+# A line "-- include: lib/x.lua" in a script stands for that file of the same
+# package's scripts/, "-- include: config:lib/x.lua" for one of another package
+# (Lua code shared by several scripts; Redis runs each script as one source).
+_INCLUDE = re.compile(r"^-- include: (?:(\w+):)?(\S+\.lua)$", re.MULTILINE)
+
+
+def script_source(package: str, name: str) -> str:
+    """The source of <package>/scripts/<name>.lua with its includes pasted in."""
+
+    def read(owner: str, path: str) -> str:
+        return importlib.resources.files(owner).joinpath("scripts", *path.split("/")).read_text()
+
+    return _INCLUDE.sub(lambda line: read(line[1] or package, line[2]), read(package, f"{name}.lua"))
+
+
+@functools.cache
+def _script(name: str) -> Script:
+    return client().register_script(script_source("config", name))
+
+
+def token_take(*, key: str, burst: int, per_second: float, now_ms: int | None = None) -> int:
+    """Spend one token of a lone bucket (scripts/token_bucket.lua): 0 if spent, else ms until one is there."""
+    args = [burst, per_second, "" if now_ms is None else now_ms]
+    return int(_script("token_bucket")(keys=[key], args=args, client=client()))
 
 
 class ScriptBatch:

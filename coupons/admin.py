@@ -6,7 +6,7 @@ from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from config.admin import apply_each
+from config.admin import RateLimitFieldsAdmin, apply_each
 from config.errors import ApplicationError
 from coupons import seats, selectors, services
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
@@ -33,7 +33,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(RateLimitFieldsAdmin):
     list_display = (
         "title",
         "status",
@@ -78,6 +78,10 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return obj is None or obj.status == Campaign.Status.DRAFT
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.campaign_gate_publish(campaign=obj)  # new rate limits apply from the next claim
 
     @admin.display(description=_("claimed"), ordering="n_claimed")
     def claimed(self, obj):

@@ -8,8 +8,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.ratelimit import RateLimitFields
 
-class Campaign(models.Model):
+
+class Campaign(RateLimitFields):
     class Kind(models.TextChoices):
         CREDIT = "credit", _("Wallet credit")
         COUPON = "coupon", _("Coupon code")

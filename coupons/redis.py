@@ -5,13 +5,13 @@ runs on one node of a Redis Cluster too.
 """
 
 import functools
-import importlib.resources
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from redis.commands.core import Script
 
 from config import redis as fc_redis
+from config.ratelimit import bucket_keys
 
 SLUG_MAP_KEY = "campaigns:slugs"
 
@@ -30,6 +30,7 @@ class GateKeys:
     seat_holds: str  # slot -> hold expiry, for the sweep
     seat_session: str  # user -> end of the shopping session a waiting-room pass opened
     doorbell: str  # set while a drain of the campaign's pending grants is asked for and not started
+    rate_limit: str  # prefix of the claim and hold token buckets ("<prefix>:u:<user>", "<prefix>:ip:<ip>")
 
     @classmethod
     def of(cls, campaign_id: int) -> "GateKeys":
@@ -37,7 +38,7 @@ class GateKeys:
 
     def all(self) -> tuple[str, ...]:
         """Every key a rebuild replaces (the fence counter is only ever raised, never reset;
-        the doorbell is no state of the gate)."""
+        the doorbell and the token buckets are no state of the gate)."""
         return (
             self.meta,
             self.next,
@@ -54,13 +55,13 @@ class GateKeys:
 def _gate_keys(base: str) -> GateKeys:
     """The key names under one campaign's tag, built once per process (every claim needs them)."""
     names = ("meta", "next", "free", "holders", "leases", "rebuild-lock", "seats", "seat-holder", "fence")
-    return GateKeys(*(f"{base}:{name}" for name in (*names, "seat-holds", "seat-session", "doorbell")))
+    return GateKeys(*(f"{base}:{name}" for name in (*names, "seat-holds", "seat-session", "doorbell", "rl")))
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    outcome: str  # accepted | duplicate | sold_out | not_open | closed | cancelled | missing
-    slot: int
+    outcome: str  # accepted | duplicate | sold_out | not_open | closed | cancelled | missing | rate_limited
+    slot: int  # for rate_limited: the ms until the buckets have a token again
     grant_id: str
     remaining: int
 
@@ -87,8 +88,7 @@ class Hold:
 @functools.cache
 def _script(name: str) -> Script:
     """Load a Lua file once per process; calls pass the current client explicitly."""
-    source = importlib.resources.files("coupons").joinpath("scripts", f"{name}.lua").read_text()
-    return fc_redis.client().register_script(source)
+    return fc_redis.client().register_script(fc_redis.script_source("coupons", name))
 
 
 def _text(value: bytes | str | int) -> str | int:
@@ -103,11 +103,21 @@ def claim(
     lease_ms: int,
     now_ms: int | None = None,
     room_id: int | None = None,
+    client_ip: str | None = None,
 ) -> ClaimResult:
+    """Run claim.lua; `client_ip` None skips the per-IP bucket (calls that come from no request)."""
     keys = GateKeys.of(campaign_id)
+    user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
     reply = _script("claim")(
-        keys=[keys.meta, keys.next, keys.free, keys.holders, keys.leases],
-        args=[user_id, grant_id, lease_ms, "" if now_ms is None else now_ms, "" if room_id is None else room_id],
+        keys=[keys.meta, keys.next, keys.free, keys.holders, keys.leases, user_bucket, ip_bucket],
+        args=[
+            user_id,
+            grant_id,
+            lease_ms,
+            "" if now_ms is None else now_ms,
+            "" if room_id is None else room_id,
+            by_ip,
+        ],
         client=fc_redis.client(),
     )
     outcome, slot, grant, remaining = (_text(v) for v in reply)
@@ -227,6 +237,7 @@ class GateState:
     room: str  # id of the waiting room in front, or ""
     room_slug: str
     allocation: str
+    rate_limits: dict[str, int | float]  # the meta's rl_* fields (config/ratelimit.py)
     sold_seats: list[int]
     next: int
     free: list[int]
@@ -259,6 +270,7 @@ def gate_write(*, campaign_id: int, gate: GateState) -> None:
             "room": gate.room,
             "room_slug": gate.room_slug,
             "allocation": gate.allocation,
+            **gate.rate_limits,
         },
     )
     if gate.sold_seats:
@@ -316,8 +328,8 @@ def slug_remember(slug: str, campaign_id: int) -> None:
 
 @dataclass(frozen=True)
 class SeatHoldResult:
-    outcome: str  # held | seat_taken | no_seat | not_open | closed | cancelled | missing
-    token: int
+    outcome: str  # held | seat_taken | no_seat | not_open | closed | cancelled | missing | rate_limited
+    token: int  # for rate_limited: the ms until the buckets have a token again
     expiry_ms: int
 
 
@@ -330,11 +342,30 @@ def seat_hold(
     session_ms: int,
     room_id: int | None = None,
     now_ms: int | None = None,
+    client_ip: str | None = None,
 ) -> SeatHoldResult:
     keys = GateKeys.of(campaign_id)
+    user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
     outcome, token, expiry = _script("seat_hold")(
-        keys=[keys.meta, keys.seats, keys.seat_holder, keys.fence, keys.seat_holds, keys.seat_session],
-        args=[user_id, slot, hold_ms, "" if now_ms is None else now_ms, "" if room_id is None else room_id, session_ms],
+        keys=[
+            keys.meta,
+            keys.seats,
+            keys.seat_holder,
+            keys.fence,
+            keys.seat_holds,
+            keys.seat_session,
+            user_bucket,
+            ip_bucket,
+        ],
+        args=[
+            user_id,
+            slot,
+            hold_ms,
+            "" if now_ms is None else now_ms,
+            "" if room_id is None else room_id,
+            session_ms,
+            by_ip,
+        ],
         client=fc_redis.client(),
     )
     return SeatHoldResult(str(_text(outcome)), int(token), int(expiry))

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config import clock
 from config.errors import ApplicationError
+from config.ratelimit import RateLimited
 from coupons import redis as gate
 from coupons.errors import REJECTIONS, CampaignNotFound, InvalidTransition
 from coupons.models import Campaign, Grant, LedgerEntry, Seat, Wallet
@@ -143,8 +144,12 @@ def seat_hold(
     label: str = "",
     access_pass: str | None = None,
     now_ms: int | None = None,
+    client_ip: str | None = None,
 ) -> Hold:
     """Hold a free seat for settings.SEAT_HOLD_SECONDS; a held or sold seat is 409 seat_taken.
+
+    The hold script spends a token of the user's and of `client_ip`'s bucket
+    first (None: no per-IP limit); an empty one is 429 rate_limited.
 
     Behind a waiting room the first hold uses up the access pass and opens a
     shopping session (SEAT_SESSION_SECONDS) for switching seats without a new pass.
@@ -169,6 +174,7 @@ def seat_hold(
         session_ms=settings.SEAT_SESSION_SECONDS * 1000,
         room_id=consumed.room_id if consumed else None,
         now_ms=now_ms,
+        client_ip=client_ip,
     )
     try:
         result = hold()
@@ -185,6 +191,8 @@ def seat_hold(
         from waitingroom import services as room_services
 
         room_services.pass_restore(consumed=consumed)  # the pass could not be used here: keep the turn
+    if result.outcome == "rate_limited":
+        raise RateLimited.after(result.token)
     if result.outcome == "seat_taken":
         raise SeatTaken()
     if result.outcome == "no_seat":

@@ -18,6 +18,7 @@ from redis.exceptions import LockError, RedisError
 from config import clock
 from config import redis as fc_redis
 from config.errors import ApplicationError
+from config.ratelimit import RateLimited
 from coupons import redis as gate
 from coupons.errors import (
     REJECTIONS,
@@ -77,6 +78,7 @@ def gate_state_build(*, campaign: Campaign) -> gate.GateState:
         room=room,
         room_slug=room_slug,
         allocation=campaign.allocation,
+        rate_limits=campaign.rate_limits_meta(),
         sold_seats=_sold_seats(campaign) if chosen else [],
         next=highest,
         free=[slot for slot in range(1, highest + 1) if slot not in taken],
@@ -140,7 +142,15 @@ def _gate_meta_args(campaign: Campaign) -> dict:
         "room": room,
         "room_slug": room_slug,
         "allocation": campaign.allocation,
+        **campaign.rate_limits_meta(),
     }
+
+
+def campaign_gate_publish(*, campaign: Campaign) -> None:
+    """Staff edited a published campaign (its rate limits, say): its gate gets the new values once
+    committed (the status tick republishes every published campaign each second anyway)."""
+    if campaign.is_published:
+        transaction.on_commit(partial(_gate_meta_publish, campaign))
 
 
 def campaign_gate_room_set(*, campaign_id: int, room) -> None:
@@ -312,18 +322,25 @@ def _drain_enqueue(campaign_id: int) -> bool:
 
 
 def claim_create(
-    *, campaign_id: int, user_id: int, access_pass: str | None = None, now_ms: int | None = None
+    *,
+    campaign_id: int,
+    user_id: int,
+    access_pass: str | None = None,
+    now_ms: int | None = None,
+    client_ip: str | None = None,
 ) -> ClaimOutcome:
     """Take a slot for the user in Redis, then record the pending grant in PostgreSQL.
 
-    Rejections (sold out, not open, closed, cancelled, no admission) and repeats
-    are answered by Redis alone. Only an accepted claim writes to the database,
+    Rejections (rate limited, sold out, not open, closed, cancelled, no admission)
+    and repeats are answered by Redis alone; the claim script spends a token of
+    the user's and of `client_ip`'s bucket first (None: no per-IP limit). Only an accepted claim writes to the database,
     and the answer is given only after that write committed (I4). A campaign
     behind a waiting room needs an access pass, used up here (W4); if the claim
     then fails on our side, the user's place is given back.
     """
+    claim = partial(_claim, campaign_id=campaign_id, user_id=user_id, now_ms=now_ms, client_ip=client_ip)
     if not access_pass:
-        return _claim(campaign_id=campaign_id, user_id=user_id, room_id=None, now_ms=now_ms)
+        return claim(room_id=None)
     from waitingroom import services as room_services
     from waitingroom.errors import PassInvalid
 
@@ -338,17 +355,19 @@ def claim_create(
         remaining = gate.remaining(campaign_id=campaign_id) or 0
         return ClaimOutcome(created=False, grant_id=held.grant_id, slot=held.slot, remaining=remaining)
     try:
-        outcome = _claim(campaign_id=campaign_id, user_id=user_id, room_id=consumed.room_id, now_ms=now_ms)
+        outcome = claim(room_id=consumed.room_id)
     except SoldOut:
         raise  # the turn is over: nothing left to use it on
     except (ApplicationError, RedisError, DatabaseError):
-        # not open yet, another room's campaign, a store error: the user keeps their turn
+        # rate limited, not open yet, another room's campaign, a store error: the user keeps their turn
         room_services.pass_restore(consumed=consumed)
         raise
     return outcome
 
 
-def _claim(*, campaign_id: int, user_id: int, room_id: int | None, now_ms: int | None) -> ClaimOutcome:
+def _claim(
+    *, campaign_id: int, user_id: int, room_id: int | None, now_ms: int | None, client_ip: str | None
+) -> ClaimOutcome:
     grant_id = str(uuid.uuid4())
     lease_ms = settings.GRANT_LEASE_SECONDS * 1000
     claim = partial(
@@ -359,11 +378,14 @@ def _claim(*, campaign_id: int, user_id: int, room_id: int | None, now_ms: int |
         lease_ms=lease_ms,
         now_ms=now_ms,
         room_id=room_id,
+        client_ip=client_ip,
     )
     result = claim()
     if result.outcome == "missing":
         campaign_gate_rebuild(campaign_id=campaign_id)
         result = claim()
+    if result.outcome == "rate_limited":
+        raise RateLimited.after(result.slot)
     if result.outcome in REJECTIONS:
         raise REJECTIONS[result.outcome]()
     if result.outcome == "choose_seat":

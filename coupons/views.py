@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from config.clientip import client_ip
 from config.errors import ApplicationError
 from coupons import selectors, services
 
@@ -49,7 +50,10 @@ def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
         outcome = services.claim_create(
-            campaign_id=campaign_id, user_id=request.user.pk, access_pass=request.POST.get("access_pass") or None
+            campaign_id=campaign_id,
+            user_id=request.user.pk,
+            access_pass=request.POST.get("access_pass") or None,
+            client_ip=client_ip(request),
         )
     except ApplicationError as error:
         messages.error(request, error.detail)

@@ -3,13 +3,13 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from config.admin import apply_each
+from config.admin import RateLimitFieldsAdmin, apply_each
 from waitingroom import selectors, services
 from waitingroom.models import WaitingRoom
 
 
 @admin.register(WaitingRoom)
-class WaitingRoomAdmin(admin.ModelAdmin):
+class WaitingRoomAdmin(RateLimitFieldsAdmin):
     list_display = (
         "title",
         "status",
@@ -64,7 +64,7 @@ class WaitingRoomAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        services.room_publish(room=obj)  # new rate and max_active apply from the next tick
+        services.room_publish(room=obj)  # new rate and max_active apply from the next tick, rate limits at once
 
     @admin.action(description=_("Pause admission"))
     def pause(self, request, queryset):

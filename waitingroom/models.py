@@ -4,8 +4,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from config.ratelimit import RateLimitFields
 
-class WaitingRoom(models.Model):
+
+class WaitingRoom(RateLimitFields):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("Scheduled")
         QUEUEING = "queueing", _("Queueing")

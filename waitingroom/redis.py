@@ -5,13 +5,12 @@ either reconstructible or safely discardable (docs/waitingroom.md says which).
 """
 
 import functools
-import importlib.resources
-import re
 from dataclasses import dataclass, fields
 
 from redis.commands.core import Script
 
 from config import redis as fc_redis
+from config.ratelimit import bucket_keys
 
 # Pre-queue draws are random below this (scripts/lib/heartbeat.lua packs the
 # draw and the arrival number into one score below 2^52).
@@ -34,6 +33,12 @@ class RoomKeys:
     def all(self) -> tuple[str, ...]:
         return tuple(getattr(self, field.name) for field in fields(self))
 
+    @property
+    def rate_limit(self) -> str:
+        """Prefix of the join token buckets ("<prefix>:u:<user>", "<prefix>:ip:<ip>"); they expire
+        on their own and are no state of the room, so all() leaves them out."""
+        return self.meta.removesuffix(":meta") + ":rl"
+
 
 @functools.lru_cache(maxsize=4096)
 def _room_keys(base: str) -> RoomKeys:
@@ -41,17 +46,10 @@ def _room_keys(base: str) -> RoomKeys:
     return RoomKeys(*(f"{base}:{field.name}" for field in fields(RoomKeys)))
 
 
-# A line "-- include: lib/x.lua" in a script stands for that file (Lua code
-# shared by several scripts; Redis runs each script as one source).
-_INCLUDE = re.compile(r"^-- include: (\S+\.lua)$", re.MULTILINE)
-
-
 @functools.cache
 def _script(name: str) -> Script:
-    scripts = importlib.resources.files("waitingroom").joinpath("scripts")
-    source = scripts.joinpath(f"{name}.lua").read_text()
-    source = _INCLUDE.sub(lambda line: scripts.joinpath(*line[1].split("/")).read_text(), source)
-    return fc_redis.client().register_script(source)
+    """Load a Lua file once per process, its "-- include:" lines pasted in (config/redis.py)."""
+    return fc_redis.client().register_script(fc_redis.script_source("waitingroom", name))
 
 
 def _run(name: str, keys: list[str], args: list) -> list | int:
@@ -68,8 +66,8 @@ def _now_arg(now_ms: int | None) -> str | int:
 
 @dataclass(frozen=True)
 class JoinResult:
-    outcome: str  # queued | prequeued | admitted | not_open | closed | sold_out | missing
-    position: int
+    outcome: str  # queued | prequeued | admitted | not_open | closed | sold_out | missing | rate_limited
+    position: int  # for rate_limited: the ms until the buckets have a token again
     size: int
     score: float | None  # arrival score (admission order), when queued
 
@@ -81,12 +79,16 @@ def join(
     prequeue_draw: int,
     now_ms: int | None = None,
     batch: fc_redis.ScriptBatch | None = None,
+    client_ip: str | None = None,
 ) -> JoinResult | None:
     """Run join.lua; with a `batch` the call is queued (bench/room_scale.py fills a room this way).
 
-    `prequeue_draw` (random, below PREQUEUE_DRAWS) orders the pre-queue."""
+    `prequeue_draw` (random, below PREQUEUE_DRAWS) orders the pre-queue; `client_ip` None
+    skips the per-IP bucket (calls that come from no request)."""
     k = RoomKeys.of(room_id)
-    keys, args = [k.meta, k.queue, k.active, k.seq, k.hb, k.hb_prev], [user_id, _now_arg(now_ms), prequeue_draw]
+    user_bucket, ip_bucket, by_ip = bucket_keys(k.rate_limit, user_id=user_id, client_ip=client_ip)
+    keys = [k.meta, k.queue, k.active, k.seq, k.hb, k.hb_prev, user_bucket, ip_bucket]
+    args = [user_id, _now_arg(now_ms), prequeue_draw, by_ip]
     if batch is not None:
         batch.add(_script("join"), keys, args)
         return None

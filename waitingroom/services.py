@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
 from django.urls import reverse
@@ -17,7 +16,7 @@ from redis.exceptions import RedisError
 
 from config import clock
 from config import redis as fc_redis
-from config.ratelimit import rate_limit_hit
+from config.ratelimit import RateLimited
 from waitingroom import redis as room_redis
 from waitingroom import selectors
 from waitingroom.errors import PassInvalid, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
@@ -47,6 +46,7 @@ def room_publish(*, room: WaitingRoom) -> None:
             "pass_ttl_ms": room.pass_ttl_seconds * 1000,
             "prequeue": "1" if room.prequeue else "0",
             "silence_ms": room.silence_timeout_seconds * 1000,  # the heartbeat window
+            **room.rate_limits_meta(),  # join's token buckets
         },
     )
     if room.campaign_id:
@@ -109,14 +109,24 @@ def _room_meta_ensure(room_id: int) -> WaitingRoom:
 JOIN_REJECTIONS = {"not_open": RoomNotOpen, "closed": RoomClosed, "sold_out": RoomSoldOut}
 
 
-def room_join(*, room_id: int, user_id: int, now_ms: int | None = None) -> room_redis.JoinResult:
-    """Join the queue (idempotent: a re-join keeps the place); rate limited per user."""
-    rate_limit_hit(scope=f"room-join:{room_id}", identity=user_id, rate=settings.ROOM_JOIN_RATE)
+def room_join(
+    *, room_id: int, user_id: int, now_ms: int | None = None, client_ip: str | None = None
+) -> room_redis.JoinResult:
+    """Join the queue (idempotent: a re-join keeps the place).
+
+    The join script spends a token of the user's and of `client_ip`'s bucket
+    first (None: no per-IP limit); an empty one is 429 rate_limited.
+    """
     draw = secrets.randbelow(room_redis.PREQUEUE_DRAWS)
-    result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_draw=draw, now_ms=now_ms)
+    join = partial(
+        room_redis.join, room_id=room_id, user_id=user_id, prequeue_draw=draw, now_ms=now_ms, client_ip=client_ip
+    )
+    result = join()
     if result.outcome == "missing":
         _room_meta_ensure(room_id)
-        result = room_redis.join(room_id=room_id, user_id=user_id, prequeue_draw=draw, now_ms=now_ms)
+        result = join()
+    if result.outcome == "rate_limited":
+        raise RateLimited.after(result.position)
     if result.outcome in JOIN_REJECTIONS:
         raise JOIN_REJECTIONS[result.outcome]()
     return result

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from config.clientip import client_ip
 from config.errors import ApplicationError
 from waitingroom import selectors, services
 
@@ -43,7 +44,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def room_join(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         room = selectors.room_get(slug=slug)
-        services.room_join(room_id=room.pk, user_id=request.user.pk)
+        services.room_join(room_id=room.pk, user_id=request.user.pk, client_ip=client_ip(request))
     except ApplicationError as error:
         messages.error(request, error.detail)
     return redirect("room-detail", slug=slug)

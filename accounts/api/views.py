@@ -9,6 +9,8 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.models import User
+from config.api.schema import RETRY_AFTER, error_response, rate_limited_response
+from config.clientip import client_ip
 
 
 class TokenCreateApi(APIView):
@@ -24,11 +26,23 @@ class TokenCreateApi(APIView):
         token_type = serializers.CharField()
         expires_at = serializers.DateTimeField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, summary="Get a bearer token")
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            400: error_response("malformed body"),
+            401: error_response("invalid_credentials"),
+            429: rate_limited_response("rate_limited: too many login attempts from this IP"),
+        },
+        parameters=[RETRY_AFTER],
+        summary="Get a bearer token",
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token, expires_at = services.api_token_issue_for_credentials(**data.validated_data)
+        token, expires_at = services.api_token_issue_for_credentials(
+            **data.validated_data, client_ip=client_ip(request)
+        )
         body = self.OutputSerializer({"token": token, "token_type": "Bearer", "expires_at": expires_at}).data
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -2,7 +2,8 @@
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 
@@ -36,3 +37,25 @@ class ErrorSerializer(serializers.Serializer):
 def error_response(description: str) -> OpenApiResponse:
     """An error entry for `extend_schema(responses=...)`."""
     return OpenApiResponse(ErrorSerializer, description=description)
+
+
+class RateLimitedSerializer(ErrorSerializer):
+    """The 429 answer: code "rate_limited" and when to come back."""
+
+    retry_after = serializers.IntegerField(help_text="seconds until a token is there again (the Retry-After header)")
+
+
+def rate_limited_response(
+    description: str = "rate_limited: this user's or this IP's bucket is empty",
+) -> OpenApiResponse:
+    return OpenApiResponse(RateLimitedSerializer, description=description)
+
+
+# The header every 429 carries, for `extend_schema(parameters=[RETRY_AFTER])`.
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    location=OpenApiParameter.HEADER,
+    response=[429],
+    description="seconds until a token is there again, rounded up",
+)

@@ -250,9 +250,26 @@ LOGGING = {
 
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
-# Rate limits (moving window, in Redis): "<count>/<n> <unit>", https://limits.readthedocs.io
-# A re-join is harmless (idempotent); this only stops scripts hammering the queue.
-ROOM_JOIN_RATE = env("ROOM_JOIN_RATE", default="10/10 seconds")
+# Rate limits: token buckets in Redis (docs/api.md, "Rate limits"). Claims, seat
+# holds and room joins have one per user and one per client IP; a campaign or
+# room may set its own values (blank: these; 0: off).
+# Per user: a double click and a few retries pass at once, after that one try a
+# second; a person never notices, a script hammering gets 429 within 5 requests.
+RATE_LIMIT_USER_BURST = env.int("RATE_LIMIT_USER_BURST", default=5)
+RATE_LIMIT_USER_PER_SECOND = env.float("RATE_LIMIT_USER_PER_SECOND", default=1.0)
+# Per client IP, all users together: generous, because Korean mobile carriers put
+# many phones behind one NAT address (a crowd in a stadium, a whole district at a
+# drop's opening second); it stops one host spraying through many accounts.
+RATE_LIMIT_IP_BURST = env.int("RATE_LIMIT_IP_BURST", default=1000)
+RATE_LIMIT_IP_PER_SECOND = env.float("RATE_LIMIT_IP_PER_SECOND", default=100.0)
+# Sign-up and login (page and token API): per client IP only (users are not known yet).
+SIGNUP_RATE_IP_BURST = env.int("SIGNUP_RATE_IP_BURST", default=30)
+SIGNUP_RATE_IP_PER_SECOND = env.float("SIGNUP_RATE_IP_PER_SECOND", default=0.5)
+LOGIN_RATE_IP_BURST = env.int("LOGIN_RATE_IP_BURST", default=60)
+LOGIN_RATE_IP_PER_SECOND = env.float("LOGIN_RATE_IP_PER_SECOND", default=2.0)
+# Proxies (CIDRs) whose X-Forwarded-For names the client (config/clientip.py);
+# empty: the client is REMOTE_ADDR and the header is ignored, since anyone can send it.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # A web process keeps a room's row this long (join and status would otherwise
 # read PostgreSQL on every poll); staff edits reach other processes within it.
 ROOM_CACHE_SECONDS = env.float("ROOM_CACHE_SECONDS", default=2.0)

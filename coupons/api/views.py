@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.schema import error_response
+from config.api.schema import RETRY_AFTER, error_response, rate_limited_response
+from config.clientip import client_ip
 from coupons import seats, selectors, services
 from coupons.models import Campaign
 
@@ -95,8 +96,10 @@ class CampaignClaimApi(APIView):
             404: error_response("no such campaign"),
             403: error_response("admission_required (with room_url) or pass_invalid"),
             409: error_response("sold_out, not_open, closed or cancelled"),
+            429: rate_limited_response(),
             503: error_response("a store is unavailable; nothing was taken"),
         },
+        parameters=[RETRY_AFTER],
         summary="Claim a slot of a campaign",
     )
     def post(self, request: Request, slug: str) -> Response:
@@ -109,7 +112,9 @@ class CampaignClaimApi(APIView):
             data.is_valid(raise_exception=True)
             access_pass = data.validated_data.get("access_pass")
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        outcome = services.claim_create(campaign_id=campaign_id, user_id=request.user.id, access_pass=access_pass)
+        outcome = services.claim_create(
+            campaign_id=campaign_id, user_id=request.user.id, access_pass=access_pass, client_ip=client_ip(request)
+        )
         body = {
             "grant_id": outcome.grant_id,
             "slot": outcome.slot,
@@ -263,7 +268,9 @@ class SeatHoldApi(APIView):
             403: error_response("admission_required (with room_url) or pass_invalid"),
             404: error_response("no such seat"),
             409: error_response("seat_taken, not_open, closed"),
+            429: rate_limited_response(),
         },
+        parameters=[RETRY_AFTER],
         summary="Hold a seat (holding another seat releases your previous hold)",
     )
     def post(self, request: Request, slug: str, label: str) -> Response:
@@ -277,6 +284,7 @@ class SeatHoldApi(APIView):
             slot=seat.slot,
             label=seat.label,
             access_pass=data.validated_data.get("access_pass"),
+            client_ip=client_ip(request),
         )
         return Response(
             self.OutputSerializer({"label": seat.label, "token": hold.token, "expires_ms": hold.expires_ms}).data

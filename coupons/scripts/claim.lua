@@ -3,18 +3,29 @@
 -- The shebang makes Redis refuse the whole script up front when it is out of
 -- memory (noeviction), instead of letting it write past the limit.
 --
--- KEYS[1] meta     hash: state ("live" | "closed" | "cancelled"), opens_at_ms, closes_at_ms, quantity
+-- KEYS[1] meta     hash: state ("live" | "closed" | "cancelled"), opens_at_ms, closes_at_ms, quantity,
+--                  room, room_slug, allocation, rl_user_burst, rl_user_rate, rl_ip_burst, rl_ip_rate
 -- KEYS[2] next     string: the highest slot number handed out so far (INCR)
 -- KEYS[3] free     list: released slot numbers, handed out again before new ones
 -- KEYS[4] holders  hash: user id -> "<slot>:<grant id>"
 -- KEYS[5] leases   zset: "<slot>:<user id>:<grant id>" -> lease deadline (ms)
+-- KEYS[6] the user's token bucket, KEYS[7] the client IP's (lib/token_bucket.lua)
 -- ARGV[1] user id
 -- ARGV[2] grant id chosen by the caller (kept only when a slot is given)
 -- ARGV[3] lease length in ms
 -- ARGV[4] now in ms, or "" for the Redis server clock (tests move time with it)
 -- ARGV[5] id of the waiting room whose access pass the caller just consumed, or ""
+-- ARGV[6] "1" when KEYS[7] names the caller's IP, "" when the IP is unknown (no per-IP limit)
+--
+-- Rate limits come first, before any other answer: every call spends a token
+-- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off),
+-- a repeat by a user who already holds a slot included. The per-user burst
+-- (5 by default) lets a double click and a few retries through, each answered
+-- with the user's slot from Redis alone; a script hammering gets
+-- "rate_limited" whether it holds a slot or not, before opening too.
 --
 -- Returns {outcome, slot, grant id, remaining}:
+--   {"rate_limited", ms until a token is there, "", -1}  nothing was taken or spent
 --   {"accepted", slot, grant_id, remaining}   a slot was taken for this user
 --   {"duplicate", slot, grant_id, remaining}  the user already holds one (idempotent)
 --   {"sold_out" | "not_open" | "closed" | "cancelled", 0, "", remaining}
@@ -22,15 +33,32 @@
 --   {"admission_required", 0, room slug, remaining}  the campaign is behind a room
 --                                             and no pass of that room was used
 --   {"missing", 0, "", -1}                    no gate state: rebuild from PostgreSQL first
-assert(#KEYS == 5, "claim.lua takes 5 keys")
+assert(#KEYS == 7, "claim.lua takes 7 keys")
+
+-- include: config:lib/token_bucket.lua
 
 local meta = redis.call(
-  "HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "room", "room_slug", "allocation"
+  "HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "room", "room_slug", "allocation",
+  "rl_user_burst", "rl_user_rate", "rl_ip_burst", "rl_ip_rate"
 )
 local state = meta[1]
 if not state then
   return {"missing", 0, "", -1}
 end
+
+local now
+if ARGV[4] ~= "" then
+  now = tonumber(ARGV[4])
+else
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local by_ip = ARGV[6] == "1"
+local wait = rate_limit({{KEYS[6], meta[8], meta[9]}, {KEYS[7], by_ip and meta[10] or 0, meta[11]}}, now)
+if wait > 0 then
+  return {"rate_limited", wait, "", -1}
+end
+
 local quantity = tonumber(meta[4])
 local function remaining()
   return quantity - tonumber(redis.call("GET", KEYS[2]) or "0") + redis.call("LLEN", KEYS[3])
@@ -54,13 +82,6 @@ if meta[5] and meta[5] ~= "" and meta[5] ~= ARGV[5] then
   return {"admission_required", 0, meta[6] or "", remaining()}
 end
 
-local now
-if ARGV[4] ~= "" then
-  now = tonumber(ARGV[4])
-else
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
 if state == "closed" or now >= tonumber(meta[3]) then
   return {"closed", 0, "", remaining()}
 end

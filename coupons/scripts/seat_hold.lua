@@ -15,21 +15,31 @@
 -- ARGV[4] now in ms, or "" for the Redis server clock
 -- ARGV[5] id of the waiting room whose access pass the caller just consumed, or ""
 -- ARGV[6] length of the shopping session a consumed pass opens, in ms
+-- KEYS[7] the user's token bucket, KEYS[8] the client IP's (lib/token_bucket.lua)
+-- ARGV[7] "1" when KEYS[8] names the caller's IP, "" when the IP is unknown (no per-IP limit)
+--
+-- Rate limits come first, before any other answer: every call spends a token
+-- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off),
+-- holding the seat the user already holds included (a double click still gets
+-- its hold back within the burst; a script hammering gets "rate_limited").
 --
 -- Behind a waiting room the first hold needs a pass; it opens a session in
 -- which the user may switch seats without queueing again.
 --
 -- Returns {outcome, token, expiry ms}: outcome "held" (also when the user
 -- already holds this seat: same token) | "seat_taken" | "no_seat" |
--- "not_open" | "closed" | "cancelled" | "missing" | "admission_required"
-assert(#KEYS == 6, "seat_hold.lua takes 6 keys")
+-- "not_open" | "closed" | "cancelled" | "missing" | "admission_required";
+-- {"rate_limited", ms until a token is there, 0}: nothing held or spent.
+assert(#KEYS == 8, "seat_hold.lua takes 8 keys")
 
-local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "allocation", "room")
+-- include: config:lib/token_bucket.lua
+
+local meta = redis.call(
+  "HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "allocation", "room",
+  "rl_user_burst", "rl_user_rate", "rl_ip_burst", "rl_ip_rate"
+)
 if not meta[1] then
   return {"missing", 0, 0}
-end
-if meta[1] == "cancelled" or meta[1] == "closed" then
-  return {meta[1], 0, 0}
 end
 local now
 if ARGV[4] ~= "" then
@@ -37,6 +47,14 @@ if ARGV[4] ~= "" then
 else
   local t = redis.call("TIME")
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local by_ip = ARGV[7] == "1"
+local wait = rate_limit({{KEYS[7], meta[7], meta[8]}, {KEYS[8], by_ip and meta[9] or 0, meta[10]}}, now)
+if wait > 0 then
+  return {"rate_limited", wait, 0}
+end
+if meta[1] == "cancelled" or meta[1] == "closed" then
+  return {meta[1], 0, 0}
 end
 if now >= tonumber(meta[3]) then
   return {"closed", 0, 0}

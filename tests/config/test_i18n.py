@@ -183,9 +183,14 @@ def test_the_korean_catalog_is_complete_consistent_and_compiled(domain):
     po = polib.pofile(str(LOCALE / f"{domain}.po"))
     assert po.untranslated_entries() == [] and po.fuzzy_entries() == []
     for entry in po.translated_entries():
-        assert sorted(PLACEHOLDER.findall(entry.msgid)) == sorted(PLACEHOLDER.findall(entry.msgstr)), entry.msgid
-    compiled = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(LOCALE / f"{domain}.mo"))}
-    source = {(e.msgctxt, e.msgid): e.msgstr for e in po.translated_entries()}
+        for msgstr in entry.msgstr_plural.values() if entry.msgid_plural else [entry.msgstr]:
+            assert sorted(PLACEHOLDER.findall(entry.msgid)) == sorted(PLACEHOLDER.findall(msgstr)), entry.msgid
+
+    def catalog(entries):
+        return {(e.msgctxt, e.msgid): (e.msgstr, dict(e.msgstr_plural)) for e in entries}
+
+    compiled = catalog(polib.mofile(str(LOCALE / f"{domain}.mo")))
+    source = catalog(po.translated_entries())
     assert compiled == source, "run: manage.py compilemessages (the .mo is older than the .po)"
 
 

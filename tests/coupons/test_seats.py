@@ -22,8 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PRICE = 50_000
 
 
-def seat_campaign(rows: str = f"A-B:{PRICE}", per_row: int = 5) -> Campaign:
-    campaign = CampaignFactory(quantity=1, amount=0)
+def seat_campaign(rows: str = f"A-B:{PRICE}", per_row: int = 5, **fields) -> Campaign:
+    campaign = CampaignFactory(quantity=1, amount=0, **fields)
     seats.seat_map_generate(campaign=campaign, rows=rows, seats_per_row=per_row)
     services.campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
     return Campaign.objects.get(pk=campaign.pk)
@@ -140,7 +140,8 @@ def test_expired_holds_are_swept_back_to_the_map():
 
 def test_s1_holds_confirms_and_expiries_from_many_threads(settings):
     settings.SEAT_HOLD_SECONDS = 1  # holds expire while others wait
-    campaign = seat_campaign(rows=f"A:{PRICE}", per_row=6)
+    # shoppers try up to 8 holds each, some back to back: the race, not the rate limit, is under test
+    campaign = seat_campaign(rows=f"A:{PRICE}", per_row=6, rate_user_burst=0)
     users = [funded_user() for _ in range(40)]
     outcomes: list[str] = []
 

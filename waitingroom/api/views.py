@@ -7,7 +7,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.schema import error_response
+from config.api.schema import RETRY_AFTER, error_response, rate_limited_response
+from config.clientip import client_ip
 from waitingroom import selectors, services
 
 
@@ -41,12 +42,14 @@ class RoomJoinApi(APIView):
             200: RoomStatusOutputSerializer,
             404: error_response("no such room"),
             409: error_response("not_open, closed or sold_out"),
+            429: rate_limited_response(),
         },
+        parameters=[RETRY_AFTER],
         summary="Join a room's queue (idempotent: a re-join keeps the place)",
     )
     def post(self, request: Request, slug: str) -> Response:
         room = selectors.room_get(slug=slug)
-        services.room_join(room_id=room.pk, user_id=request.user.id)
+        services.room_join(room_id=room.pk, user_id=request.user.id, client_ip=client_ip(request))
         return Response(_status_body(room, services.room_status(room=room, user_id=request.user.id)))
 
 

@@ -11,28 +11,45 @@
 -- ARGV[2] now in ms, or "" for the Redis server clock
 -- ARGV[3] a random draw below 2^25 made by the caller, used before opening
 --         when the pre-queue is on (a random order: fair against early bots)
+-- KEYS[7] the user's token bucket, KEYS[8] the client IP's (config:lib/token_bucket.lua)
+-- ARGV[4] "1" when KEYS[8] names the caller's IP, "" when the IP is unknown (no per-IP limit)
+--
+-- Rate limits come first, before any other answer: every join spends a token
+-- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off), a
+-- re-join included (a reload or a double click keeps its place within the
+-- burst; a script hammering gets "rate_limited"). Status polls spend nothing.
 --
 -- Every new arrival takes the next arrival number from `seq`; its score is
 -- 2^52 + arrival after opening, draw * 2^27 + arrival in the pre-queue (see
 -- lib/heartbeat.lua). A join is also a heartbeat.
 -- Returns {outcome, position, size, arrival score}: outcome "queued" |
--- "prequeued" | "admitted" | "not_open" | "closed" | "sold_out" | "missing".
+-- "prequeued" | "admitted" | "not_open" | "closed" | "sold_out" | "missing";
+-- {"rate_limited", ms until a token is there, 0, ""}: nothing changed.
 -- A pre-queue past 2^27 arrivals answers "not_open" (join at opening), a room
 -- past 2^32 arrivals "closed".
-assert(#KEYS == 6, "join.lua takes 6 keys")
+assert(#KEYS == 8, "join.lua takes 8 keys")
 
 -- include: lib/clock.lua
 -- include: lib/heartbeat.lua
+-- include: config:lib/token_bucket.lua
 
-local meta = redis.call("HMGET", KEYS[1], "state", "opens_at_ms", "prequeue", "silence_ms")
+local meta = redis.call(
+  "HMGET", KEYS[1], "state", "opens_at_ms", "prequeue", "silence_ms", "rl_user_burst", "rl_user_rate", "rl_ip_burst",
+  "rl_ip_rate"
+)
 local state = meta[1]
 if not state or not meta[4] then
   return {"missing", 0, 0, ""}
 end
+local now = now_ms(ARGV[2])
+local by_ip = ARGV[4] == "1"
+local wait = rate_limit({{KEYS[7], meta[5], meta[6]}, {KEYS[8], by_ip and meta[7] or 0, meta[8]}}, now)
+if wait > 0 then
+  return {"rate_limited", wait, 0, ""}
+end
 if state == "closed" or state == "sold_out" then
   return {state, 0, 0, ""}
 end
-local now = now_ms(ARGV[2])
 local user = ARGV[1]
 local expiry = redis.call("ZSCORE", KEYS[3], user)
 if expiry and tonumber(expiry) > now then
