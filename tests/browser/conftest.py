@@ -20,19 +20,28 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", ROOT / "test-artifacts")) 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")
+def browser(django_db_setup):
+    """One Chromium per module. Playwright keeps an event loop in this thread while it runs, so
+    the test database is set up before it starts and the browser is gone before other modules."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does it as root)")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls
-    # from the test body are still synchronous and safe.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def orm_beside_playwright():
+    """Playwright's sync API keeps an event loop in this thread; the test bodies' and the database
+    fixtures' ORM calls are still synchronous and safe. Only this process, only for the browser
+    modules (tests/processes.py keeps it from the servers and workers the tests start)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
 
 
 class Shots:
