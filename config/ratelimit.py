@@ -6,10 +6,13 @@ import time
 
 from django.conf import settings
 from limits import RateLimitItem, parse
-from limits.storage import RedisStorage
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
 
 from config.errors import ApplicationError
+from config.redis_cluster import limits_storage_uri
 
 
 class RateLimited(ApplicationError):
@@ -19,8 +22,17 @@ class RateLimited(ApplicationError):
 
 
 @functools.cache
-def _limiter(redis_url: str, prefix: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(RedisStorage(redis_url, key_prefix=f"{prefix}:rl", socket_timeout=2))
+def _limiter(storage_uri: str, prefix: str) -> MovingWindowRateLimiter:
+    try:
+        storage = storage_from_string(storage_uri, key_prefix=f"{prefix}:rl", socket_timeout=2)
+    except RedisClusterException as exc:  # a cluster client connects at once: no node answers is "Redis down"
+        raise RedisConnectionError(f"rate limit storage unavailable: {exc}") from exc
+    return MovingWindowRateLimiter(storage)
+
+
+def _storage_uri() -> str:
+    """The limits storage on the same Redis as the gate (a cluster is spelled redis+cluster://)."""
+    return limits_storage_uri(settings.REDIS_URL) if settings.REDIS_CLUSTER else settings.REDIS_URL
 
 
 @functools.cache
@@ -30,7 +42,7 @@ def _item(rate: str) -> RateLimitItem:
 
 def rate_limit_hit(*, scope: str, identity: str | int, rate: str) -> None:
     """Count one request of `identity` in `scope` against `rate` (e.g. "10/10 seconds")."""
-    limiter = _limiter(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
+    limiter = _limiter(_storage_uri(), settings.REDIS_KEY_PREFIX)
     item = _item(rate)
     if limiter.hit(item, scope, str(identity)):
         return
