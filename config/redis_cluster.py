@@ -16,6 +16,7 @@ from django_redis.pool import ConnectionFactory
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 def seed_nodes(url: str) -> list[tuple[str, int]]:
@@ -30,6 +31,25 @@ def seed_nodes(url: str) -> list[tuple[str, int]]:
 def limits_storage_uri(url: str) -> str:
     """The same seeds in the form the `limits` library wants: redis+cluster://a:7000,b:7001."""
     return "redis+cluster://" + ",".join(f"{host}:{port}" for host, port in seed_nodes(url))
+
+
+class FirstcomeRedisCluster(RedisCluster):
+    def script_load(self, script):
+        """SCRIPT LOAD on every primary that answers.
+
+        redis-py sends it to all primaries at once and fails if any is down; a Script
+        call falls back to it on NOSCRIPT, so one dead master would stop every script
+        not yet cached on the live ones, i.e. campaigns and rooms that live elsewhere.
+        """
+        sha, error = None, None
+        for node in self.get_primaries():
+            try:
+                sha = self.execute_command("SCRIPT LOAD", script, target_nodes=node)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                error = exc
+        if sha is None:
+            raise error or RedisConnectionError("no primary to load the script on")
+        return sha
 
 
 class ClusterConnectionFactory(ConnectionFactory):
@@ -56,7 +76,7 @@ class ClusterConnectionFactory(ConnectionFactory):
         first = url.split(",")[0].strip()  # credentials and options come from the first URL
         others = [ClusterNode(host, port) for host, port in seed_nodes(url)[1:]]
         try:
-            return RedisCluster(url=first, startup_nodes=others, **kwargs)
+            return FirstcomeRedisCluster(url=first, startup_nodes=others, **kwargs)
         except RedisClusterException as exc:
             # No seed answered: the same "store down" as a refused standalone connection (503, not 500).
             raise RedisConnectionError(f"no node of the Redis Cluster at {url} answers: {exc}") from exc
