@@ -57,6 +57,12 @@ class LocalCluster:
     def nodes(self) -> list[redis.Redis]:
         return [redis.Redis(host="127.0.0.1", port=port, socket_timeout=5) for port in self.ports]
 
+    def kill(self, port: int) -> None:
+        """SIGKILL one node, as a crash would."""
+        process = self.processes[self.ports.index(port)]
+        process.kill()
+        process.wait(timeout=10)
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -70,8 +76,9 @@ class LocalCluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start(masters: int = 3, *, timeout_s: float = 30.0) -> LocalCluster:
-    """Start `masters` cluster-enabled redis-servers (no persistence, no replicas) and join them."""
+def start(masters: int = 3, *, options: tuple[str, ...] = (), timeout_s: float = 30.0) -> LocalCluster:
+    """Start `masters` cluster-enabled redis-servers (no persistence, no replicas) and join them;
+    `options` are more redis-server arguments for every node."""
     directory = Path(tempfile.mkdtemp(prefix="fc-redis-cluster-"))
     ports = _free_ports(2 * masters)
     data_ports, bus_ports = ports[:masters], ports[masters:]
@@ -83,7 +90,7 @@ def start(masters: int = 3, *, timeout_s: float = 30.0) -> LocalCluster:
             argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                     "--cluster-port", str(bus_port), "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", "5000", "--save", "", "--appendonly", "no",
-                    "--dir", str(node_dir), "--logfile", str(node_dir / "redis.log")]  # fmt: skip
+                    "--dir", str(node_dir), "--logfile", str(node_dir / "redis.log"), *options]  # fmt: skip
             cluster.processes.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + timeout_s
         for node in cluster.nodes():
