@@ -76,7 +76,9 @@ class ScriptBatch:
             if script is None:
                 pipe.execute_command(*args)
             else:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                # execute_command, not pipe.evalsha: a RedisCluster pipeline blocks the
+                # latter but routes EVALSHA by its first key like any keyed command.
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         replies = pipe.execute(raise_on_error=False)
         for index, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):

@@ -145,14 +145,17 @@ def remaining(*, campaign_id: int) -> int | None:
 
 
 def remaining_many(campaign_ids: Iterable[int]) -> dict[int, int | None]:
-    """remaining() for several campaigns in one round trip."""
+    """remaining() for several campaigns in one round trip (one per node on a Redis Cluster)."""
     ids = list(campaign_ids)
-    pipe = fc_redis.client().pipeline(transaction=False)
+    batch = fc_redis.ScriptBatch()
     script = _script("remaining")
     for campaign_id in ids:
         keys = GateKeys.of(campaign_id)
-        script(keys=[keys.meta, keys.next, keys.free], client=pipe)
-    values = pipe.execute()
+        batch.add(script, [keys.meta, keys.next, keys.free], [])
+    values = batch.execute()
+    for value in values:
+        if isinstance(value, Exception):
+            raise value
     return {campaign_id: (None if int(v) < 0 else int(v)) for campaign_id, v in zip(ids, values, strict=True)}
 
 

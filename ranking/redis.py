@@ -110,7 +110,7 @@ def replace(*, key: str, scores: dict[str, int], ttl: int) -> None:
     pipe.delete(temp)
     if scores:
         pipe.zadd(temp, scores)
-        pipe.rename(temp, key)
+        pipe.execute_command("RENAME", temp, key)  # pipe.rename is blocked on a RedisCluster pipeline
         if ttl:
             pipe.expire(key, ttl)
     else:

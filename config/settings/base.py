@@ -111,6 +111,13 @@ CACHES = {
         },
     }
 }
+# Redis Cluster (docs/scaling.md): REDIS_URL then names one or more seed nodes,
+# "redis://10.0.0.6:6379,redis://10.0.0.7:6379" (db 0 only), the client finds the
+# rest; every key of a campaign or room shares one hash tag, so each script runs
+# on one node. The Celery broker cannot be a cluster (kombu): set CELERY_BROKER_URL.
+REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=False)
+if REDIS_CLUSTER:
+    CACHES["default"]["OPTIONS"]["CLIENT_CLASS"] = "config.redis_cluster.ClusterClient"
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- auth -------------------------------------------------------------------
@@ -180,7 +187,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -----------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") if REDIS_CLUSTER else env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

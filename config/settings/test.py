@@ -17,6 +17,17 @@ REDIS_KEY_PREFIX = "fctest"
 CACHES["default"]["LOCATION"] = REDIS_URL
 CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL)
+# The seeds of a private Redis Cluster (tests/redis_cluster.py starts one): the
+# same tests then run against it; the broker stays on the standalone test database.
+TEST_REDIS_CLUSTER_URL = env("TEST_REDIS_CLUSTER_URL", default="")
+if TEST_REDIS_CLUSTER_URL:
+    REDIS_CLUSTER = True
+    REDIS_URL = TEST_REDIS_CLUSTER_URL
+    CACHES["default"]["LOCATION"] = REDIS_URL
+    CACHES["default"]["OPTIONS"] = {
+        **CACHES["default"]["OPTIONS"],
+        "CLIENT_CLASS": "config.redis_cluster.ClusterClient",
+    }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 STORAGES = {

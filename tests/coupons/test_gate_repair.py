@@ -150,7 +150,7 @@ def test_redis_down_gives_503_on_api_and_pages(client, user, closed_port):
     assert not Grant.objects.exists()
 
 
-def test_redis_refusing_writes_is_503_not_500(user, redis_clean):
+def test_redis_refusing_writes_is_503_not_500(user, redis_clean, standalone_redis):
     """Redis at its memory limit with noeviction answers OOM errors: a clear 503, nothing taken."""
     from accounts import services as account_services
     from tests.accounts.test_tokens import client_with

@@ -181,10 +181,16 @@ def test_live_updates_and_a_rebuild_give_the_same_exact_scores(redis_clean):
     for user in UserFactory.create_batch(3):
         outcome = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
         coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
-    live = {k: redis_clean.zrange(k, 0, -1, withscores=True) for k in redis_clean.keys("fctest:{rank}:test-board:*")}
+    live = {
+        k: redis_clean.zrange(k, 0, -1, withscores=True)
+        for k in redis_clean.scan_iter(match="fctest:{rank}:test-board:*")
+    }
     redis_clean.flushdb()
     services.board_rebuild(board=board)
-    rebuilt = {k: redis_clean.zrange(k, 0, -1, withscores=True) for k in redis_clean.keys("fctest:{rank}:test-board:*")}
+    rebuilt = {
+        k: redis_clean.zrange(k, 0, -1, withscores=True)
+        for k in redis_clean.scan_iter(match="fctest:{rank}:test-board:*")
+    }
     assert rebuilt == live and len(live) == 3
 
 
