@@ -15,13 +15,6 @@ from tests.coupons.factories import published_campaign
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def fresh_board_cache():
-    services.boards_forget()
-    yield
-    services.boards_forget()
-
-
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
