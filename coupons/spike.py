@@ -171,14 +171,14 @@ def spike_summarize(answers: Sequence[Answer], seconds: float) -> SpikeSummary:
         requests=len(answers),
         seconds=seconds,
         by_status=dict(sorted(Counter(a.status for a in answers).items())),
-        by_outcome=_in_order(Counter(a.outcome for a in answers)),
+        by_outcome=outcomes_in_order(Counter(a.outcome for a in answers)),
         latency_ms={
             name: round(percentile(latencies, q) * 1000, 2) for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
         },
     )
 
 
-def _in_order(counts: Counter) -> dict[str, int]:
+def outcomes_in_order(counts: Counter) -> dict[str, int]:
     """accepted, duplicate, sold_out first (when seen), then the rest by how often."""
     first = {o: counts[o] for o in (ACCEPTED, DUPLICATE, SOLD_OUT) if o in counts}
     return first | {o: n for o, n in counts.most_common() if o not in first}

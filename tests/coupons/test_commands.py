@@ -49,7 +49,7 @@ def test_seed_demo_makes_rooms_seats_and_crowd_users_and_runs_again_without_chan
 
     # then: the second run creates nothing
     assert demo_counts() == counts
-    assert "1500 new of 1,500 crowd user(s)" in first and "0 new of 1,500 crowd user(s)" in second
+    assert "1,500 new of 1,500 crowd user(s)" in first and "0 new of 1,500 crowd user(s)" in second
     assert "0 new campaign(s)" in second
     # a waiting room protects one campaign
     room = WaitingRoom.objects.get(slug="concert-presale-line")

@@ -144,7 +144,7 @@ class Command(BaseCommand):
                 usernames = [f"{CROWD_PREFIX}{n:06d}" for n in range(first, last)]
                 created += account_services.user_create_many(usernames=usernames, password=DEMO_PASSWORD)
                 bar.advance(len(usernames))
-        self.stdout.write(f"demo: {created} new of {count:,} crowd user(s) {CROWD_PREFIX}000001..")
+        self.stdout.write(f"demo: {created:,} new of {count:,} crowd user(s) {CROWD_PREFIX}000001..")
 
     def _campaigns(self) -> None:
         now = timezone.now().replace(second=0, microsecond=0)

@@ -66,7 +66,7 @@ class Command(BaseCommand):
 
             def tick(live: spike.Live, elapsed: float) -> None:
                 rate = live.done / elapsed if elapsed else 0
-                seen = " ".join(f"{name}={count}" for name, count in live.outcomes.most_common(4))
+                seen = " ".join(f"{name}={n:,}" for name, n in spike.outcomes_in_order(live.outcomes).items())
                 bar.update(completed=live.done, status=f"{rate:,.0f} req/s  {seen}")
 
             answers, seconds = spike.spike_fire(
