@@ -82,6 +82,10 @@ class Command(BaseCommand):
             bar.update(completed=len(answers))
         summary = spike.spike_summarize(answers, seconds)
         self._print_requests(summary)
+        if summary.by_outcome.get("rate_limited"):
+            self.stdout.write(
+                self.style.WARNING("429 rate_limited: the campaign's limits (all these clients share one IP address)")
+            )
 
         drained = self._drain(campaign, options["drain_timeout"], enabled=enabled) if options["drain_timeout"] else None
         counts = selectors.grant_counts(campaign=campaign)
@@ -121,9 +125,8 @@ class Command(BaseCommand):
             if Campaign.objects.filter(slug=slug).exists():
                 raise CommandError(f"Campaign {slug!r} already exists: leave out --create-campaign to claim it.")
             now = timezone.now()
-            # No per-IP claim limit exists; if one is added, a campaign made here must not have one:
-            # every simulated user fires from this one address.
             campaign = Campaign.objects.create(
+                **self._no_ip_limit(),
                 slug=slug,
                 title=f"Spike {slug}",
                 kind=Campaign.Kind.CREDIT,
@@ -149,6 +152,13 @@ class Command(BaseCommand):
         if campaign.status != Campaign.Status.OPEN:
             self.stdout.write(self.style.WARNING(f"{slug!r} is {campaign.status}: expect every claim to be refused."))
         return campaign
+
+    @staticmethod
+    def _no_ip_limit() -> dict:
+        """Every simulated user fires from this one address: a per-IP claim limit (where campaigns
+        have one: 0 turns it off) would measure the limit, not the drop. Per-user limits stay."""
+        fields = {field.name for field in Campaign._meta.get_fields()}
+        return {"rate_ip_burst": 0} if "rate_ip_burst" in fields else {}
 
     def _tokens(self, count: int, prefix: str, *, enabled: bool) -> list[str]:
         """Users prefix000001.. (made in bulk when missing) and a bearer token for each."""
