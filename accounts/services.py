@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
 
@@ -33,6 +34,19 @@ def user_create(*, username: str, password: str, email: str = "", is_staff: bool
     user.full_clean(exclude=["password"])
     user.save()
     return user
+
+
+def user_create_many(*, usernames: list[str], password: str | None = None) -> int:
+    """Create the users among `usernames` that do not exist yet, in one bulk insert; returns how many.
+
+    For demo and load-test users: the password is hashed once and shared (same
+    salt for all), or unusable when None; no validation, no signals.
+    """
+    existing = set(User.objects.filter(username__in=usernames).values_list("username", flat=True))
+    encoded = make_password(password)  # None gives an unusable password
+    users = [User(username=name, password=encoded) for name in usernames if name not in existing]
+    User.objects.bulk_create(users, batch_size=2000, ignore_conflicts=True)
+    return len(users)
 
 
 def api_token_issue(*, user: User, lifetime: timedelta | None = None) -> tuple[str, datetime]:

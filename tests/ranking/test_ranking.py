@@ -18,13 +18,6 @@ from tests.coupons.factories import published_campaign
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def fresh_board_cache():
-    services.boards_forget()
-    yield
-    services.boards_forget()
-
-
 def make_board(**fields) -> Board:
     defaults = {"slug": "test-board", "title": "Test", "metric": "claims"}
     board = Board.objects.create(**{**defaults, **fields})

@@ -1,18 +1,23 @@
-"""Load demo data idempotently: a staff account, demo users and campaigns in several states."""
+"""Load demo data idempotently: a staff account, demo users, campaigns in several states, a room and seats."""
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
+from config import cli
 from coupons import services
-from coupons.models import Campaign
+from coupons.models import Campaign, Seat
+from waitingroom.models import WaitingRoom
 
 DEMO_USERS = ("alice", "bob", "carol", "dave")
 DEMO_PASSWORD = "firstcome-demo"
+# `--users N` adds demo-000001 .. demo-N, created in chunks of this many per insert.
+CROWD_PREFIX = "demo-"
+CROWD_CHUNK = 1000
 
 # slug, title, kind, quantity, amount, opens in, lasts, publish?
 DEMO_CAMPAIGNS = (
@@ -85,11 +90,33 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--admin-username", default="admin")
         parser.add_argument("--admin-password", required=True, help="set on the staff account every run")
+        parser.add_argument(
+            "--users",
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"also make sure {CROWD_PREFIX}000001 .. N exist (password {DEMO_PASSWORD!r}), in bulk",
+        )
+        cli.add_progress_argument(parser)
 
-    def handle(self, *args, admin_username: str, admin_password: str, **options):
+    def handle(self, *args, admin_username: str, admin_password: str, users: int, **options):
+        if users < 0:
+            raise CommandError("--users must be 0 or more.")
         with transaction.atomic():
             self._users(admin_username, admin_password)
+        self._crowd(users, enabled=cli.progress_enabled(self, options))
         self._campaigns()
+        cli.table_print(
+            self,
+            title="demo data",
+            rows=[
+                ("users", User.objects.count()),
+                (f"  {CROWD_PREFIX}* users", User.objects.filter(username__startswith=CROWD_PREFIX).count()),
+                ("campaigns", Campaign.objects.count()),
+                ("waiting rooms", WaitingRoom.objects.count()),
+                ("seats", Seat.objects.count()),
+            ],
+        )
 
     def _users(self, admin_username: str, admin_password: str) -> None:
         admin = User.objects.filter(username=admin_username).first()
@@ -105,6 +132,19 @@ class Command(BaseCommand):
                 account_services.user_create(username=username, email=f"{username}@example.com", password=DEMO_PASSWORD)
                 created += 1
         self.stdout.write(f"demo: staff {admin_username!r}, {created} new demo user(s) (password {DEMO_PASSWORD!r})")
+
+    def _crowd(self, count: int, *, enabled: bool) -> None:
+        """N more demo users, fast: one bulk insert per chunk and a password hashed once."""
+        if not count:
+            return
+        created = 0
+        with cli.progress_bar(self, description="demo users", total=count, enabled=enabled) as bar:
+            for first in range(1, count + 1, CROWD_CHUNK):
+                last = min(first + CROWD_CHUNK, count + 1)
+                usernames = [f"{CROWD_PREFIX}{n:06d}" for n in range(first, last)]
+                created += account_services.user_create_many(usernames=usernames, password=DEMO_PASSWORD)
+                bar.advance(len(usernames))
+        self.stdout.write(f"demo: {created:,} new of {count:,} crowd user(s) {CROWD_PREFIX}000001..")
 
     def _campaigns(self) -> None:
         now = timezone.now().replace(second=0, microsecond=0)
@@ -144,16 +184,17 @@ class Command(BaseCommand):
                 closes_at=now + timedelta(days=7),
                 description="Choose a seat on the map, hold it for five minutes and pay from your wallet.",
             )
-            seats.seat_map_generate(campaign=campaign, rows="A-B:50000, C-E:30000", seats_per_row=12)
+            count = seats.seat_map_generate(campaign=campaign, rows="A-C:50000, D-H:30000", seats_per_row=12)
             services.campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
             for username in DEMO_USERS:  # something in the wallet to buy with
                 user = User.objects.get(username=username)
                 services.wallet_adjust(user_id=user.pk, amount=100_000, reference=f"demo-topup:{username}")
-            self.stdout.write("demo: seat campaign 'concert-seats' (60 seats); demo wallets topped up by 100,000 KRW")
+            self.stdout.write(
+                f"demo: seat campaign 'concert-seats' ({count} seats); demo wallets topped up by 100,000 KRW"
+            )
 
     def _room(self, now) -> None:
         from waitingroom import services as room_services
-        from waitingroom.models import WaitingRoom
 
         room = WaitingRoom.objects.filter(slug="concert-presale-line").first()
         if room is None:

@@ -1,7 +1,10 @@
 """Recompute every board from the grants table and report where Redis differed."""
 
+import time
+
 from django.core.management.base import BaseCommand
 
+from config import cli
 from ranking import services
 from ranking.models import Board
 
@@ -11,13 +14,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--top", type=int, default=10)
+        cli.add_progress_argument(parser)
 
     def handle(self, *args, top: int, **options):
-        differences = 0
-        for board in Board.objects.all():
-            report = services.board_rebuild(board=board, top=top)
-            differences += len(report.differences)
-            self.stdout.write(f"{board.slug}: {report.keys} period key(s) rebuilt, {len(report.differences)} differed")
-            for line in report.differences[:20]:
-                self.stdout.write(self.style.WARNING(f"  {line}"))
+        started = time.monotonic()
+        boards = list(Board.objects.all())
+        differences = keys = 0
+        enabled = cli.progress_enabled(self, options)
+        with cli.progress_bar(self, description="rebuild", total=len(boards), enabled=enabled) as bar:
+            for board in boards:
+                bar.update(status=board.slug)
+                report = services.board_rebuild(board=board, top=top)
+                differences += len(report.differences)
+                keys += report.keys
+                bar.advance()
+                bar.echo(f"{board.slug}: {report.keys} period key(s) rebuilt, {len(report.differences)} differed")
+                for line in report.differences[:20]:
+                    bar.echo(f"  {line}", style="WARNING")
         self.stdout.write(f"{differences} period key(s) differed in all")
+        self.stdout.write(f"rebuilt {len(boards)} board(s), {keys} period key(s) in {time.monotonic() - started:.1f} s")
