@@ -15,6 +15,7 @@ from django.utils import timezone
 from redis.commands.core import Script
 from redis.crc import key_slot
 
+from config import ratelimit
 from config import redis as fc_redis
 from coupons import redis as gate
 from ranking import redis as rank_redis
@@ -28,7 +29,7 @@ from waitingroom import services as room_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-APPS = {"coupons": gate, "waitingroom": room_redis, "ranking": rank_redis}
+APPS = {"coupons": gate, "waitingroom": room_redis, "ranking": rank_redis, "config": fc_redis}
 
 
 def slot(key: str) -> int:
@@ -75,7 +76,7 @@ def test_every_key_of_a_campaign_or_a_room_shares_its_hash_slot():
 
 
 def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
-    """Each wrapper in coupons/, waitingroom/ and ranking/redis.py is the one call site of its script:
+    """Each wrapper in coupons/, waitingroom/, ranking/ and config/redis.py is the one call site of its script:
     calling them all covers every script file, and each call's KEYS hash to a single slot."""
     # given: a campaign, a room and a board with live state
     campaign, other = published_campaign(quantity=3), published_campaign(quantity=3)
@@ -107,6 +108,7 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     room_redis.sweep(room_id=room.pk, batch=10)
     room_services.room_leave(room_id=room.pk, user_id=user_id)
     ranking_services.event_record(metric="claims", member=campaign.pk, at=timezone.now())
+    ratelimit.ip_token_take(scope="signup", client_ip="192.0.2.7", bucket=ratelimit.Bucket(5, 1.0))
 
     # then
     names = every_script()
