@@ -31,6 +31,7 @@ class GateKeys:
     seat_session: str  # user -> end of the shopping session a waiting-room pass opened
     doorbell: str  # set while a drain of the campaign's pending grants is asked for and not started
     rate_limit: str  # prefix of the claim and hold token buckets ("<prefix>:u:<user>", "<prefix>:ip:<ip>")
+    stats: str  # outcome -> count of claim.lua answers, "hold:<outcome>" -> of seat_hold.lua's (kept by rebuilds)
 
     @classmethod
     def of(cls, campaign_id: int) -> "GateKeys":
@@ -55,7 +56,8 @@ class GateKeys:
 def _gate_keys(base: str) -> GateKeys:
     """The key names under one campaign's tag, built once per process (every claim needs them)."""
     names = ("meta", "next", "free", "holders", "leases", "rebuild-lock", "seats", "seat-holder", "fence")
-    return GateKeys(*(f"{base}:{name}" for name in (*names, "seat-holds", "seat-session", "doorbell", "rl")))
+    more = ("seat-holds", "seat-session", "doorbell", "rl", "stats")
+    return GateKeys(*(f"{base}:{name}" for name in (*names, *more)))
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def claim(
     keys = GateKeys.of(campaign_id)
     user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
     reply = _script("claim")(
-        keys=[keys.meta, keys.next, keys.free, keys.holders, keys.leases, user_bucket, ip_bucket],
+        keys=[keys.meta, keys.next, keys.free, keys.holders, keys.leases, user_bucket, ip_bucket, keys.stats],
         args=[
             user_id,
             grant_id,
@@ -359,6 +361,7 @@ def seat_hold(
             keys.seat_session,
             user_bucket,
             ip_bucket,
+            keys.stats,
         ],
         args=[
             user_id,
@@ -414,3 +417,16 @@ def fence_raise(*, campaign_id: int, at_least: int) -> None:
     current = int(client.get(key) or 0)
     if current < at_least:
         client.incrby(key, at_least - current)
+
+
+def stats_many(campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Each campaign's answers by outcome so far (claim.lua's, and seat_hold.lua's as "hold:<outcome>")."""
+    ids = list(campaign_ids)
+    pipe = fc_redis.client().pipeline(transaction=False)
+    for campaign_id in ids:
+        pipe.hgetall(GateKeys.of(campaign_id).stats)
+    replies = pipe.execute() if ids else []
+    return {
+        campaign_id: {_text(field): int(count) for field, count in reply.items()}
+        for campaign_id, reply in zip(ids, replies, strict=True)
+    }

@@ -10,6 +10,8 @@
 -- KEYS[4] holders  hash: user id -> "<slot>:<grant id>"
 -- KEYS[5] leases   zset: "<slot>:<user id>:<grant id>" -> lease deadline (ms)
 -- KEYS[6] the user's token bucket, KEYS[7] the client IP's (lib/token_bucket.lua)
+-- KEYS[8] stats    hash: outcome -> how many calls got it (the dashboard's and /metrics'
+--                  claims by outcome; counted here so the hot path pays no extra round trip)
 -- ARGV[1] user id
 -- ARGV[2] grant id chosen by the caller (kept only when a slot is given)
 -- ARGV[3] lease length in ms
@@ -33,9 +35,14 @@
 --   {"admission_required", 0, room slug, remaining}  the campaign is behind a room
 --                                             and no pass of that room was used
 --   {"missing", 0, "", -1}                    no gate state: rebuild from PostgreSQL first
-assert(#KEYS == 7, "claim.lua takes 7 keys")
+assert(#KEYS == 8, "claim.lua takes 8 keys")
 
 -- include: config:lib/token_bucket.lua
+
+local function answer(reply)
+  redis.call("HINCRBY", KEYS[8], reply[1], 1)
+  return reply
+end
 
 local meta = redis.call(
   "HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "room", "room_slug", "allocation",
@@ -56,7 +63,7 @@ end
 local by_ip = ARGV[6] == "1"
 local wait = rate_limit({{KEYS[6], meta[8], meta[9]}, {KEYS[7], by_ip and meta[10] or 0, meta[11]}}, now)
 if wait > 0 then
-  return {"rate_limited", wait, "", -1}
+  return answer({"rate_limited", wait, "", -1})
 end
 
 local quantity = tonumber(meta[4])
@@ -65,28 +72,28 @@ local function remaining()
 end
 
 if state == "cancelled" then
-  return {"cancelled", 0, "", remaining()}
+  return answer({"cancelled", 0, "", remaining()})
 end
 if meta[7] == "chosen" then
-  return {"choose_seat", 0, "", remaining()}
+  return answer({"choose_seat", 0, "", remaining()})
 end
 
 local user = ARGV[1]
 local held = redis.call("HGET", KEYS[4], user)
 if held then
   local sep = string.find(held, ":", 1, true)
-  return {"duplicate", tonumber(string.sub(held, 1, sep - 1)), string.sub(held, sep + 1), remaining()}
+  return answer({"duplicate", tonumber(string.sub(held, 1, sep - 1)), string.sub(held, sep + 1), remaining()})
 end
 
 if meta[5] and meta[5] ~= "" and meta[5] ~= ARGV[5] then
-  return {"admission_required", 0, meta[6] or "", remaining()}
+  return answer({"admission_required", 0, meta[6] or "", remaining()})
 end
 
 if state == "closed" or now >= tonumber(meta[3]) then
-  return {"closed", 0, "", remaining()}
+  return answer({"closed", 0, "", remaining()})
 end
 if now < tonumber(meta[2]) then
-  return {"not_open", 0, "", remaining()}
+  return answer({"not_open", 0, "", remaining()})
 end
 
 local slot = redis.call("LPOP", KEYS[3])
@@ -95,7 +102,7 @@ if slot then
 else
   local taken = tonumber(redis.call("GET", KEYS[2]) or "0")
   if taken >= quantity then
-    return {"sold_out", 0, "", 0}
+    return answer({"sold_out", 0, "", 0})
   end
   slot = redis.call("INCR", KEYS[2])
 end
@@ -103,4 +110,4 @@ end
 local grant = ARGV[2]
 redis.call("HSET", KEYS[4], user, slot .. ":" .. grant)
 redis.call("ZADD", KEYS[5], now + tonumber(ARGV[3]), slot .. ":" .. user .. ":" .. grant)
-return {"accepted", slot, grant, remaining()}
+return answer({"accepted", slot, grant, remaining()})

@@ -16,6 +16,7 @@
 -- ARGV[5] id of the waiting room whose access pass the caller just consumed, or ""
 -- ARGV[6] length of the shopping session a consumed pass opens, in ms
 -- KEYS[7] the user's token bucket, KEYS[8] the client IP's (lib/token_bucket.lua)
+-- KEYS[9] stats        hash: "hold:<outcome>" -> how many holds got it (dashboard, /metrics)
 -- ARGV[7] "1" when KEYS[8] names the caller's IP, "" when the IP is unknown (no per-IP limit)
 --
 -- Rate limits come first, before any other answer: every call spends a token
@@ -30,9 +31,14 @@
 -- already holds this seat: same token) | "seat_taken" | "no_seat" |
 -- "not_open" | "closed" | "cancelled" | "missing" | "admission_required";
 -- {"rate_limited", ms until a token is there, 0}: nothing held or spent.
-assert(#KEYS == 8, "seat_hold.lua takes 8 keys")
+assert(#KEYS == 9, "seat_hold.lua takes 9 keys")
 
 -- include: config:lib/token_bucket.lua
+
+local function answer(reply)
+  redis.call("HINCRBY", KEYS[9], "hold:" .. reply[1], 1)
+  return reply
+end
 
 local meta = redis.call(
   "HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "allocation", "room",
@@ -51,42 +57,42 @@ end
 local by_ip = ARGV[7] == "1"
 local wait = rate_limit({{KEYS[7], meta[7], meta[8]}, {KEYS[8], by_ip and meta[9] or 0, meta[10]}}, now)
 if wait > 0 then
-  return {"rate_limited", wait, 0}
+  return answer({"rate_limited", wait, 0})
 end
 if meta[1] == "cancelled" or meta[1] == "closed" then
-  return {meta[1], 0, 0}
+  return answer({meta[1], 0, 0})
 end
 if now >= tonumber(meta[3]) then
-  return {"closed", 0, 0}
+  return answer({"closed", 0, 0})
 end
 if now < tonumber(meta[2]) then
-  return {"not_open", 0, 0}
+  return answer({"not_open", 0, 0})
 end
 local user, slot = ARGV[1], ARGV[2]
 local n = tonumber(slot)
 if meta[5] ~= "chosen" or not n or n < 1 or n > tonumber(meta[4]) then
-  return {"no_seat", 0, 0}
+  return answer({"no_seat", 0, 0})
 end
 
 if meta[6] and meta[6] ~= "" then
   if ARGV[5] == meta[6] then
     redis.call("ZADD", KEYS[6], now + tonumber(ARGV[6]), user)
   elseif tonumber(redis.call("ZSCORE", KEYS[6], user) or "0") <= now then
-    return {"admission_required", 0, 0}
+    return answer({"admission_required", 0, 0})
   end
 end
 
 local current = redis.call("HGET", KEYS[2], slot)
 if current == "sold" then
-  return {"seat_taken", 0, 0}
+  return answer({"seat_taken", 0, 0})
 end
 if current then
   local holder, token, expiry = string.match(current, "^held:([^:]+):([^:]+):([^:]+)$")
   if tonumber(expiry) > now then
     if holder == user then
-      return {"held", tonumber(token), tonumber(expiry)}
+      return answer({"held", tonumber(token), tonumber(expiry)})
     end
-    return {"seat_taken", 0, 0}
+    return answer({"seat_taken", 0, 0})
   end
 end
 
@@ -108,4 +114,4 @@ local token_text = string.format("%.0f", token)
 redis.call("HSET", KEYS[2], slot, "held:" .. user .. ":" .. token_text .. ":" .. string.format("%.0f", expiry))
 redis.call("HSET", KEYS[3], user, slot .. ":" .. token_text)
 redis.call("ZADD", KEYS[5], expiry, slot)
-return {"held", token, expiry}
+return answer({"held", token, expiry})
