@@ -65,14 +65,14 @@ class WaitingRoomAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         services.room_publish(room=obj)  # new rate and max_active apply from the next tick
 
-    @admin.action(description="Pause admission")
+    @admin.action(description="Pause admission", permissions=["change"])
     def pause(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_pause(room=r), "Paused")
 
-    @admin.action(description="Resume admission")
+    @admin.action(description="Resume admission", permissions=["change"])
     def resume(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_resume(room=r), "Resumed")
 
-    @admin.action(description="Close the room")
+    @admin.action(description="Close the room", permissions=["change"])
     def close(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_close(room=r, reason="staff"), "Closed")
