@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.models import User
+from config.api.schema import error_response
 
 
 class TokenCreateApi(APIView):
@@ -24,7 +25,14 @@ class TokenCreateApi(APIView):
         token_type = serializers.CharField()
         expires_at = serializers.DateTimeField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, summary="Get a bearer token")
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            401: error_response("invalid_credentials: wrong username or password (the same for an unknown user)"),
+        },
+        summary="Get a bearer token",
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

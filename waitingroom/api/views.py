@@ -41,6 +41,7 @@ class RoomJoinApi(APIView):
             200: RoomStatusOutputSerializer,
             404: error_response("no such room"),
             409: error_response("not_open, closed or sold_out"),
+            429: error_response("rate_limited: too many joins; retry after Retry-After"),
         },
         summary="Join a room's queue (idempotent: a re-join keeps the place)",
     )
