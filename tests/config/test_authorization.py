@@ -473,6 +473,15 @@ def test_admin_actions_need_the_change_permission(label, action):
             assert before == after, f"{action} as {actor} changed state"
 
 
+def test_bearer_tokens_carry_no_staff_privilege():
+    world = build_world()
+    path = f"/api/v1/rooms/{world.room.slug}/stats/"
+    for actor in (STAFF, SUPERUSER):
+        response = client_for(world, actor, api=True).get(path)
+        assert (response.status_code, response.json()["code"]) == (403, "permission_denied"), actor
+        assert client_for(world, actor, api=False).get(path).status_code == 200, actor
+
+
 def test_a_published_campaign_cannot_be_deleted_even_by_the_superuser():
     world = build_world()
     client = client_for(world, SUPERUSER, api=False)
