@@ -21,7 +21,7 @@ class UserAdmin(BaseUserAdmin):
             else:
                 services.api_token_revoke(user=obj)
 
-    @admin.action(description=_("Revoke API tokens of the selected users"))
+    @admin.action(description=_("Revoke API tokens of the selected users"), permissions=["change"])
     def revoke_tokens(self, request, queryset):
         for user in queryset:
             services.api_token_revoke(user=user)

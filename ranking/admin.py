@@ -24,7 +24,7 @@ class BoardAdmin(admin.ModelAdmin):
             rank_redis.keys_delete(board_slug=old.slug)
             services.board_rebuild(board=obj)
 
-    @admin.action(description=_("Rebuild from the database"))
+    @admin.action(description=_("Rebuild from the database"), permissions=["change"])
     def rebuild(self, request, queryset):
         for board in queryset:
             report = services.board_rebuild(board=board)

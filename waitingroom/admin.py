@@ -66,14 +66,14 @@ class WaitingRoomAdmin(RateLimitFieldsAdmin):
         super().save_model(request, obj, form, change)
         services.room_publish(room=obj)  # new rate and max_active apply from the next tick, rate limits at once
 
-    @admin.action(description=_("Pause admission"))
+    @admin.action(description=_("Pause admission"), permissions=["change"])
     def pause(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_pause(room=r), _("Paused"))
 
-    @admin.action(description=_("Resume admission"))
+    @admin.action(description=_("Resume admission"), permissions=["change"])
     def resume(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_resume(room=r), _("Resumed"))
 
-    @admin.action(description=_("Close the room"))
+    @admin.action(description=_("Close the room"), permissions=["change"])
     def close(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_close(room=r, reason="staff"), _("Closed"))

@@ -220,7 +220,8 @@ def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> Cons
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise PassInvalid(_("This access pass is not valid.")) from exc
     if owner != user_id:
-        raise PassInvalid(_("This access pass belongs to someone else."))
+        # Worded as a forgery is: a pass someone else holds must not confirm that it is genuine.
+        raise PassInvalid(_("This access pass is not valid."))
     if expiry_ms <= (now_ms if now_ms is not None else clock.now_ms()):
         raise PassInvalid(_("This access pass has expired; join the room again."))
     outcome = room_redis.consume(room_id=room_id, user_id=user_id, expiry_ms=expiry_ms, now_ms=now_ms)

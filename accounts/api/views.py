@@ -31,7 +31,7 @@ class TokenCreateApi(APIView):
         responses={
             201: OutputSerializer,
             400: error_response("malformed body"),
-            401: error_response("invalid_credentials"),
+            401: error_response("invalid_credentials: wrong username or password (the same for an unknown user)"),
             429: rate_limited_response("rate_limited: too many login attempts from this IP"),
         },
         parameters=[RETRY_AFTER],

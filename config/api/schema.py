@@ -4,7 +4,8 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import serializers
+from rest_framework import permissions, serializers
+from rest_framework.authentication import SessionAuthentication
 
 
 class AutoSchema(BaseAutoSchema):
@@ -12,7 +13,42 @@ class AutoSchema(BaseAutoSchema):
 
     Every view declares its own InputSerializer/OutputSerializer (STYLE.md), so
     the bare class names would collide in the schema's components.
+
+    Every operation also documents the errors any view of its kind can answer
+    (see `default_errors`), so a client, and the schema fuzz test, can rely on
+    the schema naming every status the API sends.
     """
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        responses = operation["responses"]
+        for code, description in self.default_errors(operation):
+            if code not in responses:
+                responses[code] = self._get_response_for_code(error_response(description), code)
+        return operation
+
+    def default_errors(self, operation: dict) -> list[tuple[str, str]]:
+        """The error answers this operation can give whatever its view does (config/api/exceptions.py)."""
+        parameters = operation.get("parameters", [])
+        authenticators = self.view.get_authenticators()
+        permission_classes = {type(p) for p in self.view.get_permissions()}
+        public = permission_classes <= {permissions.AllowAny}
+        unsafe = self.method not in permissions.SAFE_METHODS
+        errors = []
+        if parameters or "requestBody" in operation:
+            errors.append(("400", "invalid input (invalid, parse_error)"))
+        if authenticators:
+            errors.append(("401", "missing, malformed, expired or revoked credentials"))
+        if not public or (unsafe and any(isinstance(a, SessionAuthentication) for a in authenticators)):
+            errors.append(("403", "permission_denied (also a session request without its CSRF token)"))
+        if any(p["in"] == "path" or p["name"] == "page" for p in parameters):
+            errors.append(("404", "not_found: no such object, or not yours"))
+        if "requestBody" in operation:
+            errors.append(("415", "unsupported_media_type: send JSON"))
+        errors.append(("503", "store_unavailable: PostgreSQL or Redis is down; retry after Retry-After"))
+        return errors
 
     def get_serializer_name(self, serializer, direction) -> str:
         qualname = type(serializer).__qualname__

@@ -1,0 +1,123 @@
+"""A small populated firstcome for the security suites: every kind of object, each owned by `owner`."""
+
+import uuid
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.models import User
+from coupons import seats
+from coupons import services as coupon_services
+from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
+from ranking import services as ranking_services
+from ranking.models import Board, BoardSnapshot
+from tests.accounts.factories import UserFactory
+from tests.coupons.factories import CampaignFactory, published_campaign
+from tests.waitingroom.factories import published_room
+from waitingroom import services as room_services
+from waitingroom.models import WaitingRoom
+
+SEAT_PRICE = 30_000
+
+
+@dataclass
+class World:
+    owner: User
+    other: User
+    staff: User  # is_staff without a single model permission
+    viewer: User  # is_staff with only the view permissions
+    superuser: User
+    campaign: Campaign  # open, first come first served; owner holds a succeeded grant
+    draft: Campaign
+    coupon_campaign: Campaign  # owner holds a coupon
+    seat_campaign: Campaign  # owner holds seat A-1
+    room_campaign: Campaign  # behind `room`
+    room: WaitingRoom  # owner admitted (holds a pass)
+    board: Board
+    grant: Grant
+    coupon: Coupon
+    hold: seats.Hold
+    access_pass: str
+    snapshot: BoardSnapshot
+
+    def token(self, user: User) -> str:
+        return account_services.api_token_issue(user=user)[0]
+
+    @property
+    def wallet(self) -> Wallet:
+        return Wallet.objects.get(user=self.owner)
+
+    @property
+    def ledger_entry(self) -> LedgerEntry:
+        return LedgerEntry.objects.filter(wallet__user=self.owner).first()
+
+    @property
+    def seat(self) -> Seat:
+        return Seat.objects.get(campaign=self.seat_campaign, slot=self.hold.slot)
+
+    @property
+    def board_member(self) -> str:
+        key = ranking_services.period_key("all", timezone.now())
+        return ranking_services.board_top(board=self.board, key=key, limit=1)[0].member
+
+
+def _staff_with_view_permissions() -> User:
+    viewer = UserFactory(is_staff=True)
+    group = Group.objects.create(name=f"viewers-{uuid.uuid4().hex[:8]}")
+    group.permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    viewer.groups.add(group)
+    return viewer
+
+
+def build_world() -> World:
+    owner, other = UserFactory(), UserFactory()
+    staff = UserFactory(is_staff=True)
+    viewer = _staff_with_view_permissions()
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+
+    campaign = published_campaign(quantity=50, amount=10)
+    grant_id = coupon_services.claim_create(campaign_id=campaign.pk, user_id=owner.pk).grant_id
+    coupon_services.grant_transfer(grant_id=grant_id, final_attempt=False)
+    coupon_campaign = published_campaign(kind=Campaign.Kind.COUPON, quantity=50, amount=1000)
+    coupon_grant = coupon_services.claim_create(campaign_id=coupon_campaign.pk, user_id=owner.pk).grant_id
+    coupon_services.grant_transfer(grant_id=coupon_grant, final_attempt=False)
+
+    seat_campaign = CampaignFactory(quantity=1, amount=0)
+    seats.seat_map_generate(campaign=seat_campaign, rows=f"A-B:{SEAT_PRICE}", seats_per_row=5)
+    coupon_services.campaign_publish(campaign=seat_campaign)
+    seat_campaign.refresh_from_db()
+    hold = seats.seat_hold(campaign_id=seat_campaign.pk, user_id=owner.pk, slot=1, label="A-1")
+
+    room_campaign = published_campaign(quantity=50)
+    room = published_room(campaign=room_campaign, admit_rate=50, max_active=50)
+    room_services.room_join(room_id=room.pk, user_id=owner.pk)
+    room_services.room_tick(room=room)
+    access_pass = room_services.room_status(room=room, user_id=owner.pk).access_pass
+    assert access_pass
+
+    board, _ = Board.objects.get_or_create(slug="hot", defaults={"title": "Hottest", "metric": Board.Metric.CLAIMS})
+    ranking_services.boards_forget()
+    ranking_services.board_rebuild(board=board)
+    snapshot = BoardSnapshot.objects.create(board=board, period_key="all", taken_at=timezone.now(), entries=[])
+
+    return World(
+        owner=owner,
+        other=other,
+        staff=staff,
+        viewer=viewer,
+        superuser=superuser,
+        campaign=campaign,
+        draft=CampaignFactory(),
+        coupon_campaign=coupon_campaign,
+        seat_campaign=seat_campaign,
+        room_campaign=room_campaign,
+        room=room,
+        board=board,
+        grant=Grant.objects.get(pk=grant_id),
+        coupon=Coupon.objects.get(user=owner),
+        hold=hold,
+        access_pass=access_pass,
+        snapshot=snapshot,
+    )
