@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin import ModelAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -40,3 +40,8 @@ class RateLimitFieldsAdmin(ModelAdmin):
             (None, {"fields": fields}),
             (_("Rate limits"), {"fields": self.rate_limit_fields, "description": description}),
         ]
+
+
+# The admin's front page links the live dashboard (config/dashboard.py).
+admin.site.index_template = "admin/firstcome_index.html"
+admin.site.site_header = "firstcome"

@@ -27,11 +27,13 @@ urlpatterns = [
     path("", include("ranking.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher's POST
     # The pages' JavaScript strings in the reader's language; the URL carries the
     # language (?v=ko) so a browser cache never serves the other one.
     path("jsi18n/", cache_control(max_age=3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
+    path("admin/dashboard/", include("config.dashboard")),  # before the admin's catch-all patterns
     path("admin/", admin.site.urls),
 ]
 

@@ -4,6 +4,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from redis.exceptions import LockError, RedisError
 
-from config import clock
+from config import clock, metrics
 from config import redis as fc_redis
 from config.errors import ApplicationError
 from config.ratelimit import RateLimited
@@ -513,17 +514,22 @@ def grant_transfer(*, grant_id: str, final_attempt: bool, backend: TransferBacke
             grant.save(update_fields=["status", "attempts", "last_error", "completed_at", "updated_at"])
     except TransientTransferError as exc:
         if final_attempt:
-            grant_fail(grant_id=grant_id, reason=f"retries exhausted: {exc}")
+            if grant_fail(grant_id=grant_id, reason=f"retries exhausted: {exc}"):
+                metrics.grants_settled_now(latencies=[], succeeded=0, failed=Counter(exhausted=1))
             return Grant.Status.FAILED
         _grant_note_attempt(grant_id=grant_id, error=str(exc))
+        metrics.grants_settled_now(latencies=[], succeeded=0, failed=Counter(transient=1))
         raise
     except PermanentTransferError as exc:
-        grant_fail(grant_id=grant_id, reason=str(exc))
+        if grant_fail(grant_id=grant_id, reason=str(exc)):
+            metrics.grants_settled_now(latencies=[], succeeded=0, failed=Counter(permanent=1))
         return Grant.Status.FAILED
 
     with contextlib.suppress(RedisError):  # the sweeper drops leases of succeeded grants
         gate.lease_drop(campaign_id=grant.campaign_id, hold=gate.Hold(grant.slot, grant.user_id, str(grant.id)))
     _ranking_settled(grant=grant, succeeded=True)
+    latency = (grant.completed_at - grant.created_at).total_seconds()
+    metrics.grants_settled_now(latencies=[latency], succeeded=1, failed=Counter())
     return Grant.Status.SUCCEEDED
 
 
@@ -776,6 +782,16 @@ def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bo
             batch=batch,
         )
     _ranking_settled_many(campaign_id=campaign_id, outcome=outcome, batch=batch)
+    settled = [*outcome.succeeded, *outcome.failed]
+    metrics.grants_settled(
+        batch=batch,
+        latencies=[(outcome.completed_at - grant.created_at).total_seconds() for grant in settled],
+        succeeded=len(outcome.succeeded),
+        failed=Counter(
+            transient=len(outcome.retrying),
+            **Counter(_failure_kind(outcome.errors[str(grant.pk)]) for grant in outcome.failed),
+        ),
+    )
     rang: bool | None = None if ring else False
     try:
         replies = batch.execute()
@@ -794,6 +810,10 @@ def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bo
             gate.doorbell_clear(campaign_id=campaign_id)
         return None
     return rang
+
+
+def _failure_kind(reason: str) -> str:
+    return "exhausted" if reason.startswith("retries exhausted") else "permanent"
 
 
 def _ranking_settled_many(*, campaign_id: int, outcome: _BatchOutcome, batch: fc_redis.ScriptBatch) -> None:

@@ -225,6 +225,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- metrics ----------------------------------------------------------------
+# /metrics answers a Prometheus scraper that sends this as a bearer token
+# (https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config
+# authorization), and staff in a browser; empty: staff only.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # --- logging: one line per request with its request id ----------------------
 LOG_JSON = env.bool("LOG_JSON", default=False)
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -1,15 +1,20 @@
 """What people do on their phones, in a real browser against the real web server, worker and beat."""
 
 import re
+import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from accounts import services as account_services
 from accounts.models import User
 from coupons import seats, services
 from coupons.models import Campaign, Grant, LedgerEntry, Seat
+from coupons.spike import spike_fire
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.processes import wait_until
@@ -131,3 +136,59 @@ def test_a_korean_phone_gets_korean_pages_and_the_switcher_changes_them(new_page
     page.goto(reverse("my-grants"))
     expect(page.locator(".amount").first).to_have_text("10,000 KRW")
     shots(page, "switched-to-english")
+
+
+def test_staff_create_a_campaign_in_admin_and_watch_the_dashboard_move(new_page, shots, worker_factory, web_server):
+    # given an operator, a worker with beat, and 80 users with API tokens
+    worker_factory(name="browser-staff")
+    User.objects.create_superuser("ops", "ops@example.com", "ops-passphrase-123")
+    tokens = [account_services.api_token_issue(user=user)[0] for user in UserFactory.create_batch(80)]
+    page = new_page(desktop=True)
+    page.goto("/admin/login/")
+    page.get_by_label("Username").fill("ops")
+    page.get_by_label("Password").fill("ops-passphrase-123")
+    page.get_by_role("button", name="Log in").click()
+
+    # when they create a campaign in the admin and open it now
+    page.goto("/admin/coupons/campaign/add/")
+    page.get_by_label("Title").fill("Flash drop")
+    page.get_by_label("Title").press("Tab")  # the admin fills the slug from the title on change
+    page.get_by_label("Slug").fill("flash-drop")
+    page.get_by_label("Quantity").fill("30")
+    page.get_by_label("Amount").fill("100")
+    opens, closes = timezone.localtime(), timezone.localtime() + timedelta(days=1)
+    page.locator("#id_opens_at_0").fill(opens.strftime("%Y-%m-%d"))
+    page.locator("#id_opens_at_1").fill(opens.strftime("%H:%M:%S"))
+    page.locator("#id_closes_at_0").fill(closes.strftime("%Y-%m-%d"))
+    page.locator("#id_closes_at_1").fill(closes.strftime("%H:%M:%S"))
+    shots(page, "campaign-form")
+    page.get_by_role("button", name="Save", exact=True).click()
+    campaign = Campaign.objects.get(slug="flash-drop")
+    page.locator(f"input[name=_selected_action][value='{campaign.pk}']").check()
+    page.locator("select[name=action]").select_option("open_now")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator(".messagelist")).to_contain_text("Opened: 1 selected.")
+
+    # and watch the live dashboard while a spike hits the drop
+    page.goto("/")
+    page.goto("/admin/")
+    page.get_by_role("link", name="Open the live dashboard").click()
+    expect(page.locator("#campaign")).to_have_value(str(campaign.pk))
+    expect(page.locator("[data-field=remaining]")).to_have_text("30")
+    shots(page, "dashboard-before")
+    spike = threading.Thread(
+        target=spike_fire,
+        kwargs={"base_url": web_server.extra["url"], "path": "/api/v1/campaigns/flash-drop/claims/", "tokens": tokens,
+                "requests": 400, "concurrency": 8, "seed": 1},
+    )  # fmt: skip
+    spike.start()
+
+    # then the numbers move on their own, to the database's
+    expect(page.locator("[data-field=accepted]")).to_have_text("30", timeout=60_000)
+    spike.join(timeout=120)
+    expect(page.locator("[data-field=succeeded]")).to_have_text("30", timeout=60_000)
+    expect(page.locator("[data-field=remaining]")).to_have_text("0")
+    expect(page.locator("[data-field=pending]")).to_have_text("0")
+    page.wait_for_timeout(2500)  # a few more points on the charts for the screenshot
+    shots(page, "dashboard-after")
+    assert Grant.objects.filter(campaign=campaign, status=Grant.Status.SUCCEEDED).count() == 30

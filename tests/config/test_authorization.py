@@ -71,6 +71,17 @@ def writes(*actors: str) -> dict[str, frozenset]:
     return {"POST": frozenset(actors)}
 
 
+def dashboard_action(path: Callable[[World], str]) -> Endpoint:
+    """A dashboard action: POST only, staff with the change permission (the superuser here)."""
+    return Endpoint(
+        path,
+        each(405, **dict.fromkeys(NON_STAFF, 302)),
+        each(403, superuser=302, **dict.fromkeys(NON_STAFF, 302)),
+        api=False,
+        may_change=writes(SUPERUSER),
+    )
+
+
 ENDPOINTS: dict[str, Endpoint] = {
     # --- API: public reads ---------------------------------------------------
     "api-campaign-list": Endpoint(lambda w: "/api/v1/campaigns/", each(200), each(405)),
@@ -189,6 +200,23 @@ ENDPOINTS: dict[str, Endpoint] = {
     # the language switcher only sets a cookie on the browser (no state of ours changes)
     "set_language": Endpoint(lambda w: "/i18n/setlang/", each(302), each(302), api=False),
     "javascript-catalog": Endpoint(lambda w: "/jsi18n/", each(200), each(405), api=False),
+    # operators: Prometheus with its token (tests/config/test_dashboard.py), or any staff session
+    "metrics": Endpoint(lambda w: "/metrics", each(200, anonymous=401, other=403, owner=403), each(405), api=False),
+    # the live dashboard: staff who may view campaigns; its actions need the change permission
+    "dashboard": Endpoint(
+        lambda w: "/admin/dashboard/",
+        each(200, staff=403, **dict.fromkeys(NON_STAFF, 302)),
+        each(405, **dict.fromkeys(NON_STAFF, 302)),
+        api=False,
+    ),
+    "dashboard-live": Endpoint(
+        lambda w: f"/admin/dashboard/campaigns/{w.campaign.pk}/live/",
+        each(200, staff=403, **dict.fromkeys(NON_STAFF, 302)),
+        each(405, **dict.fromkeys(NON_STAFF, 302)),
+        api=False,
+    ),
+    "dashboard-campaign-action": dashboard_action(lambda w: f"/admin/dashboard/campaigns/{w.campaign.pk}/reconcile/"),
+    "dashboard-room-action": dashboard_action(lambda w: f"/admin/dashboard/rooms/{w.room.pk}/pause/"),
     "healthz": Endpoint(lambda w: "/healthz", each(200), each(405), api=False),
     "readyz": Endpoint(lambda w: "/readyz", each(200), each(405), api=False),
     "login": Endpoint(lambda w: "/accounts/login/", each(302, anonymous=200), each(302, anonymous=200), api=False),

@@ -1,0 +1,136 @@
+"""The live dashboard and /metrics: their numbers equal the database after a real spike,
+only operators can read them, and the dashboard's actions work and need the change permission."""
+
+import io
+import json
+import re
+from collections import Counter
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.models import User
+from coupons.models import Campaign, Grant
+from tests.accounts.factories import UserFactory
+from tests.coupons.factories import published_campaign
+from tests.waitingroom.factories import published_room
+from waitingroom.models import WaitingRoom
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def staff_client(*permissions: str) -> Client:
+    user = UserFactory(is_staff=True)
+    for codename in permissions:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client = Client()
+    client.force_login(User.objects.get(pk=user.pk))
+    return client
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of the exposition, its labels in any order."""
+    for line in text.splitlines():
+        found = re.fullmatch(r"([a-z_]+)(?:\{(.*)\})? (\S+)", line)
+        if found and found[1] == name and dict(re.findall(r'(\w+)="([^"]*)"', found[2] or "")) == labels:
+            return float(found[3])
+    raise AssertionError(f"{name} {labels} not in /metrics")
+
+
+@pytest.mark.load
+def test_dashboard_and_metrics_equal_the_database_after_simulate_spike(web_server, worker_factory, tmp_path, settings):
+    # given: a real server and worker, and a spike of 400 claims by 60 users for 25 slots
+    worker_factory()
+    settings.METRICS_TOKEN = "scrape-me"
+    summary = tmp_path / "spike.json"
+    call_command(
+        "simulate_spike", "--url", web_server.extra["url"], "--campaign", "dash-spike", "--create-campaign",
+        "--quantity", "25", "--users", "60", "--requests", "400", "--concurrency", "16", "--seed", "3",
+        "--json", str(summary), "--drain-timeout", "90", "--no-progress", stdout=io.StringIO(),
+    )  # fmt: skip
+    report = json.loads(summary.read_text())
+    campaign = Campaign.objects.get(slug="dash-spike")
+    statuses = Counter(Grant.objects.filter(campaign=campaign).values_list("status", flat=True))
+
+    # when: staff read the dashboard's numbers and Prometheus scrapes
+    live = staff_client("view_campaign").get(f"/admin/dashboard/campaigns/{campaign.pk}/live/").json()
+    scrape = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me")
+
+    # then: every claim the clients sent is counted once, by the outcome they heard
+    assert live["claims"] == report["by_outcome"] and sum(live["claims"].values()) == 400
+    assert live["claims"]["accepted"] == sum(statuses.values()) == campaign.quantity
+    # and the grants and the stock are the database's, row for row
+    assert live["grants"] == {"pending": statuses["pending"], "succeeded": statuses["succeeded"], "failed": 0}
+    assert live["grants"]["succeeded"] == 25 and live["remaining"] == 0
+    # and /metrics says the same
+    assert scrape.status_code == 200 and scrape["Content-Type"].startswith("text/plain")
+    text = scrape.content.decode()
+    for outcome, count in report["by_outcome"].items():
+        assert metric(text, "firstcome_claims_total", campaign="dash-spike", outcome=outcome) == count
+    assert metric(text, "firstcome_grants", campaign="dash-spike", status="succeeded") == 25
+    assert metric(text, "firstcome_remaining", campaign="dash-spike") == 0
+    assert metric(text, "firstcome_grants_settled_total", outcome="succeeded") >= 25
+    assert metric(text, "firstcome_grant_latency_seconds_count") >= 25
+    assert metric(text, "firstcome_grant_latency_seconds_bucket", le="+Inf") >= 25
+    assert metric(text, "firstcome_celery_tasks_total", task="coupons.tasks.grant_drain_task", state="succeeded") >= 1
+
+
+def test_metrics_are_for_operators_only(settings, user):
+    settings.METRICS_TOKEN = "scrape-me"
+    anonymous = Client().get("/metrics")
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Bearer")
+    assert anonymous.json()["code"] == "not_authenticated"
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer guess").status_code == 403
+    signed_in = Client()
+    signed_in.force_login(user)
+    assert signed_in.get("/metrics").status_code == 403
+    assert staff_client().get("/metrics").status_code == 200
+    settings.METRICS_TOKEN = ""  # no token configured: no bearer opens it
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+
+
+def test_metrics_count_rooms_and_failures_of_the_flaky_backend(settings):
+    campaign = published_campaign(slug="room-drop", quantity=5)
+    room = published_room(slug="the-line", campaign=campaign, admit_rate=2, max_active=2)
+    from waitingroom import services as room_services
+
+    for user in UserFactory.create_batch(3):
+        room_services.room_join(room_id=room.pk, user_id=user.pk)
+    room_services.room_tick(room=room)
+    text = staff_client().get("/metrics").content.decode()
+    assert metric(text, "firstcome_room_queued", room="the-line") == 1
+    assert metric(text, "firstcome_room_active", room="the-line") == 2
+    assert metric(text, "firstcome_room_admitted_total", room="the-line") == 2
+
+
+def test_the_dashboard_page_and_its_actions(redis_clean):
+    campaign = published_campaign(slug="live-drop", title="실시간", quantity=10)
+    room = published_room(campaign=campaign, admit_rate=5)
+    viewer, operator = (
+        staff_client("view_campaign"),
+        staff_client("view_campaign", "change_campaign", "change_waitingroom"),
+    )
+
+    page = viewer.get(f"/admin/dashboard/?campaign={campaign.pk}").content.decode()
+    assert "chart-claims" in page and "chart-room" in page and "vendor/chartjs/chart.umd.min.js" in page
+    assert "Pause admission" not in page  # the viewer may not change the room
+    assert viewer.post(f"/admin/dashboard/rooms/{room.pk}/pause/").status_code == 403
+    assert viewer.post(f"/admin/dashboard/campaigns/{campaign.pk}/close/").status_code == 403
+    assert Client().get("/admin/dashboard/").status_code == 302  # to the admin login
+
+    assert "Pause admission" in operator.get(f"/admin/dashboard/?campaign={campaign.pk}").content.decode()
+    operator.post(f"/admin/dashboard/rooms/{room.pk}/pause/")
+    assert WaitingRoom.objects.get(pk=room.pk).status == WaitingRoom.Status.PAUSED
+    operator.post(f"/admin/dashboard/rooms/{room.pk}/resume/")
+    operator.post(f"/admin/dashboard/rooms/{room.pk}/rate/", {"admit_rate": "40"})
+    assert WaitingRoom.objects.get(pk=room.pk).admit_rate == 40
+    bad = operator.post(f"/admin/dashboard/rooms/{room.pk}/rate/", {"admit_rate": "-3"}, follow=True)
+    assert WaitingRoom.objects.get(pk=room.pk).admit_rate == 40 and "whole number" in bad.content.decode()
+    redis_clean.delete(*redis_clean.keys("*{camp:*}:meta"))  # Redis forgot the campaign
+    reconciled = operator.post(f"/admin/dashboard/campaigns/{campaign.pk}/reconcile/", follow=True)
+    assert "drift fixed" in reconciled.content.decode()
+    operator.post(f"/admin/dashboard/campaigns/{campaign.pk}/close/")
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.CLOSED
+    assert operator.post(f"/admin/dashboard/campaigns/{campaign.pk}/delete-everything/").status_code == 403
