@@ -60,13 +60,17 @@ class RateLimitFields(models.Model):
     """
 
     rate_user_burst = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Requests one user may make at once (blank: default; 0: no per-user limit).")
+        null=True,
+        blank=True,
+        help_text=_("Requests one user may make at once (blank: default; 0: no per-user limit)."),
+        verbose_name=_("rate user burst"),
     )
     rate_user_per_second = models.FloatField(
         null=True,
         blank=True,
         validators=[MinValueValidator(0)],
         help_text=_("Tokens a second a user gets back (blank: default; 0: no per-user limit)."),
+        verbose_name=_("rate user per second"),
     )
     rate_ip_burst = models.PositiveIntegerField(
         null=True,
@@ -74,12 +78,14 @@ class RateLimitFields(models.Model):
         help_text=_(
             "Requests one client IP may make at once, all users together (blank: default; 0: no per-IP limit)."
         ),
+        verbose_name=_("rate ip burst"),
     )
     rate_ip_per_second = models.FloatField(
         null=True,
         blank=True,
         validators=[MinValueValidator(0)],
         help_text=_("Tokens a second a client IP gets back (blank: default; 0: no per-IP limit)."),
+        verbose_name=_("rate ip per second"),
     )
 
     class Meta:

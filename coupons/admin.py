@@ -110,10 +110,16 @@ class CampaignAdmin(RateLimitFieldsAdmin):
         if obj.pk is None:
             return "-"
         counts = selectors.grant_counts(campaign=obj)
-        return (
-            f"claimed {counts.live} · pending {counts.pending} · succeeded {counts.succeeded} · "
-            f"failed {counts.failed} · remaining {selectors.campaign_remaining(campaign=obj)}"
-        )
+        return _(
+            "claimed %(live)d · pending %(pending)d · succeeded %(succeeded)d · failed %(failed)d · "
+            "remaining %(remaining)s"
+        ) % {
+            "live": counts.live,
+            "pending": counts.pending,
+            "succeeded": counts.succeeded,
+            "failed": counts.failed,
+            "remaining": selectors.campaign_remaining(campaign=obj),
+        }
 
     @admin.action(description=_("Publish (freeze terms, open at opens_at)"), permissions=["change"])
     def publish(self, request, queryset):

@@ -20,23 +20,36 @@ class Board(models.Model):
         COMPETITION = "competition", _("Competition (1, 2, 2, 4)")
         DENSE = "dense", _("Dense (1, 2, 2, 3)")
 
-    slug = models.SlugField(max_length=60, unique=True)
-    title = models.CharField(max_length=120)
-    metric = models.CharField(max_length=20, choices=Metric.choices)
-    direction = models.CharField(max_length=4, choices=Direction.choices, default=Direction.DESC)
-    tie_style = models.CharField(max_length=12, choices=TieStyle.choices, default=TieStyle.COMPETITION)
-    daily = models.BooleanField(default=True)
-    weekly = models.BooleanField(default=True)
-    all_time = models.BooleanField(default=True)
-    visible = models.BooleanField(default=True, help_text="Shown on the rankings page and in the public API.")
-    snapshot_size = models.PositiveIntegerField(
-        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)], help_text="Entries each snapshot keeps."
+    slug = models.SlugField(max_length=60, unique=True, verbose_name=_("slug"))
+    title = models.CharField(max_length=120, verbose_name=_("title"))
+    metric = models.CharField(max_length=20, choices=Metric.choices, verbose_name=_("metric"))
+    direction = models.CharField(
+        max_length=4, choices=Direction.choices, default=Direction.DESC, verbose_name=_("direction")
     )
-    position = models.PositiveIntegerField(default=0, help_text="Order on the rankings page.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    tie_style = models.CharField(
+        max_length=12, choices=TieStyle.choices, default=TieStyle.COMPETITION, verbose_name=_("tie style")
+    )
+    daily = models.BooleanField(default=True, verbose_name=_("daily"))
+    weekly = models.BooleanField(default=True, verbose_name=_("weekly"))
+    all_time = models.BooleanField(default=True, verbose_name=_("all time"))
+    visible = models.BooleanField(
+        default=True, help_text=_("Shown on the rankings page and in the public API."), verbose_name=_("visible")
+    )
+    snapshot_size = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("Entries each snapshot keeps."),
+        verbose_name=_("snapshot size"),
+    )
+    position = models.PositiveIntegerField(
+        default=0, help_text=_("Order on the rankings page."), verbose_name=_("position")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("board")
+        verbose_name_plural = _("boards")
         ordering = ["position", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -59,12 +72,16 @@ class Board(models.Model):
 class BoardSnapshot(models.Model):
     """A board's top entries for one period at one moment; history survives Redis."""
 
-    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="snapshots")
-    period_key = models.CharField(max_length=20, help_text='"d:20261122", "w:2026-W47" or "all"')
-    taken_at = models.DateTimeField(db_index=True)
-    entries = models.JSONField(help_text="[{rank, member, label, value}] in board order")
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("board"))
+    period_key = models.CharField(
+        max_length=20, help_text=_('"d:20261122", "w:2026-W47" or "all"'), verbose_name=_("period key")
+    )
+    taken_at = models.DateTimeField(db_index=True, verbose_name=_("taken at"))
+    entries = models.JSONField(help_text=_("[{rank, member, label, value}] in board order"), verbose_name=_("entries"))
 
     class Meta:
+        verbose_name = _("board snapshot")
+        verbose_name_plural = _("board snapshots")
         ordering = ["-taken_at"]
         indexes = [models.Index(fields=["board", "period_key", "taken_at"], name="snapshot_board_period")]
 

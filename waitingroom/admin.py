@@ -57,10 +57,17 @@ class WaitingRoomAdmin(RateLimitFieldsAdmin):
         stats = self._stats(obj) if obj.pk else None
         if stats is None:
             return "-"
-        return (
-            f"state {stats.state} · queued {stats.queued} · active {stats.active} · admitted {stats.admitted} · "
-            f"observed rate {stats.rate_ema:.1f}/s" + (" · throttled (back-pressure)" if stats.throttled else "")
-        )
+        line = _(
+            "state %(state)s · queued %(queued)d · active %(active)d · admitted %(admitted)d · "
+            "observed rate %(rate).1f/s"
+        ) % {
+            "state": WaitingRoom.Status(stats.state).label if stats.state in WaitingRoom.Status.values else stats.state,
+            "queued": stats.queued,
+            "active": stats.active,
+            "admitted": stats.admitted,
+            "rate": stats.rate_ema,
+        }
+        return line + (_(" · throttled (back-pressure)") if stats.throttled else "")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
 
 
 class WaitingroomConfig(AppConfig):
     name = "waitingroom"
-    verbose_name = "Waiting room"
+    verbose_name = _("Waiting room")
 
     def ready(self) -> None:
         from waitingroom.models import WaitingRoom

@@ -14,41 +14,58 @@ class WaitingRoom(RateLimitFields):
         PAUSED = "paused", _("Paused")
         CLOSED = "closed", _("Closed")
 
-    slug = models.SlugField(max_length=80, unique=True)
-    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    title = models.CharField(max_length=200, verbose_name=_("title"))
     campaign = models.OneToOneField(
         "coupons.Campaign",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="waiting_room",
-        help_text="The campaign this room protects; its claim then needs an access pass.",
+        help_text=_("The campaign this room protects; its claim then needs an access pass."),
+        verbose_name=_("campaign"),
     )
-    max_active = models.PositiveIntegerField(default=500, help_text="At most this many admitted users at once (W1).")
+    max_active = models.PositiveIntegerField(
+        default=500, help_text=_("At most this many admitted users at once (W1)."), verbose_name=_("max active")
+    )
     admit_rate = models.PositiveIntegerField(
-        default=50, help_text="Users admitted per second at most (pause the room to stop admission)."
+        default=50,
+        help_text=_("Users admitted per second at most (pause the room to stop admission)."),
+        verbose_name=_("admit rate"),
     )
-    pass_ttl_seconds = models.PositiveIntegerField(default=120, help_text="How long an access pass stays valid.")
+    pass_ttl_seconds = models.PositiveIntegerField(
+        default=120, help_text=_("How long an access pass stays valid."), verbose_name=_("pass ttl seconds")
+    )
     silence_timeout_seconds = models.PositiveIntegerField(
-        default=120, help_text="Queued users who stop polling this long lose their place."
+        default=120,
+        help_text=_("Queued users who stop polling this long lose their place."),
+        verbose_name=_("silence timeout seconds"),
     )
-    opens_at = models.DateTimeField()
+    opens_at = models.DateTimeField(verbose_name=_("opens at"))
     prequeue = models.BooleanField(
-        default=True, help_text="Users who arrive before opening are shuffled into a random order at opening."
+        default=True,
+        help_text=_("Users who arrive before opening are shuffled into a random order at opening."),
+        verbose_name=_("prequeue"),
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED, verbose_name=_("status"))
     # Back-pressure: admission pauses by itself while the system behind struggles.
     max_pending_grants = models.PositiveIntegerField(
-        default=2000, help_text="Pause admission while the campaign has more pending grants than this (0: off)."
+        default=2000,
+        help_text=_("Pause admission while the campaign has more pending grants than this (0: off)."),
+        verbose_name=_("max pending grants"),
     )
     max_store_latency_ms = models.PositiveIntegerField(
-        default=250, help_text="Pause admission while Redis or PostgreSQL answers slower than this (0: off)."
+        default=250,
+        help_text=_("Pause admission while Redis or PostgreSQL answers slower than this (0: off)."),
+        verbose_name=_("max store latency ms"),
     )
-    closed_reason = models.CharField(max_length=40, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    closed_reason = models.CharField(max_length=40, blank=True, verbose_name=_("closed reason"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("waiting room")
+        verbose_name_plural = _("waiting rooms")
         ordering = ["-opens_at"]
         constraints = [
             models.CheckConstraint(condition=Q(max_active__gt=0), name="room_max_active_positive"),
