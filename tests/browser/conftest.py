@@ -70,9 +70,11 @@ def new_page(browser, web_server):
     """A fresh browser context (its own cookies) on the running site, phone-sized unless `desktop`."""
     contexts = []
 
-    def open_page(*, locale: str = "en-US", desktop: bool = False):
+    def open_page(*, locale: str = "en-US", desktop: bool = False, color_scheme: str = "light"):
         viewport = {"width": 1280, "height": 900} if desktop else {"width": 390, "height": 844}
-        context = browser.new_context(base_url=web_server.extra["url"], viewport=viewport, locale=locale)
+        context = browser.new_context(
+            base_url=web_server.extra["url"], viewport=viewport, locale=locale, color_scheme=color_scheme
+        )
         context.set_default_timeout(20_000)
         contexts.append(context)
         return context.new_page()
