@@ -117,8 +117,8 @@ def test_postgresql_restarted_during_the_drain(scenario, chaos_cluster):
 
     scenario.drained(campaign)
     report = scenario.report(campaign, full=True, down_seconds=3)
-    assert report.notes["503"] > 0, "no claim met the outage"
     assert_clean(report, scenario)
+    assert report.notes["503"] > 0, "no claim met the outage"
 
 
 def test_broker_unreachable_for_20_seconds(scenario):
@@ -129,16 +129,17 @@ def test_broker_unreachable_for_20_seconds(scenario):
         scenario.start(**RECOVERY)
         campaign = published_campaign(slug="chaos-broker", quantity=200, amount=10)
         users = scenario.users(400)
-        spike = in_background(scenario.driver.spike, claims_path(campaign), users)
-        scenario.wait(lambda: scenario.driver.count(202) >= 20 or spike.done(), timeout=60)
+        # the first half is served normally; the rest claims while the broker is away
+        scenario.driver.spike(claims_path(campaign), users[:100])
+        scenario.drained(campaign)
         proxy.cut()
         cut_at = time.monotonic()
-        spike.result()
+        scenario.driver.spike(claims_path(campaign), users[100:])
         acknowledged_during = sum(1 for a in scenario.driver.answers if a.status == 202 and a.at > cut_at)
         time.sleep(max(0.0, cut_at + 20 - time.monotonic()))
         proxy.restore()
 
-        scenario.drained(campaign, timeout=150)
+        scenario.drained(campaign, timeout=90)
         acknowledged = scenario.driver.acknowledged()
         unpaid = Grant.objects.filter(pk__in=acknowledged).exclude(status=Grant.Status.SUCCEEDED).count()
         report = scenario.report(
@@ -150,8 +151,8 @@ def test_broker_unreachable_for_20_seconds(scenario):
     finally:
         proxy.close()
         broker.stop()
-    assert acknowledged_during > 0, "the web acknowledged nothing while the broker was away"
     assert_clean(report, scenario)
+    assert acknowledged_during > 0, "the web acknowledged nothing while the broker was away"
 
 
 def test_flaky_backend_30_percent_transient_5_percent_permanent(scenario):
@@ -172,9 +173,9 @@ def test_flaky_backend_30_percent_transient_5_percent_permanent(scenario):
         wanting = [u for u in users if u not in holding]
 
     report = scenario.report(campaign, full=True, rounds=rounds)
+    assert_clean(report, scenario)
     assert report.failed > 0, "the flaky backend failed no grant permanently"
     assert Grant.objects.filter(campaign=campaign, status=Grant.Status.SUCCEEDED, attempts__gt=1).exists()
-    assert_clean(report, scenario)
 
 
 def test_transfer_slower_than_the_visibility_timeout_is_redelivered_and_paid_once(scenario):
@@ -194,8 +195,8 @@ def test_transfer_slower_than_the_visibility_timeout_is_redelivered_and_paid_onc
         for task in ("coupons.tasks.grant_drain_task", "coupons.tasks.grant_transfer_task")
     )
     report = scenario.report(campaign, full=True, redelivered=redelivered)
-    assert redelivered > 0, "no message was redelivered: the scenario did not exercise the fault"
     assert_clean(report, scenario)
+    assert redelivered > 0, "no message was redelivered: the scenario did not exercise the fault"
 
 
 def test_duplicate_storm_one_user_50_concurrent_claims(scenario):
@@ -247,6 +248,12 @@ def test_duplicate_storm_one_pass_50_concurrent_uses(scenario):
                 if token is None:
                     continue
                 waiting.discard(user_id)
+                if not passes:
+                    # a pass is bound to its user: stolen before its owner used it, even sent 50 times
+                    # at once, it buys nothing and stays the owner's
+                    stolen = driver.storm(intruder, claims_path(campaign), copies=50, body={"access_pass": token})
+                    if {(a.status, a.code) for a in stolen} != {(403, "pass_invalid")}:
+                        violations.append(f"W4: a stolen pass answered {sorted({(a.status, a.code) for a in stolen})}")
                 passes[user_id] = token
                 answers = driver.storm(user_id, claims_path(campaign), copies=50, body={"access_pass": token})
                 accepted = [a for a in answers if a.status == 202]
@@ -256,10 +263,6 @@ def test_duplicate_storm_one_pass_50_concurrent_uses(scenario):
             time.sleep(0.3)
         if waiting:
             violations.append(f"{len(waiting)} users never admitted")
-        # a pass is bound to its user: someone else's, even used 50 times at once, buys nothing
-        stolen = driver.storm(intruder, claims_path(campaign), copies=50, body={"access_pass": passes[users[0]]})
-        if {(a.status, a.code) for a in stolen} != {(403, "pass_invalid")}:
-            violations.append(f"W4: a stolen pass answered {sorted({(a.status, a.code) for a in stolen})}")
     finally:
         stop.set()
         sampler.join()
@@ -267,8 +270,9 @@ def test_duplicate_storm_one_pass_50_concurrent_uses(scenario):
         violations.append(f"W1: {peak[0]} active at once for max_active {room.max_active}")
 
     scenario.drained(campaign)
+    if Grant.objects.filter(campaign=campaign, user_id=intruder).exists():
+        violations.append("W4: the user who stole a pass got a grant")
     report = scenario.report(campaign, full=True, violations=violations, expected=expected, peak_active=peak[0])
-    assert not Grant.objects.filter(campaign=campaign, user_id=intruder).exists()
     assert_clean(report, scenario)
 
 
@@ -306,5 +310,5 @@ def test_redis_at_its_memory_limit_with_noeviction(scenario):
         refused_at_limit=refused,
         joined=joined_ok,
     )
-    assert refused > 0, "Redis never reached its limit"
     assert_clean(report, scenario)
+    assert refused > 0, "Redis never reached its limit"
