@@ -227,6 +227,9 @@ class Scenario:
         self.broker_url = ""
         self.webs: list[Proc] = []
         self.workers: list[Proc] = []
+        self.worker_starts = 0  # how many worker processes the supervisor started again
+        self._supervising = threading.Event()
+        self._stopped = threading.Event()
         self.worker_env: dict[str, str] = {}
         self.started = time.monotonic()
         self.driver: Driver | None = None
@@ -255,18 +258,21 @@ class Scenario:
         )
 
     def start(self, *, webs: int = 2, workers: int = 2, **env: str) -> None:
-        """Start the web servers and workers in parallel (the first worker runs beat)."""
+        """Start the web servers and workers in parallel (the first worker runs beat), and a
+        supervisor that starts a worker again when it exits."""
         self.worker_env = env
         with ThreadPoolExecutor(max_workers=webs + workers) as pool:
             web_jobs = [
                 pool.submit(start_web, self.directory, name=f"web{i + 1}", workers=1, threads=4, **env)
                 for i in range(webs)
             ]
-            worker_jobs = [pool.submit(self._start_worker, i + 1) for i in range(workers)]
+            worker_jobs = [pool.submit(self._start_worker, i + 1, 1) for i in range(workers)]
             self.webs = [job.result() for job in web_jobs]
             self.workers = [job.result() for job in worker_jobs]
+        self._supervising.set()
+        threading.Thread(target=self._supervise, daemon=True).start()
 
-    def _start_worker(self, number: int, generation: int = 1) -> Proc:
+    def _start_worker(self, number: int, generation: int) -> Proc:
         return start_worker(
             self.directory,
             name=f"w{number}-{generation}",
@@ -276,9 +282,20 @@ class Scenario:
             **self.worker_env,
         )
 
-    def restart_worker(self, index: int, generation: int) -> Proc:
-        self.workers[index] = self._start_worker(index + 1, generation)
-        return self.workers[index]
+    def _supervise(self) -> None:
+        """Start a worker that exited again, as the process manager does in production (systemd
+        Restart=always, a Kubernetes Deployment): a worker SIGKILLed by a test, or one Celery
+        shut down itself (kombu 5.7 can raise an AttributeError while it closes a connection
+        whose Redis went away, which Celery treats as unrecoverable)."""
+        while self._supervising.wait(0) and not self._stopped.wait(0.25):
+            for index, proc in enumerate(self.workers):
+                if proc.popen.poll() is None:
+                    continue
+                try:
+                    self.workers[index] = self._start_worker(index + 1, self.worker_starts + 2)
+                except RuntimeError:
+                    continue  # e.g. the broker is still away: try again on the next round
+                self.worker_starts += 1
 
     def users(self, count: int) -> list[int]:
         """`count` users with bearer tokens for the driver (their token generation cached, as issuing does)."""
@@ -331,6 +348,7 @@ class Scenario:
             notes={
                 "503": self.driver.count(503),
                 "no answer": self.driver.count(NO_ANSWER),
+                "worker restarts": self.worker_starts,
                 **notes,
             },
         )
@@ -341,6 +359,8 @@ class Scenario:
         return "\n".join(f"--- {proc.log.name}\n{proc.output()[-3000:]}" for proc in [*self.webs, *self.workers])
 
     def __exit__(self, *exc) -> None:
+        self._stopped.set()
+        time.sleep(0.3)  # the supervisor's round ends
         for proc in [*self.webs, *self.workers]:
             proc.stop()
         self._exit.close()
