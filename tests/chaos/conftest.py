@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.chaos import harness
-from tests.chaos.stores import PostgresCluster
+from tests.chaos.stores import PG_BIN, PostgresCluster
 from tests.processes import ROOT
 
 TEMPLATE = "chaos_template"
@@ -16,6 +16,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 @pytest.fixture(scope="session")
 def chaos_cluster():
     """PostgreSQL of our own (one scenario restarts it), migrated once into a template database."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.fail(f"the chaos suite needs the PostgreSQL 15 server binaries in {PG_BIN} (apt install postgresql-15)")
     cluster = PostgresCluster()
     try:
         cluster.init()

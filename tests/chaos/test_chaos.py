@@ -106,20 +106,24 @@ def test_redis_restarted_without_persistence_mid_spike(scenario):
 
 
 def test_postgresql_restarted_during_the_drain(scenario, chaos_cluster):
-    scenario.start(**RECOVERY, **flaky(seconds_per_grant="0.02", GRANT_DRAIN_BATCH="10"))
+    scenario.start(**RECOVERY, **flaky(seconds_per_grant="0.05", GRANT_DRAIN_BATCH="10"))
     campaign = published_campaign(slug="chaos-pg", quantity=300, amount=10)
     users = scenario.users(600)
-    spike = in_background(scenario.driver.spike, claims_path(campaign), users)
-    scenario.wait(lambda: succeeded(campaign) > 0, timeout=60)  # the drain is delivering
+    # a first wave is being delivered when the database crashes; a second wave claims into the outage
+    scenario.driver.spike(claims_path(campaign), users[:200])
+    scenario.wait(lambda: succeeded(campaign) > 0, timeout=60)
+    pending_at_crash = pending(campaign)
 
     chaos_cluster.stop(mode="immediate")  # a crash: every backend dies, in-flight transactions are lost
+    second_wave = in_background(scenario.driver.spike, claims_path(campaign), users[200:])
     time.sleep(3)
     chaos_cluster.start()  # replays the WAL
-    spike.result()
+    second_wave.result()
 
     scenario.drained(campaign)
-    report = scenario.report(campaign, full=True, down_seconds=3)
+    report = scenario.report(campaign, full=True, down_seconds=3, pending_at_crash=pending_at_crash)
     assert_clean(report, scenario)
+    assert pending_at_crash > 0, "the drain was over before the crash"
     assert report.notes["503"] > 0, "no claim met the outage"
 
 
