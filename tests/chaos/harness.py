@@ -228,7 +228,7 @@ class Scenario:
         self.webs: list[Proc] = []
         self.workers: list[Proc] = []
         self.worker_starts = 0  # how many worker processes the supervisor started again
-        self._supervising = threading.Event()
+        self._supervisor: threading.Thread | None = None
         self._stopped = threading.Event()
         self.worker_env: dict[str, str] = {}
         self.started = time.monotonic()
@@ -269,8 +269,8 @@ class Scenario:
             worker_jobs = [pool.submit(self._start_worker, i + 1, 1) for i in range(workers)]
             self.webs = [job.result() for job in web_jobs]
             self.workers = [job.result() for job in worker_jobs]
-        self._supervising.set()
-        threading.Thread(target=self._supervise, daemon=True).start()
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervisor.start()
 
     def _start_worker(self, number: int, generation: int) -> Proc:
         return start_worker(
@@ -287,9 +287,9 @@ class Scenario:
         Restart=always, a Kubernetes Deployment): a worker SIGKILLed by a test, or one Celery
         shut down itself (kombu 5.7 can raise an AttributeError while it closes a connection
         whose Redis went away, which Celery treats as unrecoverable)."""
-        while self._supervising.wait(0) and not self._stopped.wait(0.25):
+        while not self._stopped.wait(0.25):
             for index, proc in enumerate(self.workers):
-                if proc.popen.poll() is None:
+                if proc.popen.poll() is None or self._stopped.is_set():
                     continue
                 try:
                     self.workers[index] = self._start_worker(index + 1, self.worker_starts + 2)
@@ -360,7 +360,8 @@ class Scenario:
 
     def __exit__(self, *exc) -> None:
         self._stopped.set()
-        time.sleep(0.3)  # the supervisor's round ends
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=60)  # a start in progress ends first: no worker outlives the test
         for proc in [*self.webs, *self.workers]:
             proc.stop()
         self._exit.close()
