@@ -78,8 +78,11 @@ class Proc:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def start_worker(tmp_path: Path, *, name: str = "w1", beat: bool = True, concurrency: int = 2, **env: str) -> Proc:
-    """A real Celery worker (prefork pool) on every queue, with embedded beat by default."""
+def start_worker(
+    tmp_path: Path, *, name: str = "w1", beat: bool = True, concurrency: int = 2, loglevel: str = "WARNING", **env: str
+) -> Proc:
+    """A real Celery worker (prefork pool) on every queue, with embedded beat by default; at INFO
+    its log names every task it receives."""
     log = tmp_path / f"worker-{name}.log"
     args = [
         str(VENV_BIN / "celery"),
@@ -97,7 +100,7 @@ def start_worker(tmp_path: Path, *, name: str = "w1", beat: bool = True, concurr
         "--without-mingle",
         "--without-gossip",
         "--loglevel",
-        "WARNING",
+        loglevel,
     ]
     if beat:
         args += ["-B", "--schedule", str(tmp_path / f"beat-{name}")]
@@ -115,11 +118,11 @@ def start_worker(tmp_path: Path, *, name: str = "w1", beat: bool = True, concurr
     raise RuntimeError(f"worker did not start:\n{proc.output()}")
 
 
-def start_web(tmp_path: Path, *, workers: int = 2, threads: int = 4, **env: str) -> Proc:
+def start_web(tmp_path: Path, *, name: str = "web", workers: int = 2, threads: int = 4, **env: str) -> Proc:
     """granian serving firstcome with the test settings, as the Procfile runs it;
     `proc.extra["url"]` is its base URL."""
     port = free_port()
-    log = tmp_path / "web.log"
+    log = tmp_path / f"{name}.log"
     argv = [str(VENV_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--blocking-threads", str(threads), "--no-access-log",
             "--log-level", "warning", "config.wsgi:application"]  # fmt: skip

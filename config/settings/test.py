@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import CACHES, REDIS_URL, env
+from .base import CACHES, CELERY_BROKER_TRANSPORT_OPTIONS, REDIS_URL, env
 
 SECRET_KEY = "test-secret-key-not-for-anything-else-0123456789abcdef"
 DEBUG = False
@@ -27,6 +27,16 @@ if TEST_REDIS_CLUSTER_URL:
     CACHES["default"]["OPTIONS"] = {
         **CACHES["default"]["OPTIONS"],
         "CLIENT_CLASS": "config.redis_cluster.ClusterClient",
+    }
+# Chaos tests shorten redelivery: kombu restores a message left unacknowledged past
+# the visibility timeout on a periodic sweep (by default every 10 x 10 s); with
+# TEST_CELERY_RESTORE_SECONDS it sweeps that often.
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS}
+if "TEST_CELERY_RESTORE_SECONDS" in env.ENVIRON:
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "unacked_restore_interval": env.int("TEST_CELERY_RESTORE_SECONDS"),
+        "unacked_restore_throttle": 1,
     }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only

@@ -15,47 +15,68 @@ def check_invariants(
     full: bool = False,
 ) -> dict[str, int]:
     """Assert the invariants; return the counts for the report."""
+    counts, violations = invariant_violations(campaign, acknowledged=acknowledged, drained=drained, full=full)
+    assert not violations, "; ".join(violations)
+    return counts
+
+
+def invariant_violations(
+    campaign: Campaign,
+    *,
+    acknowledged: set[str] | None = None,
+    drained: bool = True,
+    full: bool = False,
+) -> tuple[dict[str, int], list[str]]:
+    """Check every invariant without stopping at the first broken one: (counts, violations)."""
+    violations: list[str] = []
+
+    def expect(holds: bool, message: str) -> None:
+        if not holds:
+            violations.append(message)
+
     grants = Grant.objects.filter(campaign=campaign)
     live = grants.filter(status__in=Grant.LIVE)
     counts = {s: grants.filter(status=s).count() for s in Grant.Status.values}
     n_live = live.count()
 
     # I1: never more live grants than slots.
-    assert n_live <= campaign.quantity, f"I1: {n_live} live grants for {campaign.quantity} slots"
+    expect(n_live <= campaign.quantity, f"I1: {n_live} live grants for {campaign.quantity} slots")
     # I2 / I3: no user and no slot twice among live grants.
-    assert not live.values("user_id").annotate(n=Count("id")).filter(n__gt=1).exists(), "I2: a user holds two"
-    assert not live.values("slot").annotate(n=Count("id")).filter(n__gt=1).exists(), "I3: a slot is held twice"
-    assert not live.filter(slot__gt=campaign.quantity).exists(), "slot number above N"
+    expect(not live.values("user_id").annotate(n=Count("id")).filter(n__gt=1).exists(), "I2: a user holds two")
+    expect(not live.values("slot").annotate(n=Count("id")).filter(n__gt=1).exists(), "I3: a slot is held twice")
+    expect(not live.filter(slot__gt=campaign.quantity).exists(), "slot number above N")
     # I4: every acknowledged claim has its row.
     if acknowledged is not None:
         found = {str(pk) for pk in grants.filter(pk__in=acknowledged).values_list("id", flat=True)}
         missing = acknowledged - found
-        assert not missing, f"I4: {len(missing)} acknowledged claims have no grant row"
+        expect(not missing, f"I4: {len(missing)} acknowledged claims have no grant row")
     # I5: nothing left pending once faults healed.
     if drained:
-        assert counts["pending"] == 0, f"I5: {counts['pending']} grants still pending"
+        expect(counts["pending"] == 0, f"I5: {counts['pending']} grants still pending")
     # I6: exactly one delivery per succeeded grant, none for failed; balances add up.
     if campaign.kind == Campaign.Kind.CREDIT:
         entries = LedgerEntry.objects.filter(grant__campaign=campaign)
-        assert entries.count() == counts["succeeded"], "I6: ledger entries != succeeded grants"
-        assert not entries.exclude(grant__status=Grant.Status.SUCCEEDED).exists(), "I6: a failed grant was paid"
-        assert not entries.exclude(amount=campaign.amount).exists(), "I6: wrong amount"
+        n_entries = entries.count()
+        expect(n_entries == counts["succeeded"], f"I6: {n_entries} ledger entries for {counts['succeeded']} succeeded")
+        expect(not entries.exclude(grant__status=Grant.Status.SUCCEEDED).exists(), "I6: a failed grant was paid")
+        expect(not entries.exclude(amount=campaign.amount).exists(), "I6: wrong amount")
     else:
         coupons = Coupon.objects.filter(campaign=campaign)
-        assert coupons.count() == counts["succeeded"], "I6: coupons != succeeded grants"
-        assert not coupons.exclude(grant__status=Grant.Status.SUCCEEDED).exists(), "I6: a failed grant got a code"
+        expect(coupons.count() == counts["succeeded"], "I6: coupons != succeeded grants")
+        expect(not coupons.exclude(grant__status=Grant.Status.SUCCEEDED).exists(), "I6: a failed grant got a code")
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT count(*) FROM coupons_wallet w WHERE w.balance <> COALESCE(
                    (SELECT sum(e.amount) FROM coupons_ledgerentry e WHERE e.wallet_id = w.id), 0)"""
         )
-        assert cursor.fetchone()[0] == 0, "I6: a wallet balance differs from the sum of its entries"
+        expect(cursor.fetchone()[0] == 0, "I6: a wallet balance differs from the sum of its entries")
     total = Wallet.objects.aggregate(s=Sum("balance"))["s"] or 0
-    assert total == (LedgerEntry.objects.aggregate(s=Sum("amount"))["s"] or 0)
+    expect(total == (LedgerEntry.objects.aggregate(s=Sum("amount"))["s"] or 0), "I6: balances != sum of entries")
     # I7: with enough demand and only transient failures, exactly N succeed.
     if full:
-        assert counts["succeeded"] == campaign.quantity, f"I7: {counts['succeeded']} succeeded of {campaign.quantity}"
+        expect(counts["succeeded"] == campaign.quantity, f"I7: {counts['succeeded']} succeeded of {campaign.quantity}")
     # The gate agrees with the database once everything settled.
     if drained:
-        assert selectors.campaign_remaining(campaign=campaign) == campaign.quantity - n_live, "gate drifted"
-    return {**counts, "live": n_live}
+        remaining = selectors.campaign_remaining(campaign=campaign)
+        expect(remaining == campaign.quantity - n_live, f"gate drifted: {remaining} remaining, {n_live} live")
+    return {**counts, "live": n_live}, violations

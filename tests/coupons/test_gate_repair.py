@@ -150,23 +150,25 @@ def test_redis_down_gives_503_on_api_and_pages(client, user, closed_port):
     assert not Grant.objects.exists()
 
 
-def test_redis_refusing_writes_is_503_not_500(user, redis_clean, standalone_redis):
-    """Redis at its memory limit with noeviction answers OOM errors: a clear 503, nothing taken."""
+def test_redis_refusing_writes_is_503_not_500(user, tmp_path, standalone_redis):
+    """Redis at its memory limit with noeviction answers OOM errors: a clear 503, nothing taken.
+
+    On a redis-server of its own: the shared one is never reconfigured."""
     from accounts import services as account_services
     from tests.accounts.test_tokens import client_with
+    from tests.chaos.stores import RedisServer
 
-    campaign = published_campaign()
-    token, _ = account_services.api_token_issue(user=user)
-    client = client_with(token)
-    client.get("/api/v1/me/")
-    original = redis_clean.config_get("maxmemory")["maxmemory"]
-    policy = redis_clean.config_get("maxmemory-policy")["maxmemory-policy"]
-    redis_clean.config_set("maxmemory-policy", "noeviction")
-    redis_clean.config_set("maxmemory", 1)
+    private = RedisServer(tmp_path, name="oom").start()
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": private.url()}}
     try:
-        response = client.post(f"/api/v1/campaigns/{campaign.slug}/claims/")
+        with override_settings(CACHES=caches, REDIS_URL=private.url()):
+            campaign = published_campaign()
+            token, _ = account_services.api_token_issue(user=user)
+            client = client_with(token)
+            client.get("/api/v1/me/")
+            private.client().config_set("maxmemory", 1)  # the server starts with maxmemory-policy noeviction
+            response = client.post(f"/api/v1/campaigns/{campaign.slug}/claims/")
     finally:
-        redis_clean.config_set("maxmemory", original)
-        redis_clean.config_set("maxmemory-policy", policy)
+        private.stop()
     assert response.status_code == 503 and response.json()["code"] == "store_unavailable"
     assert not Grant.objects.exists()
