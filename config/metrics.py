@@ -65,6 +65,7 @@ def grants_settled(
     fields: Counter[str] = Counter()
     total_ms = 0
     for seconds in latencies:
+        seconds = max(seconds, 0.0)  # creation and completion come from two machines' clocks
         fields[_bucket_field(seconds)] += 1
         fields["latency_count"] += 1
         total_ms += round(seconds * 1000)
@@ -158,7 +159,11 @@ class FirstcomeCollector:
             buckets=buckets,
             sum_value=counts.get("latency_sum_ms", 0) / 1000,
         )
-        settled = CounterMetricFamily("firstcome_grants_settled", "Grants settled by outcome", labels=["outcome"])
+        settled = CounterMetricFamily(
+            "firstcome_grants_settled",
+            "Grants the transfer queue settled, by outcome (seat sales settle in their request and are not counted)",
+            labels=["outcome"],
+        )
         for outcome in ("succeeded", "failed"):
             settled.add_metric([outcome], counts.get(f"settled:{outcome}", 0))
         yield settled

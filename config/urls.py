@@ -30,9 +30,10 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher's POST
-    # The pages' JavaScript strings in the reader's language; the URL carries the
-    # language (?v=ko) so a browser cache never serves the other one.
-    path("jsi18n/", cache_control(max_age=3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
+    # The pages' JavaScript strings in the reader's language (from the cookie); the URL
+    # carries the language (?v=ko) so the browser's cache never serves the other one,
+    # and "private" keeps shared caches from storing one language for everybody.
+    path("jsi18n/", cache_control(private=True, max_age=3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
     path("admin/dashboard/", include("config.dashboard")),  # before the admin's catch-all patterns
     path("admin/", admin.site.urls),
 ]

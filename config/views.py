@@ -43,11 +43,15 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @require_GET
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics for a scraper holding METRICS_TOKEN (Authorization: Bearer), or staff."""
+    """Prometheus metrics for a scraper holding METRICS_TOKEN (Authorization: Bearer), or staff who
+    may view campaigns (the dashboard's readers)."""
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     allowed = bool(settings.METRICS_TOKEN) and hmac.compare_digest(token.encode(), settings.METRICS_TOKEN.encode())
-    if not allowed and not (request.user.is_authenticated and request.user.is_staff):
+    operator = (
+        request.user.is_authenticated and request.user.is_staff and request.user.has_perm("coupons.view_campaign")
+    )
+    if not allowed and not operator:
         if token or request.user.is_authenticated:
             return JsonResponse({"code": "permission_denied", "detail": "Metrics are for operators."}, status=403)
         response = JsonResponse(

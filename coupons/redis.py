@@ -430,3 +430,13 @@ def stats_many(campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         campaign_id: {_text(field): int(count) for field, count in reply.items()}
         for campaign_id, reply in zip(ids, replies, strict=True)
     }
+
+
+def stats_correct(*, campaign_id: int, heard: str) -> None:
+    """The script counted "accepted", but PostgreSQL had the last word and the client heard
+    `heard` instead (duplicate, or store_unavailable when the insert failed): move the count."""
+    key = GateKeys.of(campaign_id).stats
+    pipe = fc_redis.client().pipeline(transaction=False)
+    pipe.hincrby(key, "accepted", -1)
+    pipe.hincrby(key, heard, 1)
+    pipe.execute()

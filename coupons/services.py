@@ -221,7 +221,10 @@ def _campaign_end(campaign: Campaign, status: str) -> Campaign:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status in (Status.DRAFT, Status.CANCELLED) or campaign.status == status:
-            raise InvalidTransition(f"A {campaign.get_status_display().lower()} campaign cannot become {status}.")
+            raise InvalidTransition(
+                _("A campaign that is %(current)s cannot become %(target)s.")
+                % {"current": campaign.get_status_display(), "target": Status(status).label}
+            )
         campaign.status = status
         campaign.save(update_fields=["status", "updated_at"])
     _gate_meta_publish(campaign)
@@ -414,10 +417,17 @@ def _claim(
                 id=grant_id, campaign_id=campaign_id, user_id=user_id, slot=result.slot, created_at=claimed_at
             )
     except IntegrityError as exc:
-        return _claim_conflict(campaign_id=campaign_id, hold=hold, error=exc, remaining=result.remaining)
+        try:
+            outcome = _claim_conflict(campaign_id=campaign_id, hold=hold, error=exc, remaining=result.remaining)
+        except GateUnavailable:
+            _stats_correct_quietly(campaign_id=campaign_id, heard="store_unavailable")
+            raise
+        _stats_correct_quietly(campaign_id=campaign_id, heard="duplicate")
+        return outcome
     except DatabaseError as exc:
         logger.warning("grant insert failed, releasing slot %s of campaign %s: %s", hold.slot, campaign_id, exc)
         _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
+        _stats_correct_quietly(campaign_id=campaign_id, heard="store_unavailable")
         raise GateUnavailable() from exc
 
     # Once committed (at once, unless a caller's transaction is still open):
@@ -481,6 +491,11 @@ def _confirm_quietly(*, campaign_id: int, hold: gate.Hold, pending: bool) -> Non
             gate.doorbell_clear(campaign_id=campaign_id)
 
 
+def _stats_correct_quietly(*, campaign_id: int, heard: str) -> None:
+    with contextlib.suppress(RedisError):  # a counter: never worth failing the answer for
+        gate.stats_correct(campaign_id=campaign_id, heard=heard)
+
+
 def _release_quietly(*, campaign_id: int, hold: gate.Hold, reuse_slot: bool) -> None:
     """Release a hold; if Redis is down too, the sweeper finds the expired lease later."""
     try:
@@ -515,14 +530,14 @@ def grant_transfer(*, grant_id: str, final_attempt: bool, backend: TransferBacke
     except TransientTransferError as exc:
         if final_attempt:
             if grant_fail(grant_id=grant_id, reason=f"retries exhausted: {exc}"):
-                metrics.grants_settled_now(latencies=[], succeeded=0, failed=Counter(exhausted=1))
+                _failed_settled(grant, kind="exhausted")
             return Grant.Status.FAILED
         _grant_note_attempt(grant_id=grant_id, error=str(exc))
         metrics.grants_settled_now(latencies=[], succeeded=0, failed=Counter(transient=1))
         raise
     except PermanentTransferError as exc:
         if grant_fail(grant_id=grant_id, reason=str(exc)):
-            metrics.grants_settled_now(latencies=[], succeeded=0, failed=Counter(permanent=1))
+            _failed_settled(grant, kind="permanent")
         return Grant.Status.FAILED
 
     with contextlib.suppress(RedisError):  # the sweeper drops leases of succeeded grants
@@ -810,6 +825,11 @@ def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bo
             gate.doorbell_clear(campaign_id=campaign_id)
         return None
     return rang
+
+
+def _failed_settled(grant: Grant, *, kind: str) -> None:
+    latency = (timezone.now() - grant.created_at).total_seconds()
+    metrics.grants_settled_now(latencies=[latency], succeeded=0, failed=Counter({kind: 1}))
 
 
 def _failure_kind(reason: str) -> str:

@@ -51,7 +51,13 @@
     fetch(root.dataset.liveUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (now) {
-        var claims = byOutcome(Object.assign({}, now.claims, now.holds));
+        // a seat campaign answers holds: a held seat is its "accepted"
+        var answers = Object.assign({}, now.claims);
+        Object.keys(now.holds).forEach(function (k) {
+          var key = k === "held" ? "accepted" : k;
+          answers[key] = (answers[key] || 0) + now.holds[k];
+        });
+        var claims = byOutcome(answers);
         var time = new Date(now.at_ms).toLocaleTimeString();
         if (last) {
           var seconds = Math.max((now.at_ms - last.at_ms) / 1000, 0.001);

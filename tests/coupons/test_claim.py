@@ -167,6 +167,10 @@ def test_insert_failure_releases_the_slot_and_answers_503(user):
     assert selectors.campaign_remaining(campaign=campaign) == 2
     # and the user can try again
     assert bearer_for(user).post(claim_url(campaign)).status_code == 202
+    # the answer counters (dashboard, /metrics) say what the client heard each time
+    from coupons import redis as gate
+
+    assert gate.stats_many([campaign.pk])[campaign.pk] == {"accepted": 1, "store_unavailable": 1}
 
 
 def test_redis_flush_rebuilds_the_gate_from_postgresql(redis_clean):
