@@ -11,13 +11,8 @@
 -- Returns 0 when a token was spent, else the ms until one is there (nothing spent).
 assert(#KEYS == 1, "token_bucket.lua takes 1 key")
 
+-- include: lib/clock.lua
 -- include: lib/token_bucket.lua
 
-local now
-if ARGV[3] ~= "" then
-  now = tonumber(ARGV[3])
-else
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = now_ms(ARGV[3])
 return rate_limit({{KEYS[1], ARGV[1], ARGV[2]}}, now)

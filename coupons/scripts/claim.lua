@@ -37,6 +37,7 @@
 --   {"missing", 0, "", -1}                    no gate state: rebuild from PostgreSQL first
 assert(#KEYS == 8, "claim.lua takes 8 keys")
 
+-- include: config:lib/clock.lua
 -- include: config:lib/token_bucket.lua
 
 local function answer(reply)
@@ -53,13 +54,7 @@ if not state then
   return {"missing", 0, "", -1}
 end
 
-local now
-if ARGV[4] ~= "" then
-  now = tonumber(ARGV[4])
-else
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = now_ms(ARGV[4])
 local by_ip = ARGV[6] == "1"
 local wait = rate_limit({{KEYS[6], meta[8], meta[9]}, {KEYS[7], by_ip and meta[10] or 0, meta[11]}}, now)
 if wait > 0 then

@@ -6,13 +6,9 @@
 -- Returns "ok:<expiry ms>" | "sold" | "not_holder" (someone else holds it, or a newer token) | "expired"
 assert(#KEYS == 1, "seat_check.lua takes 1 key")
 
-local now
-if ARGV[4] ~= "" then
-  now = tonumber(ARGV[4])
-else
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+-- include: config:lib/clock.lua
+
+local now = now_ms(ARGV[4])
 local value = redis.call("HGET", KEYS[1], ARGV[2])
 if value == "sold" then
   return "sold"

@@ -33,6 +33,7 @@
 -- {"rate_limited", ms until a token is there, 0}: nothing held or spent.
 assert(#KEYS == 9, "seat_hold.lua takes 9 keys")
 
+-- include: config:lib/clock.lua
 -- include: config:lib/token_bucket.lua
 
 local function answer(reply)
@@ -47,13 +48,7 @@ local meta = redis.call(
 if not meta[1] then
   return {"missing", 0, 0}
 end
-local now
-if ARGV[4] ~= "" then
-  now = tonumber(ARGV[4])
-else
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = now_ms(ARGV[4])
 local by_ip = ARGV[7] == "1"
 local wait = rate_limit({{KEYS[7], meta[7], meta[8]}, {KEYS[8], by_ip and meta[9] or 0, meta[10]}}, now)
 if wait > 0 then

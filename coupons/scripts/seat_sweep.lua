@@ -7,13 +7,9 @@
 -- Returns how many holds were returned.
 assert(#KEYS == 4, "seat_sweep.lua takes 4 keys")
 
-local now
-if ARGV[1] ~= "" then
-  now = tonumber(ARGV[1])
-else
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+-- include: config:lib/clock.lua
+
+local now = now_ms(ARGV[1])
 local slots = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now, "LIMIT", 0, tonumber(ARGV[2]))
 local returned = 0
 for _, slot in ipairs(slots) do

@@ -9,7 +9,7 @@
 -- Returns 1 consumed, 0 not admitted (never, or already used), -1 expired.
 assert(#KEYS == 1, "consume.lua takes 1 key")
 
--- include: lib/clock.lua
+-- include: config:lib/clock.lua
 
 local now = now_ms(ARGV[3])
 local expiry = redis.call("ZSCORE", KEYS[1], ARGV[1])

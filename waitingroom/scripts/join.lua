@@ -29,7 +29,7 @@
 -- past 2^32 arrivals "closed".
 assert(#KEYS == 8, "join.lua takes 8 keys")
 
--- include: lib/clock.lua
+-- include: config:lib/clock.lua
 -- include: lib/heartbeat.lua
 -- include: config:lib/token_bucket.lua
 

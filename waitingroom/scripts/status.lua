@@ -9,7 +9,7 @@
 --   outcome "admitted" (position 0, expiry set) | "queued" | "absent" | "missing"
 assert(#KEYS == 5, "status.lua takes 5 keys")
 
--- include: lib/clock.lua
+-- include: config:lib/clock.lua
 -- include: lib/heartbeat.lua
 
 local meta = redis.call("HMGET", KEYS[1], "state", "rate_ema", "throttled", "opens_at_ms", "silence_ms")

@@ -16,7 +16,7 @@
 -- this window was already swept (or the room has no heartbeat state yet).
 assert(#KEYS == 4, "sweep.lua takes 4 keys")
 
--- include: lib/clock.lua
+-- include: config:lib/clock.lua
 -- include: lib/heartbeat.lua
 
 local meta = redis.call("HMGET", KEYS[1], "silence_ms", "sweep_at", "sweep_for")

@@ -16,7 +16,7 @@
 -- clock (its own cost, whoever else uses Redis; 0 unless "ok").
 assert(#KEYS == 5, "tick.lua takes 5 keys")
 
--- include: lib/clock.lua
+-- include: config:lib/clock.lua
 -- include: lib/heartbeat.lua
 
 local started = redis.call("TIME")

@@ -1,5 +1,5 @@
--- lib/clock.lua: the time a script runs for (pasted in by redis.py where a
--- script says "-- include: lib/clock.lua").
+-- lib/clock.lua: the time a script runs for (pasted in by config/redis.py where a
+-- script says "-- include: config:lib/clock.lua").
 
 -- Milliseconds since the epoch: `override` when the caller sent one (tests
 -- move time this way), else the Redis server clock.
