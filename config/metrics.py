@@ -56,12 +56,12 @@ def grants_settled(
     batch: fc_redis.ScriptBatch,
     latencies: Iterable[float],
     succeeded: int,
-    failed: Counter[str],
+    failures: Counter[str],
 ) -> None:
     """Queue the counters of settled grants on `batch` (the round trip the caller makes anyway).
 
     `latencies`: seconds from each settled grant's creation to its completion;
-    `failed`: transfer failures by kind (transient, permanent, exhausted)."""
+    `failures`: transfer failures by kind (transient: retried; permanent, exhausted: the grant failed)."""
     fields: Counter[str] = Counter()
     total_ms = 0
     for seconds in latencies:
@@ -73,7 +73,7 @@ def grants_settled(
         fields["latency_sum_ms"] += total_ms
     if succeeded:
         fields["settled:succeeded"] += succeeded
-    for kind, count in failed.items():
+    for kind, count in failures.items():
         fields[f"transfer_failures:{kind}"] += count
         if kind != "transient":
             fields["settled:failed"] += count

@@ -533,7 +533,7 @@ def grant_transfer(*, grant_id: str, final_attempt: bool, backend: TransferBacke
                 _failed_settled(grant, kind="exhausted")
             return Grant.Status.FAILED
         _grant_note_attempt(grant_id=grant_id, error=str(exc))
-        metrics.grants_settled_now(latencies=[], succeeded=0, failed=Counter(transient=1))
+        metrics.grants_settled_now(latencies=[], succeeded=0, failures=Counter(transient=1))
         raise
     except PermanentTransferError as exc:
         if grant_fail(grant_id=grant_id, reason=str(exc)):
@@ -544,7 +544,7 @@ def grant_transfer(*, grant_id: str, final_attempt: bool, backend: TransferBacke
         gate.lease_drop(campaign_id=grant.campaign_id, hold=gate.Hold(grant.slot, grant.user_id, str(grant.id)))
     _ranking_settled(grant=grant, succeeded=True)
     latency = (grant.completed_at - grant.created_at).total_seconds()
-    metrics.grants_settled_now(latencies=[latency], succeeded=1, failed=Counter())
+    metrics.grants_settled_now(latencies=[latency], succeeded=1, failures=Counter())
     return Grant.Status.SUCCEEDED
 
 
@@ -654,6 +654,7 @@ class _BatchOutcome:
     failed: list[Grant] = field(default_factory=list)
     retrying: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # grant id -> why it failed or retries
+    failures: Counter[str] = field(default_factory=Counter)  # transfer failures by kind, for the metrics
     completed_at: datetime | None = None
 
 
@@ -735,8 +736,10 @@ def _drain_batch(*, campaign: Campaign, size: int, backend: TransferBackend) -> 
                     continue
                 reason = str(error)
                 final = isinstance(error, PermanentTransferError)
+                kind = "permanent" if final else "transient"
                 if not final and settings.GRANT_MAX_RETRIES < 1:  # no retries configured: this was the last try
-                    final, reason = True, f"retries exhausted: {error}"
+                    final, reason, kind = True, f"retries exhausted: {error}", "exhausted"
+                outcome.failures[kind] += 1
                 if final:
                     outcome.failed.append(grant)
                 else:
@@ -802,10 +805,7 @@ def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bo
         batch=batch,
         latencies=[(outcome.completed_at - grant.created_at).total_seconds() for grant in settled],
         succeeded=len(outcome.succeeded),
-        failed=Counter(
-            transient=len(outcome.retrying),
-            **Counter(_failure_kind(outcome.errors[str(grant.pk)]) for grant in outcome.failed),
-        ),
+        failures=outcome.failures,
     )
     rang: bool | None = None if ring else False
     try:
@@ -829,11 +829,7 @@ def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bo
 
 def _failed_settled(grant: Grant, *, kind: str) -> None:
     latency = (timezone.now() - grant.created_at).total_seconds()
-    metrics.grants_settled_now(latencies=[latency], succeeded=0, failed=Counter({kind: 1}))
-
-
-def _failure_kind(reason: str) -> str:
-    return "exhausted" if reason.startswith("retries exhausted") else "permanent"
+    metrics.grants_settled_now(latencies=[latency], succeeded=0, failures=Counter({kind: 1}))
 
 
 def _ranking_settled_many(*, campaign_id: int, outcome: _BatchOutcome, batch: fc_redis.ScriptBatch) -> None:
