@@ -7,7 +7,7 @@ from django.contrib.admin import site
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,8 +18,8 @@ from config import clock, live
 from config.errors import ApplicationError
 from coupons import services as coupon_services
 from coupons.models import Campaign
+from waitingroom import selectors as room_selectors
 from waitingroom import services as room_services
-from waitingroom.models import WaitingRoom
 
 
 class RateForm(forms.Form):
@@ -47,7 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "title": _("Live dashboard"),
         "campaigns": campaigns,
         "chosen": chosen,
-        "room": WaitingRoom.objects.filter(campaign=chosen).first() if chosen else None,
+        "room": room_selectors.room_for_campaign(campaign_id=chosen.pk) if chosen else None,
         "can_change_campaign": request.user.has_perm("coupons.change_campaign"),
         "can_change_room": request.user.has_perm("waitingroom.change_waitingroom"),
         "live_url": reverse("dashboard-live", args=[chosen.pk]) if chosen else "",
@@ -78,7 +78,7 @@ def campaign_live(request: HttpRequest, campaign_id: int) -> JsonResponse:
     """The chosen campaign's numbers now; the page turns successive ones into rates."""
     if not request.user.has_perm("coupons.view_campaign"):
         raise PermissionDenied
-    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    campaign = live.campaign_get(campaign_id=campaign_id)
     (numbers,) = live.campaigns_live([campaign])
     return JsonResponse({"at_ms": clock.now_ms(), **numbers.as_dict()})
 
@@ -101,7 +101,7 @@ def _back(campaign_id: int) -> HttpResponse:
 def campaign_action(request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
     if not request.user.has_perm("coupons.change_campaign") or action not in CAMPAIGN_ACTIONS:
         raise PermissionDenied
-    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    campaign = live.campaign_get(campaign_id=campaign_id)
     run, done = CAMPAIGN_ACTIONS[action]
     try:
         result = run(campaign)
@@ -119,7 +119,7 @@ def campaign_action(request: HttpRequest, campaign_id: int, action: str) -> Http
 def room_action(request: HttpRequest, room_id: int, action: str) -> HttpResponse:
     if not request.user.has_perm("waitingroom.change_waitingroom"):
         raise PermissionDenied
-    room = get_object_or_404(WaitingRoom, pk=room_id)
+    room = live.room_get(room_id=room_id)
     try:
         if action == "pause":
             room_services.room_pause(room=room)

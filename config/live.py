@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.db.models import Count
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from coupons import redis as gate
@@ -51,6 +52,14 @@ class CampaignLive:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def campaign_get(*, campaign_id: int) -> Campaign:
+    return get_object_or_404(Campaign, pk=campaign_id)
+
+
+def room_get(*, room_id: int) -> WaitingRoom:
+    return get_object_or_404(WaitingRoom, pk=room_id)
 
 
 def campaigns_recent() -> list[Campaign]:
