@@ -12,7 +12,9 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
+from coupons import services
 from coupons.models import Campaign, Grant
+from coupons.transfers import FlakyBackend, TransientTransferError
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
 from tests.waitingroom.factories import published_room
@@ -100,10 +102,28 @@ def test_metrics_count_rooms_and_failures_of_the_flaky_backend(settings):
     for user in UserFactory.create_batch(3):
         room_services.room_join(room_id=room.pk, user_id=user.pk)
     room_services.room_tick(room=room)
+    # and three grants of another campaign meet a backend that always refuses: once
+    # for good, once with retries left, once on the last try
+    other = published_campaign(slug="refused", quantity=5)
+    grants = [
+        services.claim_create(campaign_id=other.pk, user_id=user.pk).grant_id for user in UserFactory.create_batch(3)
+    ]
+    refusing, failing = FlakyBackend(permanent_rate=1.0), FlakyBackend(transient_rate=1.0)
+    services.grant_transfer(grant_id=grants[0], final_attempt=False, backend=refusing)
+    with pytest.raises(TransientTransferError):
+        services.grant_transfer(grant_id=grants[1], final_attempt=False, backend=failing)
+    services.grant_transfer(grant_id=grants[2], final_attempt=True, backend=failing)
+
     text = staff_client("view_campaign").get("/metrics").content.decode()
     assert metric(text, "firstcome_room_queued", room="the-line") == 1
     assert metric(text, "firstcome_room_active", room="the-line") == 2
     assert metric(text, "firstcome_room_admitted_total", room="the-line") == 2
+    assert metric(text, "firstcome_transfer_failures_total", kind="permanent") == 1
+    assert metric(text, "firstcome_transfer_failures_total", kind="transient") == 1
+    assert metric(text, "firstcome_transfer_failures_total", kind="exhausted") == 1
+    assert metric(text, "firstcome_grants_settled_total", outcome="failed") == 2
+    assert metric(text, "firstcome_grant_latency_seconds_count") == 2  # the two that settled, failed
+    assert metric(text, "firstcome_grants", campaign="refused", status="failed") == 2
 
 
 def test_the_dashboard_page_and_its_actions(redis_clean):
