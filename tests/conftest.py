@@ -3,36 +3,24 @@
 import socket
 
 import pytest
-import redis
 from django.conf import settings
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from tests.accounts.factories import UserFactory
+from tests.isolation import redis_flush
 
 
 @pytest.fixture(autouse=True)
 def redis_clean():
-    """Every test starts with an empty test Redis database (never the run database).
-
-    On the private cluster of tests/redis_cluster.py (TEST_REDIS_CLUSTER_URL) every
-    master is flushed, and the broker's standalone test database with them."""
-    client = get_redis_connection("default")
-    assert settings.REDIS_KEY_PREFIX == "fctest", "refusing to flush a non-test Redis"
-    if settings.TEST_REDIS_CLUSTER_URL:
-        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-        assert broker.connection_pool.connection_kwargs.get("db", 0) != 0, "refusing to flush a non-test broker"
-        broker.flushdb()
-        broker.close()
-    else:
-        db = client.connection_pool.connection_kwargs.get("db", 0)
-        assert db != 0, "refusing to flush a non-test Redis database"
-    client.flushdb()  # on a RedisCluster: FLUSHDB on every primary
+    """Every test starts with none of this run's keys in the test Redis (never the run
+    database, never another checkout's run: tests/isolation.py)."""
+    redis_flush()
     from waitingroom.selectors import rooms_forget
 
     rooms_forget()  # rows cached by an earlier test were rolled back without a signal
-    yield client
+    yield get_redis_connection("default")
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ def process_env(**overrides: str) -> dict[str, str]:
         DATABASE_URL=_database_url(),
         TEST_REDIS_URL=settings.REDIS_URL,
         TEST_CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        TEST_RUN_ID=settings.TEST_RUN_ID,  # the same key prefix and broker queues as this run
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
         DJANGO_CONN_MAX_AGE="none",

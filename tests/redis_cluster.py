@@ -7,6 +7,7 @@ and tears it down; tests/config/test_redis_cluster.py does the same inside `make
 """
 
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -127,10 +128,17 @@ def _wait(ready, deadline: float, message: str) -> None:
         time.sleep(0.05)
 
 
+def _checkout_run_id() -> str:
+    """config/settings/test.py's run id of this checkout, for a run started without Django."""
+    return hashlib.sha1(str(ROOT.resolve()).encode()).hexdigest()[:8]
+
+
 def pytest_env(cluster: LocalCluster, database_url: str) -> dict[str, str]:
     """The environment of a pytest run on `cluster`; its own database, so it never meets the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(TEST_REDIS_CLUSTER_URL=cluster.url, DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+    # a run of its own on the shared broker database too (config/settings/test.py)
+    env["TEST_RUN_ID"] = f"{os.environ.get('TEST_RUN_ID') or _checkout_run_id()}-cluster"
     return env
 
 

@@ -1,5 +1,7 @@
-"""Settings for the pytest suite: the real PostgreSQL and Redis, isolated from run data."""
+"""Settings for the pytest suite: the real PostgreSQL and Redis, isolated from run data
+and from every other checkout's (or xdist worker's) test run on the same stores."""
 
+import hashlib
 import os
 
 from .base import *  # noqa: F403
@@ -9,11 +11,20 @@ SECRET_KEY = "test-secret-key-not-for-anything-else-0123456789abcdef"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
-# Tests get their own Redis database (run data lives in db 0) and their own key
-# prefix; the suite flushes that database, never another.
+# One test run's name on the shared stores: a checkout (its path) and an xdist worker.
+# Two checkouts or worktrees testing at once use different test databases, Redis key
+# prefixes and broker queues, so they never see (or flush) each other's state. The
+# processes a test starts inherit it through TEST_RUN_ID (tests/processes.py).
+TEST_RUN_ID = env(
+    "TEST_RUN_ID",
+    default=hashlib.sha1(str(BASE_DIR.resolve()).encode()).hexdigest()[:8]
+    + (f"-{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""),
+)
+# Tests get their own Redis database (run data lives in db 0) and, inside it, a key
+# prefix of their run; the suite deletes that prefix's keys, never another's.
 TEST_REDIS_DB = env.int("TEST_REDIS_DB", default=15)
 REDIS_URL = env("TEST_REDIS_URL", default=REDIS_URL.rsplit("/", 1)[0] + f"/{TEST_REDIS_DB}")
-REDIS_KEY_PREFIX = "fctest"
+REDIS_KEY_PREFIX = f"fctest-{TEST_RUN_ID}"
 CACHES["default"]["LOCATION"] = REDIS_URL
 CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=REDIS_URL)
@@ -33,6 +44,10 @@ if TEST_REDIS_CLUSTER_URL:
 # TEST_CELERY_RESTORE_SECONDS it sweeps that often.
 # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS}
+# The run's queues live under its prefix too, so a worker of another checkout never
+# takes this run's tasks (kombu prefixes every key of the Redis transport).
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{REDIS_KEY_PREFIX}:broker:"
 if "TEST_CELERY_RESTORE_SECONDS" in env.ENVIRON:
     CELERY_BROKER_TRANSPORT_OPTIONS |= {
         "unacked_restore_interval": env.int("TEST_CELERY_RESTORE_SECONDS"),
@@ -49,6 +64,8 @@ STORAGES = {
 # DJANGO_CONN_MAX_AGE.
 DATABASES = {**DATABASES}
 DATABASES["default"] = {**DATABASES["default"]}
+# pytest-django adds the xdist worker's suffix to this name by itself.
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN_ID.split('-')[0]}"}
 if "DJANGO_CONN_MAX_AGE" not in env.ENVIRON:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")

@@ -9,6 +9,7 @@ from rest_framework_simplejwt.backends import TokenBackend
 
 from accounts import services
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
+from tests.isolation import redis_flush
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def test_round_trip_runs_zero_queries(user, django_assert_num_queries):
 
 def test_cold_generation_cache_reads_database_once_then_none(user, redis_clean, django_assert_num_queries):
     token, _ = services.api_token_issue(user=user)
-    redis_clean.flushdb()  # Redis lost everything
+    redis_flush()  # Redis lost everything
     client = client_with(token)
     with django_assert_num_queries(1):
         assert client.get(ME).status_code == 200
@@ -107,7 +108,7 @@ def test_revoking_kills_every_outstanding_token(user):
 def test_revocation_survives_a_redis_flush(user, redis_clean):
     old, _ = services.api_token_issue(user=user)
     services.api_token_revoke(user=user)
-    redis_clean.flushdb()
+    redis_flush()
     assert_error(client_with(old).get(ME), 401, "token_revoked")
 
 

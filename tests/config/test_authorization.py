@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
@@ -403,7 +404,8 @@ def state() -> tuple[dict, dict]:
     }
     redis = get_redis_connection("default")
     keys = {}
-    for pattern in ("*{camp:*", "*{room:*", "*rank:*"):
+    for tag in ("{camp:", "{room:", "rank:"):
+        pattern = f"{settings.REDIS_KEY_PREFIX}:*{tag}*"
         for key in redis.scan_iter(match=pattern, count=1000):
             if not key.endswith(b":stats") and b":rl:" not in key:
                 keys[key] = redis.dump(key)

@@ -134,7 +134,8 @@ def test_campaigns_and_rooms_spread_over_every_master(redis_clean):
     tag = re.compile(r"\{(camp|room):\d+\}")
     keys_of_tag: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)  # tag -> (node, key)
     for node in primaries:
-        for key in redis_clean.get_redis_connection(node).scan_iter(match="fctest:{*", count=1000):
+        node_client = redis_clean.get_redis_connection(node)
+        for key in node_client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:{{*", count=1000):
             if match := tag.search(key.decode()):
                 keys_of_tag[match.group(0)].append((node.name, key.decode()))
 

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client
@@ -149,7 +150,7 @@ def test_the_dashboard_page_and_its_actions(redis_clean):
     assert WaitingRoom.objects.get(pk=room.pk).admit_rate == 40
     bad = operator.post(f"/admin/dashboard/rooms/{room.pk}/rate/", {"admit_rate": "-3"}, follow=True)
     assert WaitingRoom.objects.get(pk=room.pk).admit_rate == 40 and "whole number" in bad.content.decode()
-    redis_clean.delete(*redis_clean.keys("*{camp:*}:meta"))  # Redis forgot the campaign
+    redis_clean.delete(*redis_clean.keys(f"{settings.REDIS_KEY_PREFIX}:{{camp:*}}:meta"))  # Redis forgot the campaign
     reconciled = operator.post(f"/admin/dashboard/campaigns/{campaign.pk}/reconcile/", follow=True)
     assert "drift fixed" in reconciled.content.decode()
     operator.post(f"/admin/dashboard/campaigns/{campaign.pk}/close/")

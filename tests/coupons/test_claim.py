@@ -13,6 +13,7 @@ from coupons.models import Campaign, Grant
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
 from tests.coupons.factories import CampaignFactory, published_campaign
+from tests.isolation import redis_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -180,7 +181,7 @@ def test_redis_flush_rebuilds_the_gate_from_postgresql(redis_clean):
     b = services.claim_create(campaign_id=campaign.pk, user_id=bob.pk)
     services.grant_fail(grant_id=a.grant_id, reason="declined")  # slot 1 back in the pool
 
-    redis_clean.flushdb()  # Redis loses everything
+    redis_flush()  # Redis loses everything
 
     again = services.claim_create(campaign_id=campaign.pk, user_id=bob.pk)
     assert (again.created, again.grant_id, again.slot) == (False, b.grant_id, 2)

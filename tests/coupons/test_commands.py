@@ -5,6 +5,7 @@ import json
 from collections import Counter
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
 
@@ -81,7 +82,7 @@ def test_seed_demo_draws_a_progress_bar_on_a_terminal_and_refuses_a_negative_cou
 def test_reconcile_without_progress_keeps_its_lines_and_ends_with_a_summary(redis_clean):
     campaign = published_campaign(quantity=3)
     other = published_campaign(quantity=2)
-    redis_clean.delete(f"fctest:{{camp:{other.pk}}}:meta")
+    redis_clean.delete(f"{settings.REDIS_KEY_PREFIX}:{{camp:{other.pk}}}:meta")
 
     out = run("reconcile", "--no-progress")
 

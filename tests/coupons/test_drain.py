@@ -11,6 +11,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
 from tests.coupons.invariants import check_invariants
 from tests.coupons.test_transfers import claim_all, pending_count
+from tests.isolation import broker_key, redis_flush
 from tests.processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,7 +37,7 @@ TRANSFER = "coupons.tasks.grant_transfer_task"
 def queued(client, queue: str = "grants") -> list[tuple[str, list, int]]:
     """(task name, args, retries) of every message waiting in a queue of the test broker."""
     messages = []
-    for raw in client.lrange(queue, 0, -1):
+    for raw in client.lrange(broker_key(queue), 0, -1):
         message = json.loads(raw)
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
         messages.append((message["headers"]["task"], args, message["headers"].get("retries", 0)))
@@ -125,7 +127,7 @@ def test_a_batch_with_mixed_flaky_outcomes_gives_each_grant_its_own_outcome(redi
     campaign = published_campaign(quantity=quantity, amount=10)
     users = UserFactory.create_batch(quantity)
     acknowledged = claim_all(campaign, users)
-    redis_clean.delete("grants")  # the claims' drain message: this test drains in-process
+    redis_clean.delete(broker_key("grants"))  # the claims' drain message: this test drains in-process
     backend = FlakyBackend(inner=LedgerBackend(), transient_rate=0.3, permanent_rate=0.1, seed=7)
     # the backend draws once per grant, in order: replay the draws to know how many of each to expect
     draws = random.Random(7)
@@ -289,7 +291,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_pays_once(redis_clean, work
 def test_a_batch_that_fails_whole_sends_its_grants_one_by_one_and_one_bad_grant_holds_back_no_other(redis_clean):
     campaign = published_campaign(quantity=5, amount=10)
     acknowledged = claim_all(campaign, UserFactory.create_batch(5))
-    redis_clean.delete("grants")
+    redis_clean.delete(broker_key("grants"))
     poisoned = Grant.objects.filter(campaign=campaign).order_by("created_at")[2]
     # a credit for a pending grant that should not exist: the batch's ledger insert hits the unique reference
     services.wallet_adjust(user_id=poisoned.user_id, amount=1, reference=f"grant:{poisoned.pk}")
@@ -312,7 +314,7 @@ def test_a_batch_that_fails_whole_sends_its_grants_one_by_one_and_one_bad_grant_
 def test_the_sweeper_starts_a_drain_for_grants_whose_drain_was_lost(redis_clean):
     campaign = published_campaign(quantity=10, amount=10)
     acknowledged = claim_all(campaign, UserFactory.create_batch(10))
-    redis_clean.delete("grants")  # the broker lost the drain message; the bell is still set
+    redis_clean.delete(broker_key("grants"))  # the broker lost the drain message; the bell is still set
 
     assert services.grant_sweep().drains_started == 0  # too recent: the drain asked for may still come
     later = timezone.now() + timedelta(seconds=30)
@@ -327,7 +329,7 @@ def test_the_sweeper_starts_a_drain_for_grants_whose_drain_was_lost(redis_clean)
 def test_a_full_batch_rings_for_help_so_an_idle_worker_joins(redis_clean):
     campaign = published_campaign(quantity=30, amount=10)
     claim_all(campaign, UserFactory.create_batch(30))
-    redis_clean.delete("grants")
+    redis_clean.delete(broker_key("grants"))
     gate.doorbell_clear(campaign_id=campaign.pk)
 
     report = services.grant_drain(campaign_id=campaign.pk, batch_size=10)
@@ -346,11 +348,11 @@ def test_drained_grants_count_on_the_boards_exactly_as_a_rebuild_does(redis_clea
         # several claims share a second, others have one of their own: the batch groups by second
         Grant.objects.filter(pk=grant.pk).update(created_at=base + timedelta(seconds=index // 3, microseconds=index))
     services.grant_drain(campaign_id=campaign.pk)
-    keys = [f"fctest:{{rank}}:{b.slug}:*" for b in boards.values()]
+    keys = [f"{settings.REDIS_KEY_PREFIX}:{{rank}}:{b.slug}:*" for b in boards.values()]
     live = {k: redis_clean.zrange(k, 0, -1, withscores=True) for pattern in keys for k in redis_clean.keys(pattern)}
     assert board_value(boards["claims"], campaign) == 12
 
-    redis_clean.flushdb()
+    redis_flush()
     for board in boards.values():
         ranking.board_rebuild(board=board)
     rebuilt = {k: redis_clean.zrange(k, 0, -1, withscores=True) for pattern in keys for k in redis_clean.keys(pattern)}
@@ -361,7 +363,7 @@ def test_without_retries_a_transient_failure_in_a_batch_is_the_last_try(redis_cl
     settings.GRANT_MAX_RETRIES = 0
     campaign = published_campaign(quantity=3, amount=10)
     claim_all(campaign, UserFactory.create_batch(3))
-    redis_clean.delete("grants")
+    redis_clean.delete(broker_key("grants"))
 
     report = services.grant_drain(campaign_id=campaign.pk, backend=FlakyBackend(transient_rate=1.0, permanent_rate=0))
 

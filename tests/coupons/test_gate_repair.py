@@ -15,6 +15,7 @@ from coupons import selectors, services
 from coupons.models import Campaign, Grant
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
+from tests.isolation import redis_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +56,7 @@ def test_a_rebuild_racing_an_in_flight_claim_loses_no_slot(redis_clean):
         thread = threading.Thread(target=alice_claims)
         thread.start()
         time.sleep(0.4)  # alice holds slot 1 in Redis; her insert is still running
-        redis_clean.flushdb()
+        redis_flush()
         services.campaign_gate_rebuild(campaign_id=campaign.pk)  # reads PostgreSQL: no row yet
         thread.join()
     finally:
@@ -90,7 +91,7 @@ def test_a_status_change_lost_on_the_way_to_redis_heals_on_the_next_tick(redis_c
 
 def test_closing_a_campaign_whose_gate_is_missing_rebuilds_it_closed(redis_clean):
     campaign = published_campaign(quantity=3)
-    redis_clean.flushdb()
+    redis_flush()
     services.campaign_close(campaign=campaign)
     assert gate.meta_get(campaign_id=campaign.pk)["state"] == "closed"
     assert selectors.campaign_remaining(campaign=campaign) == 3

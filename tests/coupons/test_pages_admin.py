@@ -1,6 +1,7 @@
 """Pages (plain-form claim with POST/redirect/GET, my grants) and the admin (live counts, actions)."""
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import User
@@ -8,6 +9,7 @@ from coupons import selectors, services
 from coupons.models import Campaign, Grant
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import CampaignFactory, published_campaign
+from tests.isolation import redis_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,7 +118,7 @@ def test_admin_actions_publish_close_reconcile(staff_client, redis_clean):
     assert draft.status == Campaign.Status.OPEN
     services.claim_create(campaign_id=draft.pk, user_id=UserFactory().pk)
 
-    redis_clean.flushdb()
+    redis_flush()
     staff_client.post(url, {"action": "reconcile", "_selected_action": [draft.pk]})
     assert selectors.campaign_remaining(campaign=draft) == 2
 
@@ -141,7 +143,7 @@ def test_reconcile_command_reports_and_fixes_drift(redis_clean, capsys):
     services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
     call_command("reconcile")
     assert "in sync" in capsys.readouterr().out
-    redis_clean.delete(f"fctest:{{camp:{campaign.pk}}}:holders")
+    redis_clean.delete(f"{settings.REDIS_KEY_PREFIX}:{{camp:{campaign.pk}}}:holders")
     call_command("reconcile", campaign.slug)
     out = capsys.readouterr().out
     assert "DRIFT" in out and "missing_in_redis=1" in out and "rebuilt" in out

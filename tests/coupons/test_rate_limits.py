@@ -15,6 +15,7 @@ from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.coupons.test_claim import bearer_for, claim_url
+from tests.isolation import redis_flush
 from tests.load import Call, fire
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,7 +194,7 @@ def test_a_rebuild_after_a_flush_restores_the_limits(redis_clean):
         "rl_ip_burst": "7",
         "rl_ip_rate": "100.0",  # the default from settings
     }
-    redis_clean.flushdb()
+    redis_flush()
     client = bearer_for(UserFactory())
     assert client.post(claim_url(campaign)).status_code == 202  # rebuilds the gate from PostgreSQL
     assert gate.meta_get(campaign_id=campaign.pk) == published

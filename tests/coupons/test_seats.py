@@ -16,6 +16,7 @@ from coupons.models import Campaign, Grant, LedgerEntry, Seat, Wallet
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
 from tests.coupons.factories import CampaignFactory
+from tests.isolation import redis_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -227,7 +228,7 @@ def test_a_flushed_redis_gets_sold_seats_back_and_a_fence_above_every_token(redi
     buyer = funded_user()
     hold = seats.seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=2)
     seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=2, token=hold.token)
-    redis_clean.flushdb()
+    redis_flush()
     services.campaign_gate_rebuild(campaign_id=campaign.pk)
     with pytest.raises(seats.SeatTaken):
         seats.seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=2)

@@ -13,6 +13,7 @@ from coupons.transfers import LedgerBackend
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
 from tests.coupons.invariants import check_invariants
+from tests.isolation import redis_flush
 from tests.processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -155,7 +156,7 @@ def test_redis_flushed_mid_event_loses_no_acknowledged_claim(worker_factory, red
         for index, user in enumerate(chunk):
             if index == len(chunk) // 3 and not flushed.is_set():
                 flushed.set()
-                redis_clean.flushdb()  # Redis restarts without persistence: gate and queues gone
+                redis_flush()  # Redis restarts without persistence: gate and queues gone
             try:
                 outcome = services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
             except ClaimRejected:

@@ -4,6 +4,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from ranking import services
 from ranking.models import Board, BoardSnapshot
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
+from tests.isolation import redis_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,7 +146,7 @@ def test_claims_successes_and_sell_outs_feed_the_boards_and_a_flush_then_rebuild
         coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
         Grant.objects.filter(pk=outcome.grant_id).update(completed_at=base + timedelta(seconds=10 + offset))
     coupon_services.grant_fail(grant_id=big_grants[2].grant_id, reason="declined")
-    redis_clean.flushdb()  # live values were recorded with the moment of the call; rebuild from the rows
+    redis_flush()  # live values were recorded with the moment of the call; rebuild from the rows
     call_command("rebuild_rankings")
 
     before = {b.slug: top(b, "all") for b in (hottest, fastest, served)}
@@ -156,7 +158,7 @@ def test_claims_successes_and_sell_outs_feed_the_boards_and_a_flush_then_rebuild
     # both served 2; big's second success (base+11 s) came before small's (base+13 s)
     assert before["most-served"] == [(1, str(big.pk), 2), (1, str(small.pk), 2)]
 
-    redis_clean.flushdb()
+    redis_flush()
     assert top(hottest, "all") == []
     call_command("rebuild_rankings")
     assert {b.slug: top(b, "all") for b in (hottest, fastest, served)} == before
@@ -176,13 +178,13 @@ def test_live_updates_and_a_rebuild_give_the_same_exact_scores(redis_clean):
         coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
     live = {
         k: redis_clean.zrange(k, 0, -1, withscores=True)
-        for k in redis_clean.scan_iter(match="fctest:{rank}:test-board:*")
+        for k in redis_clean.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:{{rank}}:test-board:*")
     }
-    redis_clean.flushdb()
+    redis_flush()
     services.board_rebuild(board=board)
     rebuilt = {
         k: redis_clean.zrange(k, 0, -1, withscores=True)
-        for k in redis_clean.scan_iter(match="fctest:{rank}:test-board:*")
+        for k in redis_clean.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:{{rank}}:test-board:*")
     }
     assert rebuilt == live and len(live) == 3
 

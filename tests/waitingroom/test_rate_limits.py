@@ -8,6 +8,7 @@ from config.ratelimit import RateLimited
 from tests.accounts.factories import UserFactory
 from tests.coupons.test_claim import bearer_for
 from tests.coupons.test_rate_limits import SLOW, assert_rate_limited
+from tests.isolation import redis_flush
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
 from waitingroom import services
@@ -79,7 +80,7 @@ def test_a_flushed_room_gets_its_limits_back(redis_clean):
     room = published_room(rate_user_burst=1, rate_user_per_second=SLOW, rate_ip_burst=0)
     published = room_redis.meta_get(room_id=room.pk)
     assert (published["rl_user_burst"], published["rl_ip_burst"]) == ("1", "0")
-    redis_clean.flushdb()
+    redis_flush()
     client = bearer_for(UserFactory())
     assert client.post(join_url(room)).status_code == 200  # republishes the meta from PostgreSQL
     meta = room_redis.meta_get(room_id=room.pk)

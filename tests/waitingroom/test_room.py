@@ -12,6 +12,7 @@ from coupons.models import Grant
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
 from tests.coupons.factories import published_campaign
+from tests.isolation import redis_flush
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
 from waitingroom import services
@@ -301,7 +302,7 @@ def test_status_polls_read_the_room_from_memory_and_a_deletion_shows_at_once(use
 
 def test_room_state_survives_a_redis_flush_of_its_settings(redis_clean):
     room = published_room(admit_rate=2)
-    redis_clean.flushdb()
+    redis_flush()
     user = UserFactory()
     assert services.room_join(room_id=room.pk, user_id=user.pk).position == 1
     assert services.room_tick(room=room).admitted == 1
