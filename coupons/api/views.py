@@ -301,7 +301,10 @@ class SeatConfirmApi(APIView):
     @extend_schema(
         request=SeatTokenInputSerializer,
         responses={
-            201: GrantOutputSerializer,
+            201: OpenApiResponse(GrantOutputSerializer, description="bought: the seat is yours, paid once"),
+            200: OpenApiResponse(
+                GrantOutputSerializer, description="this hold had already bought the seat (a repeat): the same grant"
+            ),
             409: error_response("hold_expired, stale_token, seat_taken, insufficient_funds or already_booked"),
         },
         summary="Buy the seat you hold, paying from your wallet",
@@ -311,11 +314,13 @@ class SeatConfirmApi(APIView):
         data.is_valid(raise_exception=True)
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
         seat = seats.seat_get(campaign_id=campaign_id, label=label)
-        grant = seats.seat_confirm(
+        sale = seats.seat_confirm(
             campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, token=data.validated_data["token"]
         )
-        grant = selectors.grant_get_for_user(grant_id=grant.pk, user_id=request.user.id)
-        return Response(GrantOutputSerializer(grant).data, status=status.HTTP_201_CREATED)
+        grant = selectors.grant_get_for_user(grant_id=sale.grant.pk, user_id=request.user.id)
+        return Response(
+            GrantOutputSerializer(grant).data, status=status.HTTP_201_CREATED if sale.created else status.HTTP_200_OK
+        )
 
 
 class SeatReleaseApi(APIView):
