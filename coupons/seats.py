@@ -157,7 +157,11 @@ def seat_hold(
     from coupons import services
 
     consumed = None
-    if access_pass:
+    # A pass is used up only by the campaign its room protects; elsewhere it is ignored.
+    if (
+        access_pass
+        and services.access_pass_fit(campaign_id=campaign_id, user_id=user_id, access_pass=access_pass) == "ours"
+    ):
         from waitingroom import services as room_services
         from waitingroom.errors import PassInvalid
 
