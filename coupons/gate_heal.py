@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import CharField
+from django.db.models.functions import Cast
 
 from config import clock
 from coupons import redis as gate
@@ -87,11 +89,13 @@ def slot_owner_restore(*, campaign_id: int, slot: int) -> bool:
 
 
 def _live_grants(campaign_id: int) -> dict[str, tuple[int, int, str]]:
-    """grant id -> (user id, slot, status) of every live grant."""
-    rows = Grant.objects.filter(campaign_id=campaign_id, status__in=Grant.LIVE).values_list(
-        "id", "user_id", "slot", "status"
+    """grant id -> (user id, slot, status) of every live grant (ids as PostgreSQL's text: no UUID objects)."""
+    rows = (
+        Grant.objects.filter(campaign_id=campaign_id, status__in=Grant.LIVE)
+        .annotate(text_id=Cast("id", output_field=CharField()))
+        .values_list("text_id", "user_id", "slot", "status")
     )
-    return {str(grant_id): (user_id, slot, status) for grant_id, user_id, slot, status in rows}
+    return {grant_id: (user_id, slot, status) for grant_id, user_id, slot, status in rows}
 
 
 def rebuild_catch_up(*, campaign_id: int, written: gate.GateState) -> int:
@@ -149,7 +153,8 @@ class HoldsDrift:
     unknown: list[str] = field(default_factory=list)  # Redis holds without a live grant (and not in flight)
     slots: list[str] = field(default_factory=list)  # next / free / holds that do not add up
     in_flight: int = 0  # provisional holds whose INSERT is still within its lease
-    stale_marks: int = 0  # provisional marks of committed grants, cleared here
+    stale_marks: int = 0  # provisional marks of committed grants (cleared with `fix`)
+    live: int = 0
     remaining_redis: int | None = None
     meta: dict[str, str] = field(default_factory=dict)
 
@@ -169,41 +174,55 @@ def holds_drift(*, campaign_id: int, quantity: int, fix: bool) -> HoldsDrift | N
     if not snapshot.meta:
         return None
     live = _live_grants(campaign_id)
-    now_ms = clock.now_ms()
-    drift = HoldsDrift(meta=snapshot.meta, remaining_redis=quantity - snapshot.next + len(snapshot.free))
-
-    def live_hold(hold: gate.Hold | None) -> bool:
-        row = live.get(hold.grant_id) if hold else None
-        return row is not None and row[:2] == (hold.user_id, hold.slot)
-
-    expected = {user_id: gate.Hold(slot, user_id, grant_id) for grant_id, (user_id, slot, _) in live.items()}
-    suspects = {user for user, hold in expected.items() if snapshot.holds.get(user) != hold}
-    for user, hold in snapshot.holds.items():
-        if live_hold(hold):
-            if snapshot.provisional.get(user) == hold.grant_id:
-                drift.stale_marks += 1  # committed; its confirm is late or was lost
+    drift = HoldsDrift(
+        meta=snapshot.meta, live=len(live), remaining_redis=quantity - snapshot.next + len(snapshot.free)
+    )
+    # user id -> the hold Redis should have ("<slot>:<grant id>"), and the grant's status
+    expected = {str(user_id): (f"{slot}:{grant_id}", status) for grant_id, (user_id, slot, status) in live.items()}
+    holders, provisional = snapshot.holders, snapshot.provisional
+    suspects = {user for user, (hold, _) in expected.items() if holders.get(user) != hold}
+    maybe_in_flight = []
+    for user, hold in holders.items():
+        grant_id = hold.partition(":")[2]
+        marked = provisional.get(user) == grant_id
+        row = expected.get(user)
+        if row is not None and row[0] == hold:
+            if marked:  # committed; its confirm is late or was lost
+                drift.stale_marks += 1
                 if fix:
-                    pending = live[hold.grant_id][2] == Grant.Status.PENDING
-                    _confirm(campaign_id=campaign_id, hold=hold, pending=pending)
-        elif snapshot.provisional.get(user) == hold.grant_id and snapshot.leases.get(hold.lease_member, 0) > now_ms:
+                    _confirm(campaign_id=campaign_id, hold=_hold(user, hold), pending=row[1] == Grant.Status.PENDING)
+        elif marked:
+            maybe_in_flight.append(user)
+        else:
+            suspects.add(user)
+    leases = gate.lease_deadlines(
+        campaign_id=campaign_id, members=[_hold(user, holders[user]).lease_member for user in maybe_in_flight]
+    )
+    now_ms = clock.now_ms()
+    for user in maybe_in_flight:
+        if leases.get(_hold(user, holders[user]).lease_member, 0) > now_ms:
             drift.in_flight += 1
         else:
             suspects.add(user)
-    again = gate.holds_of(campaign_id=campaign_id, user_ids=sorted(suspects))
-    for user in sorted(suspects):
-        hold = again.get(user)
-        if user in expected and hold != expected[user]:
-            drift.missing.append(f"user {user} slot {expected[user].slot}")
-        if hold is not None and not live_hold(hold) and hold == snapshot.holds.get(user):
-            drift.unknown.append(f"user {user} slot {hold.slot}")
+    again = gate.holders_now(campaign_id=campaign_id, user_ids=sorted(suspects, key=int))
+    for user, hold in again.items():
+        if user in expected and hold != expected[user][0]:
+            drift.missing.append(f"user {user} slot {expected[user][0].partition(':')[0]}")
+        if hold is not None and hold == holders.get(user) and expected.get(user, (None,))[0] != hold:
+            drift.unknown.append(f"user {user} slot {hold.partition(':')[0]}")
     drift.slots = _slots_drift(snapshot)
     return drift
+
+
+def _hold(user: str, hold: str) -> gate.Hold:
+    slot, _, grant_id = hold.partition(":")
+    return gate.Hold(int(slot), int(user), grant_id)
 
 
 def _slots_drift(snapshot: gate.GateSnapshot) -> list[str]:
     """Within one instant, each slot 1..next is either free or held, exactly once."""
     problems = []
-    held = [hold.slot for hold in snapshot.holds.values()]
+    held = [int(hold.partition(":")[0]) for hold in snapshot.holders.values()]
     free = snapshot.free
     if len(set(held)) != len(held):
         problems.append("a slot is held twice")

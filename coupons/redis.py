@@ -329,24 +329,20 @@ def gate_read_holds(*, campaign_id: int) -> dict[int, Hold]:
     return {int(user): _hold_of(value, int(user)) for user, value in raw.items()}
 
 
-def holds_of(*, campaign_id: int, user_ids: list[int]) -> dict[int, Hold]:
-    """The holds Redis has now for these users (one HMGET)."""
-    if not user_ids:
-        return {}
-    values = fc_redis.client().hmget(GateKeys.of(campaign_id).holders, user_ids)
-    return {user: hold for user, value in zip(user_ids, values, strict=True) if (hold := _hold_of(value, user))}
-
-
 @dataclass(frozen=True)
 class GateSnapshot:
-    """Every key of a first-free gate that a drift check compares, read in one MULTI (one instant)."""
+    """The keys of a first-free gate that a drift check compares, read in one MULTI (one instant).
+
+    Holds stay raw text ("<slot>:<grant id>" by user id as text): a check
+    compares ten thousands of them, and parsing each into a Hold would cost more
+    than the read.
+    """
 
     meta: dict[str, str]
     next: int
     free: list[int]
-    holds: dict[int, Hold]  # by user id
-    provisional: dict[int, str]  # user id -> grant id of a hold not yet known to be committed
-    leases: dict[str, int]  # lease member -> deadline in ms
+    holders: dict[str, str]  # user id -> "<slot>:<grant id>"
+    provisional: dict[str, str]  # user id -> grant id of a hold not yet known to be committed
 
 
 def gate_snapshot(*, campaign_id: int) -> GateSnapshot:
@@ -358,16 +354,30 @@ def gate_snapshot(*, campaign_id: int) -> GateSnapshot:
     pipe.lrange(keys.free, 0, -1)
     pipe.hgetall(keys.holders)
     pipe.hgetall(keys.provisional)
-    pipe.zrange(keys.leases, 0, -1, withscores=True)
-    meta, taken, free, holders, provisional, leases = pipe.execute()
+    meta, taken, free, holders, provisional = pipe.execute()
     return GateSnapshot(
         meta={_text(k): _text(v) for k, v in meta.items()},
         next=int(taken or 0),
         free=[int(slot) for slot in free],
-        holds={int(user): _hold_of(value, int(user)) for user, value in holders.items()},
-        provisional={int(user): str(_text(grant)) for user, grant in provisional.items()},
-        leases={_text(member): int(score) for member, score in leases},
+        holders={user.decode(): value.decode() for user, value in holders.items()},
+        provisional={user.decode(): grant.decode() for user, grant in provisional.items()},
     )
+
+
+def holders_now(*, campaign_id: int, user_ids: list[str]) -> dict[str, str | None]:
+    """The raw holds of these users now (one HMGET), for a drift check's second look."""
+    if not user_ids:
+        return {}
+    values = fc_redis.client().hmget(GateKeys.of(campaign_id).holders, user_ids)
+    return {user: None if value is None else _text(value) for user, value in zip(user_ids, values, strict=True)}
+
+
+def lease_deadlines(*, campaign_id: int, members: list[str]) -> dict[str, int]:
+    """Deadlines of these leases (one ZMSCORE); a missing lease is absent."""
+    if not members:
+        return {}
+    scores = fc_redis.client().zmscore(GateKeys.of(campaign_id).leases, members)
+    return {member: int(score) for member, score in zip(members, scores, strict=True) if score is not None}
 
 
 def gate_exists(*, campaign_id: int) -> bool:

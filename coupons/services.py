@@ -1104,9 +1104,10 @@ def campaign_reconcile(*, campaign: Campaign, fix: bool = True) -> DriftReport:
     if campaign.allocation == Campaign.Allocation.CHOSEN:
         _seats_drift(campaign, report, expected_meta)
     else:
-        report.remaining_db = campaign.quantity - Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
         drift = gate_heal.holds_drift(campaign_id=campaign.pk, quantity=campaign.quantity, fix=fix)
         report.gate_missing = drift is None
+        live = drift.live if drift else Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
+        report.remaining_db = campaign.quantity - live
         if drift is not None:
             report.meta_mismatch = _meta_mismatch(expected_meta, drift.meta)
             report.missing_in_redis, report.unknown_in_redis = drift.missing, drift.unknown

@@ -112,6 +112,38 @@ def test_grants_committing_and_failing_inside_a_rebuild_keep_the_gate_exact(redi
     assert not services.campaign_reconcile(campaign=campaign, fix=False).drifted
 
 
+def test_the_drift_check_takes_claims_in_flight_for_no_drift():
+    campaign = published_campaign(quantity=300)
+    users = UserFactory.create_batch(201)
+    paused = PausedInsert()
+    # one claim stays in flight throughout: accepted by the gate, its INSERT not committed
+    thread, outcome = claim_in_thread(paused, campaign_id=campaign.pk, user_id=users[0].pk)
+
+    def claim_many(batch):
+        close_old_connections()
+        for user in batch:
+            services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+            services.claim_create(campaign_id=campaign.pk, user_id=user.pk)  # a repeat
+        close_old_connections()
+
+    claimers = [threading.Thread(target=claim_many, args=(users[1 + i :: 4],)) for i in range(4)]
+    for claimer in claimers:
+        claimer.start()
+    reports = []
+    while any(claimer.is_alive() for claimer in claimers) or len(reports) < 3:
+        reports.append(services.campaign_reconcile(campaign=campaign, fix=False))
+    for claimer in claimers:
+        claimer.join()
+    paused.go.set()
+    thread.join()
+
+    assert [r for r in reports if r.drifted] == []
+    assert all(r.in_flight >= 1 for r in reports)  # the paused claim was seen, and taken for a claim in flight
+    assert outcome["result"].created
+    final = services.campaign_reconcile(campaign=campaign, fix=False)
+    assert not final.drifted and final.in_flight == 0 and final.remaining_db == 99
+
+
 # --- I9: a Redis failover that lost the last writes -------------------------------
 
 
