@@ -55,6 +55,18 @@ class GateUnavailable(ApplicationError):
     default_detail = _("The claim could not be recorded; nothing was taken. Try again shortly.")
 
 
+class ClaimInProgress(ApplicationError):
+    """A repeat click met the user's first click before its grant row was known to be committed (I8)."""
+
+    code = "claim_in_progress"
+    status_code = 409
+    default_detail = _("Your first click is still being recorded; ask again in a moment.")
+
+    @classmethod
+    def after(cls, seconds: int) -> "ClaimInProgress":
+        return cls(extra={"retry_after": seconds}, headers={"Retry-After": str(seconds)})
+
+
 class CampaignTermsFrozen(ApplicationError):
     code = "terms_frozen"
     status_code = 409

@@ -32,6 +32,7 @@ class GateKeys:
     doorbell: str  # set while a drain of the campaign's pending grants is asked for and not started
     rate_limit: str  # prefix of the claim and hold token buckets ("<prefix>:u:<user>", "<prefix>:ip:<ip>")
     stats: str  # outcome -> count of claim.lua answers, "hold:<outcome>" -> of seat_hold.lua's (kept by rebuilds)
+    provisional: str  # user -> grant id of a hold whose grant row is not known to be committed yet (I8)
 
     @classmethod
     def of(cls, campaign_id: int) -> "GateKeys":
@@ -49,6 +50,7 @@ class GateKeys:
             self.seats,
             self.seat_holder,
             self.seat_holds,
+            self.provisional,
         )
 
 
@@ -56,13 +58,13 @@ class GateKeys:
 def _gate_keys(base: str) -> GateKeys:
     """The key names under one campaign's tag, built once per process (every claim needs them)."""
     names = ("meta", "next", "free", "holders", "leases", "rebuild-lock", "seats", "seat-holder", "fence")
-    more = ("seat-holds", "seat-session", "doorbell", "rl", "stats")
+    more = ("seat-holds", "seat-session", "doorbell", "rl", "stats", "provisional")
     return GateKeys(*(f"{base}:{name}" for name in (*names, *more)))
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    outcome: str  # accepted | duplicate | sold_out | not_open | closed | cancelled | missing | rate_limited
+    outcome: str  # accepted | duplicate | in_flight | sold_out | not_open | closed | cancelled | missing | rate_limited
     slot: int  # for rate_limited: the ms until the buckets have a token again
     grant_id: str
     remaining: int
@@ -111,7 +113,17 @@ def claim(
     keys = GateKeys.of(campaign_id)
     user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
     reply = _script("claim")(
-        keys=[keys.meta, keys.next, keys.free, keys.holders, keys.leases, user_bucket, ip_bucket, keys.stats],
+        keys=[
+            keys.meta,
+            keys.next,
+            keys.free,
+            keys.holders,
+            keys.leases,
+            user_bucket,
+            ip_bucket,
+            keys.stats,
+            keys.provisional,
+        ],
         args=[
             user_id,
             grant_id,
@@ -131,7 +143,7 @@ def release(
 ) -> bool | None:
     """Give the hold's slot back if this grant still holds it; with a `batch` the call is queued."""
     keys = GateKeys.of(campaign_id)
-    call_keys = [keys.holders, keys.leases, keys.free]
+    call_keys = [keys.holders, keys.leases, keys.free, keys.provisional]
     args = [hold.user_id, hold.slot, hold.grant_id, "1" if reuse_slot else "0"]
     if batch is not None:
         batch.add(_script("release"), call_keys, args)
@@ -207,7 +219,7 @@ def confirm(*, campaign_id: int, hold: Hold, lease_deadline_ms: int | None, ring
     """
     keys = GateKeys.of(campaign_id)
     reply = _script("confirm")(
-        keys=[keys.holders, keys.leases, keys.free, keys.next, keys.doorbell],
+        keys=[keys.holders, keys.leases, keys.free, keys.next, keys.doorbell, keys.provisional],
         args=[
             hold.user_id,
             hold.slot,
@@ -283,29 +295,89 @@ def gate_write(*, campaign_id: int, gate: GateState) -> None:
     pipe.execute()
 
 
-def holder_of(*, campaign_id: int, user_id: int) -> Hold | None:
-    """The user's hold in this campaign, if Redis has one (one HGET)."""
-    value = fc_redis.client().hget(GateKeys.of(campaign_id).holders, user_id)
+def _hold_of(value: bytes | str | None, user_id: int) -> Hold | None:
     if value is None:
         return None
     slot, grant_id = _text(value).split(":", 1)
     return Hold(int(slot), user_id, grant_id)
 
 
+def holder_of(*, campaign_id: int, user_id: int) -> Hold | None:
+    """The user's hold in this campaign, if Redis has one (one HGET)."""
+    return _hold_of(fc_redis.client().hget(GateKeys.of(campaign_id).holders, user_id), user_id)
+
+
+def hold_state(*, campaign_id: int, user_id: int) -> tuple[Hold | None, str | None]:
+    """The user's hold and the grant id of its provisional mark, if any (one round trip)."""
+    keys = GateKeys.of(campaign_id)
+    pipe = fc_redis.client().pipeline(transaction=False)
+    pipe.hget(keys.holders, user_id)
+    pipe.hget(keys.provisional, user_id)
+    held, mark = pipe.execute()
+    return _hold_of(held, user_id), None if mark is None else str(_text(mark))
+
+
+def room_of(*, campaign_id: int) -> str | None:
+    """Id of the waiting room in front of the campaign ("" for none), or None when the gate is missing."""
+    value = fc_redis.client().hget(GateKeys.of(campaign_id).meta, "room")
+    return None if value is None else str(_text(value))
+
+
 def gate_read_holds(*, campaign_id: int) -> dict[int, Hold]:
-    """Every hold in Redis by user id (for drift reports; O(claims))."""
+    """Every hold in Redis by user id (O(claims))."""
     raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).holders)
-    holds = {}
-    for user, value in raw.items():
-        slot, grant_id = _text(value).split(":", 1)
-        holds[int(user)] = Hold(int(slot), int(user), grant_id)
-    return holds
+    return {int(user): _hold_of(value, int(user)) for user, value in raw.items()}
 
 
-def gate_read_leases(*, campaign_id: int) -> dict[str, int]:
-    """Every lease (member -> deadline in ms), for drift reports."""
-    raw = fc_redis.client().zrange(GateKeys.of(campaign_id).leases, 0, -1, withscores=True)
-    return {_text(member): int(score) for member, score in raw}
+@dataclass(frozen=True)
+class GateSnapshot:
+    """The keys of a first-free gate that a drift check compares, read in one MULTI (one instant).
+
+    Holds stay raw text ("<slot>:<grant id>" by user id as text): a check
+    compares ten thousands of them, and parsing each into a Hold would cost more
+    than the read.
+    """
+
+    meta: dict[str, str]
+    next: int
+    free: list[int]
+    holders: dict[str, str]  # user id -> "<slot>:<grant id>"
+    provisional: dict[str, str]  # user id -> grant id of a hold not yet known to be committed
+
+
+def gate_snapshot(*, campaign_id: int) -> GateSnapshot:
+    """O(claims): for drift checks, never on a claim's path."""
+    keys = GateKeys.of(campaign_id)
+    pipe = fc_redis.client().pipeline(transaction=True)
+    pipe.hgetall(keys.meta)
+    pipe.get(keys.next)
+    pipe.lrange(keys.free, 0, -1)
+    pipe.hgetall(keys.holders)
+    pipe.hgetall(keys.provisional)
+    meta, taken, free, holders, provisional = pipe.execute()
+    return GateSnapshot(
+        meta={_text(k): _text(v) for k, v in meta.items()},
+        next=int(taken or 0),
+        free=[int(slot) for slot in free],
+        holders={user.decode(): value.decode() for user, value in holders.items()},
+        provisional={user.decode(): grant.decode() for user, grant in provisional.items()},
+    )
+
+
+def holders_now(*, campaign_id: int, user_ids: list[str]) -> dict[str, str | None]:
+    """The raw holds of these users now (one HMGET), for a drift check's second look."""
+    if not user_ids:
+        return {}
+    values = fc_redis.client().hmget(GateKeys.of(campaign_id).holders, user_ids)
+    return {user: None if value is None else _text(value) for user, value in zip(user_ids, values, strict=True)}
+
+
+def lease_deadlines(*, campaign_id: int, members: list[str]) -> dict[str, int]:
+    """Deadlines of these leases (one ZMSCORE); a missing lease is absent."""
+    if not members:
+        return {}
+    scores = fc_redis.client().zmscore(GateKeys.of(campaign_id).leases, members)
+    return {member: int(score) for member, score in zip(members, scores, strict=True) if score is not None}
 
 
 def gate_exists(*, campaign_id: int) -> bool:
@@ -432,11 +504,14 @@ def stats_many(campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     }
 
 
-def stats_correct(*, campaign_id: int, heard: str) -> None:
-    """The script counted "accepted", but PostgreSQL had the last word and the client heard
-    `heard` instead (duplicate, or store_unavailable when the insert failed): move the count."""
+def stats_correct(*, campaign_id: int, heard: str | None, counted: str | None = "accepted") -> None:
+    """The script counted `counted` ("accepted"; None: nothing, as for "in_flight"), but PostgreSQL had
+    the last word and the client heard `heard` instead (duplicate, claim_in_progress, store_unavailable
+    when the insert failed; None: nothing yet, another attempt answers): move the count."""
     key = GateKeys.of(campaign_id).stats
     pipe = fc_redis.client().pipeline(transaction=False)
-    pipe.hincrby(key, "accepted", -1)
-    pipe.hincrby(key, heard, 1)
+    if counted is not None:
+        pipe.hincrby(key, counted, -1)
+    if heard is not None:
+        pipe.hincrby(key, heard, 1)
     pipe.execute()

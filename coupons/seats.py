@@ -157,7 +157,11 @@ def seat_hold(
     from coupons import services
 
     consumed = None
-    if access_pass:
+    # A pass is used up only by the campaign its room protects; elsewhere it is ignored.
+    if (
+        access_pass
+        and services.access_pass_fit(campaign_id=campaign_id, user_id=user_id, access_pass=access_pass) == "ours"
+    ):
         from waitingroom import services as room_services
         from waitingroom.errors import PassInvalid
 
@@ -209,31 +213,38 @@ def seat_hold(
     raise CampaignNotFound()
 
 
-def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_ms: int | None = None) -> Grant:
+@dataclass(frozen=True)
+class Sale:
+    grant: Grant
+    created: bool  # False: this hold had already bought the seat (a repeat of a confirm that succeeded)
+
+
+def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_ms: int | None = None) -> Sale:
     """Buy a held seat: Redis checks holder and token, then PostgreSQL decides (S1).
 
     One transaction locks the seat, then the wallet (always in that order, so
     concurrent confirms never deadlock), refuses a token not greater than the
     seat's stored one, refuses when the wallet cannot pay (nothing changes),
     debits the wallet with a ledger entry, records the grant and the token and
-    marks the seat sold.
+    marks the seat sold. Every repeat of a confirm that succeeded, concurrent
+    or later, gets the same sale (created False), charged once.
     """
     check = gate.seat_check(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, now_ms=now_ms)
     if check == "sold":
         bought = _grant_of_sale(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token)
         if bought is not None:
-            return bought  # the same confirm again (a retry after a lost answer)
+            return Sale(bought, created=False)  # the same confirm again (a retry after a lost answer)
         raise SeatTaken()
     if not check.startswith("ok:"):
         raise HoldInvalid()
-    grant = seat_sell(
+    sale = seat_sell(
         campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, hold_expires_ms=int(check[3:]), now_ms=now_ms
     )
     try:
         gate.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=user_id, token=token)
     except Exception as exc:  # noqa: BLE001 - the sale is committed; reconcile marks the seat sold in Redis
         logger.warning("seat %s of campaign %s sold but Redis was not told: %s", slot, campaign_id, exc)
-    return grant
+    return sale
 
 
 def _grant_of_sale(*, campaign_id: int, user_id: int, slot: int, token: int) -> Grant | None:
@@ -250,15 +261,19 @@ def seat_sell(
     token: int,
     hold_expires_ms: int | None = None,
     now_ms: int | None = None,
-) -> Grant:
+) -> Sale:
     """The PostgreSQL half of a confirm; it alone decides, whatever Redis said (fencing).
 
     A holder whose hold runs out while waiting for the locks is refused here, so
     a hold that expired can never buy, even if the seat was freed and held again.
+    A confirm that waited for the lock behind an identical one (same user, same
+    token) finds the sale that one made and answers it.
     """
     seat = Seat.objects.select_for_update().filter(campaign_id=campaign_id, slot=slot).first()
     if seat is None:
         raise NoSuchSeat()
+    if seat.status == Seat.Status.SOLD and seat.fence_token == token and seat.sold_to_id == user_id:
+        return Sale(seat.grant, created=False)
     if token <= seat.fence_token:
         raise StaleToken()
     if hold_expires_ms is not None and (now_ms if now_ms is not None else clock.now_ms()) >= hold_expires_ms:
@@ -295,7 +310,7 @@ def seat_sell(
     Seat.objects.filter(pk=seat.pk).update(
         status=Seat.Status.SOLD, fence_token=token, sold_to_id=user_id, sold_at=now, grant=grant
     )
-    return grant
+    return Sale(grant, created=True)
 
 
 def seat_release(*, campaign_id: int, user_id: int, slot: int, token: int) -> bool:

@@ -20,11 +20,13 @@ from config import clock, metrics
 from config import redis as fc_redis
 from config.errors import ApplicationError
 from config.ratelimit import RateLimited
+from coupons import gate_heal
 from coupons import redis as gate
 from coupons.errors import (
     REJECTIONS,
     CampaignNotFound,
     ChooseSeat,
+    ClaimInProgress,
     CouponAlreadyRedeemed,
     CouponExpired,
     CouponNotFound,
@@ -92,25 +94,34 @@ def gate_state_build(*, campaign: Campaign) -> gate.GateState:
     )
 
 
-def campaign_gate_rebuild(*, campaign_id: int, force: bool = False) -> None:
+def campaign_gate_rebuild(*, campaign_id: int, force: bool = False, wait: bool = True) -> bool:
     """Rebuild a campaign's Redis state from PostgreSQL under a lock; claims wait for it.
 
-    Without `force` it does nothing when another process already rebuilt it.
+    Without `force` it does nothing when another process already rebuilt it;
+    without `wait` it does nothing while another process holds the lock (it is
+    rebuilding). Grants that commit or fail while it runs are applied again
+    afterwards (gate_heal.rebuild_catch_up: why that is complete). Returns
+    whether it rebuilt.
     """
     lock = gate.rebuild_lock(campaign_id=campaign_id)
-    if not lock.acquire():
+    if not lock.acquire(blocking=wait):
+        if not wait:
+            return False
         raise GateUnavailable(_("The campaign is being restored; try again in a moment."))
     try:
         if not force and gate.gate_exists(campaign_id=campaign_id):
-            return
+            return False
         campaign = Campaign.objects.filter(pk=campaign_id).first()
         if campaign is None or not campaign.is_published:
             raise CampaignNotFound()
         if campaign.allocation == Campaign.Allocation.CHOSEN:
             _fence_restore(campaign)  # before meta reappears, so no hold gets a small token
-        gate.gate_write(campaign_id=campaign_id, gate=gate_state_build(campaign=campaign))
+        state = gate_state_build(campaign=campaign)
+        gate.gate_write(campaign_id=campaign_id, gate=state)
+        gate_heal.rebuild_catch_up(campaign_id=campaign_id, written=state)
         gate.slug_remember(campaign.slug, campaign.pk)
         logger.info("gate of campaign %s rebuilt from PostgreSQL", campaign.slug)
+        return True
     finally:
         with contextlib.suppress(LockError):  # expired meanwhile; the rebuild is idempotent
             lock.release()
@@ -325,6 +336,28 @@ def _drain_enqueue(campaign_id: int) -> bool:
     return True
 
 
+def access_pass_fit(*, campaign_id: int, user_id: int, access_pass: str) -> str:
+    """How a pass sent with an action on this campaign fits it (one HGET; no pass is used up here).
+
+    "ours": a genuine pass of this user for the room in front of the campaign;
+    "none": no room is in front, the pass is ignored; "foreign": the user's pass
+    of another room, ignored (it stays valid where its room stands); "invalid":
+    forged or someone else's.
+    """
+    from waitingroom import services as room_services
+
+    room = gate.room_of(campaign_id=campaign_id)
+    if room is None:
+        campaign_gate_rebuild(campaign_id=campaign_id)
+        room = gate.room_of(campaign_id=campaign_id) or ""
+    if not room:
+        return "none"
+    pass_room = room_services.pass_room(token=access_pass, user_id=user_id)
+    if pass_room is None:
+        return "invalid"
+    return "ours" if str(pass_room) == room else "foreign"
+
+
 def claim_create(
     *,
     campaign_id: int,
@@ -336,41 +369,74 @@ def claim_create(
     """Take a slot for the user in Redis, then record the pending grant in PostgreSQL.
 
     Rejections (rate limited, sold out, not open, closed, cancelled, no admission)
-    and repeats are answered by Redis alone; the claim script spends a token of
-    the user's and of `client_ip`'s bucket first (None: no per-IP limit). Only an accepted claim writes to the database,
-    and the answer is given only after that write committed (I4). A campaign
-    behind a waiting room needs an access pass, used up here (W4); if the claim
-    then fails on our side, the user's place is given back.
+    and repeats are answered by Redis alone; every call runs the claim script,
+    which spends a token of the user's and of `client_ip`'s bucket first (None:
+    no per-IP limit), whatever the pass. Only an accepted claim writes to the
+    database, and the answer is given only after that write committed (I4); a
+    repeat never names a grant whose row is not known to be committed (I8).
+    A campaign behind a waiting room needs an access pass of that room, used up
+    here (W4); if the claim then fails on our side, the user's place is given
+    back. A pass is used up only by the campaign its room protects: sent with any
+    other claim it is ignored.
     """
     claim = partial(_claim, campaign_id=campaign_id, user_id=user_id, now_ms=now_ms, client_ip=client_ip)
-    if not access_pass:
+    fit = access_pass_fit(campaign_id=campaign_id, user_id=user_id, access_pass=access_pass) if access_pass else "none"
+    if fit == "none":
         return claim(room_id=None)
     from waitingroom import services as room_services
-    from waitingroom.errors import PassInvalid
+    from waitingroom.errors import AdmissionRequired, PassInvalid
+
+    refusal = PassInvalid() if fit == "invalid" else None
+    if fit == "ours":
+        try:
+            consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
+        except PassInvalid as exc:
+            refusal = exc  # a second click on "Claim now" carries the pass the first click used
+        else:
+            return _claim_with_pass(claim, consumed)
+    # No usable pass: the script still answers a user who already holds a grant.
+    # A refused pass says more than "admission required" (another room's pass: that is the answer).
+    try:
+        return claim(room_id=None)
+    except AdmissionRequired:
+        if refusal is None:
+            raise
+        raise refusal from None
+
+
+def _claim_with_pass(claim: partial, consumed) -> ClaimOutcome:
+    from waitingroom import services as room_services
 
     try:
-        consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
-    except PassInvalid:
-        # A second click on "Claim now" carries the pass the first click used:
-        # answer it with the grant the user already holds, if any.
-        held = gate.holder_of(campaign_id=campaign_id, user_id=user_id)
-        if held is None:
-            raise
-        remaining = gate.remaining(campaign_id=campaign_id) or 0
-        return ClaimOutcome(created=False, grant_id=held.grant_id, slot=held.slot, remaining=remaining)
-    try:
-        outcome = claim(room_id=consumed.room_id)
+        return claim(room_id=consumed.room_id)
     except SoldOut:
         raise  # the turn is over: nothing left to use it on
     except (ApplicationError, RedisError, DatabaseError):
-        # rate limited, not open yet, another room's campaign, a store error: the user keeps their turn
+        # rate limited, not open yet, in progress, a store error: the user keeps their turn
         room_services.pass_restore(consumed=consumed)
         raise
-    return outcome
+
+
+class _TryAgain(Exception):
+    """An attempt found its slot owned in PostgreSQL (the gate was behind and is repaired now), or met a
+    first click whose claim fell through: the user gets one more attempt."""
 
 
 def _claim(
     *, campaign_id: int, user_id: int, room_id: int | None, now_ms: int | None, client_ip: str | None
+) -> ClaimOutcome:
+    """At most two attempts (each one claim script call, so each spends a token); see _TryAgain."""
+    attempt = partial(
+        _claim_attempt, campaign_id=campaign_id, user_id=user_id, room_id=room_id, now_ms=now_ms, client_ip=client_ip
+    )
+    try:
+        return attempt(last=False)
+    except _TryAgain:
+        return attempt(last=True)
+
+
+def _claim_attempt(
+    *, campaign_id: int, user_id: int, room_id: int | None, now_ms: int | None, client_ip: str | None, last: bool
 ) -> ClaimOutcome:
     grant_id = str(uuid.uuid4())
     lease_ms = settings.GRANT_LEASE_SECONDS * 1000
@@ -388,6 +454,8 @@ def _claim(
     if result.outcome == "missing":
         campaign_gate_rebuild(campaign_id=campaign_id)
         result = claim()
+    if result.outcome == "in_flight":
+        return _claim_in_flight(campaign_id=campaign_id, user_id=user_id, result=result, last=last)
     if result.outcome == "rate_limited":
         raise RateLimited.after(result.slot)
     if result.outcome in REJECTIONS:
@@ -417,13 +485,7 @@ def _claim(
                 id=grant_id, campaign_id=campaign_id, user_id=user_id, slot=result.slot, created_at=claimed_at
             )
     except IntegrityError as exc:
-        try:
-            outcome = _claim_conflict(campaign_id=campaign_id, hold=hold, error=exc, remaining=result.remaining)
-        except GateUnavailable:
-            _stats_correct_quietly(campaign_id=campaign_id, heard="store_unavailable")
-            raise
-        _stats_correct_quietly(campaign_id=campaign_id, heard="duplicate")
-        return outcome
+        return _claim_conflict(campaign_id=campaign_id, hold=hold, error=exc, remaining=result.remaining, last=last)
     except DatabaseError as exc:
         logger.warning("grant insert failed, releasing slot %s of campaign %s: %s", hold.slot, campaign_id, exc)
         _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
@@ -431,13 +493,34 @@ def _claim(
         raise GateUnavailable() from exc
 
     # Once committed (at once, unless a caller's transaction is still open):
-    # repair the gate if Redis lost this hold meanwhile (normally a no-op), and
-    # ring for a drain that delivers the grant. Ringing before the commit could
-    # start a drain that does not see the row yet.
+    # clear the hold's provisional mark, repair the gate if Redis lost this hold
+    # meanwhile (normally a no-op), and ring for a drain that delivers the grant.
+    # Ringing before the commit could start a drain that does not see the row yet.
     transaction.on_commit(partial(_confirm_quietly, campaign_id=campaign_id, hold=hold, pending=True))
     if result.remaining == 0:
         _mark_sold_out(campaign_id=campaign_id, now=timezone.now())
     return ClaimOutcome(created=True, grant_id=grant_id, slot=result.slot, remaining=result.remaining)
+
+
+def _claim_in_flight(*, campaign_id: int, user_id: int, result: gate.ClaimResult, last: bool) -> ClaimOutcome:
+    """A repeat click met the user's hold before its grant row was known to be committed (I8).
+
+    It answers that grant once the commit is known (waiting up to
+    CLAIM_IN_FLIGHT_WAIT_SECONDS), claims afresh if the first click's claim fell
+    through, and otherwise answers 409 claim_in_progress with Retry-After.
+    """
+    hold = gate.Hold(result.slot, user_id, result.grant_id)
+    wait = 0.0 if last else settings.CLAIM_IN_FLIGHT_WAIT_SECONDS
+    settled = gate_heal.hold_settle(campaign_id=campaign_id, hold=hold, wait_seconds=wait)
+    if settled == "gone" and not last:
+        raise _TryAgain()
+    committed = settled == "committed"
+    _stats_correct_quietly(
+        campaign_id=campaign_id, counted=None, heard="duplicate" if committed else "claim_in_progress"
+    )
+    if not committed:
+        raise ClaimInProgress.after(1)
+    return ClaimOutcome(created=False, grant_id=hold.grant_id, slot=hold.slot, remaining=result.remaining)
 
 
 def _constraint_of(error: IntegrityError) -> str:
@@ -445,32 +528,63 @@ def _constraint_of(error: IntegrityError) -> str:
     return getattr(diag, "constraint_name", "") or ""
 
 
-def _claim_conflict(*, campaign_id: int, hold: gate.Hold, error: IntegrityError, remaining: int) -> ClaimOutcome:
-    """Redis and PostgreSQL disagree (only after Redis lost state): PostgreSQL wins."""
+def _claim_conflict(
+    *, campaign_id: int, hold: gate.Hold, error: IntegrityError, remaining: int, last: bool
+) -> ClaimOutcome:
+    """Redis and PostgreSQL disagree (only after Redis lost state): PostgreSQL wins and the gate is repaired.
+
+    A conflict is proof that Redis is behind PostgreSQL (a rebuild raced a
+    commit, a failover lost the last writes): when the row it met had lost its
+    hold, the whole gate is rebuilt at once (unless another process is at it).
+    """
     constraint = _constraint_of(error)
     if constraint == "grant_one_live_per_user":
         # The user already has a live grant Redis forgot: answer with it.
         _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
         existing = Grant.objects.filter(campaign_id=campaign_id, user_id=hold.user_id, status__in=Grant.LIVE).first()
         if existing is not None:
-            _confirm_quietly(
+            behind = _confirm_quietly(
                 campaign_id=campaign_id,
                 hold=gate.Hold(existing.slot, existing.user_id, str(existing.id)),
                 pending=existing.status == Grant.Status.PENDING,
             )
+            _gate_behind(campaign_id=campaign_id, behind=behind)
+            _stats_correct_quietly(campaign_id=campaign_id, heard="duplicate")
             return ClaimOutcome(created=False, grant_id=str(existing.id), slot=existing.slot, remaining=remaining)
+    elif constraint == "grant_one_live_per_slot":
+        # Another live grant owns this slot: the slot leaves the pool, its owner gets its hold back,
+        # and this user tries once more on the repaired gate.
+        _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=False)
+        _gate_behind(
+            campaign_id=campaign_id, behind=gate_heal.slot_owner_restore(campaign_id=campaign_id, slot=hold.slot)
+        )
+        if not last:
+            _stats_correct_quietly(campaign_id=campaign_id, heard=None)
+            raise _TryAgain()
     else:
-        # Another live grant owns this slot: the slot is not free, drop it.
-        _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=constraint != "grant_one_live_per_slot")
+        _release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
     logger.warning("claim conflict on campaign %s (%s)", campaign_id, constraint or error)
+    _stats_correct_quietly(campaign_id=campaign_id, heard="store_unavailable")
     raise GateUnavailable()
 
 
-def _confirm_quietly(*, campaign_id: int, hold: gate.Hold, pending: bool) -> None:
+def _gate_behind(*, campaign_id: int, behind: bool) -> None:
+    """A committed grant had lost its hold: Redis may have lost more (a failover), so rebuild the gate now."""
+    if not behind:
+        return
+    logger.warning("gate of campaign %s was behind PostgreSQL; rebuilding it", campaign_id)
+    try:
+        campaign_gate_rebuild(campaign_id=campaign_id, force=True, wait=False)
+    except (RedisError, DatabaseError) as exc:  # the periodic heal (campaign_gates_heal) tries again
+        logger.warning("could not rebuild the gate of campaign %s: %s", campaign_id, exc)
+
+
+def _confirm_quietly(*, campaign_id: int, hold: gate.Hold, pending: bool) -> bool:
     """Make the gate agree with a committed live grant; a pending one also asks for a drain.
 
     Only the claim that set the doorbell publishes (see grant_drain). When Redis
     cannot be asked, publish anyway: a drain too many finds nothing to do.
+    Returns whether Redis had lost the hold.
     """
     deadline = clock.now_ms() + settings.GRANT_LEASE_SECONDS * 1000 if pending else None
     ring_seconds = settings.GRANT_DOORBELL_SECONDS if pending else None
@@ -482,18 +596,19 @@ def _confirm_quietly(*, campaign_id: int, hold: gate.Hold, pending: bool) -> Non
         logger.warning("could not confirm slot %s of campaign %s: %s", hold.slot, campaign_id, exc)
         if pending:
             _drain_enqueue(campaign_id)
-        return
+        return False
     if confirmed.repaired:
         logger.warning("gate of campaign %s had lost slot %s; restored", campaign_id, hold.slot)
     if confirmed.rang and not _drain_enqueue(campaign_id):
         # Nobody will answer this ring: let the next claim ring again.
         with contextlib.suppress(RedisError):
             gate.doorbell_clear(campaign_id=campaign_id)
+    return confirmed.repaired
 
 
-def _stats_correct_quietly(*, campaign_id: int, heard: str) -> None:
+def _stats_correct_quietly(*, campaign_id: int, heard: str | None, counted: str | None = "accepted") -> None:
     with contextlib.suppress(RedisError):  # a counter: never worth failing the answer for
-        gate.stats_correct(campaign_id=campaign_id, heard=heard)
+        gate.stats_correct(campaign_id=campaign_id, counted=counted, heard=heard)
 
 
 def _release_quietly(*, campaign_id: int, hold: gate.Hold, reuse_slot: bool) -> None:
@@ -958,9 +1073,11 @@ class DriftReport:
     gate_missing: bool = False
     missing_in_redis: list[str] = field(default_factory=list)  # live grants Redis does not hold
     unknown_in_redis: list[str] = field(default_factory=list)  # Redis holds without a live grant
+    slots_mismatch: list[str] = field(default_factory=list)  # next, free and holds do not add up
     meta_mismatch: list[str] = field(default_factory=list)  # state, window or quantity differ
     remaining_redis: int | None = None
     remaining_db: int = 0
+    in_flight: int = 0  # claims whose INSERT has not committed yet (their slots count in remaining_redis)
     fixed: bool = False
 
     @property
@@ -969,56 +1086,80 @@ class DriftReport:
             self.gate_missing
             or bool(self.missing_in_redis)
             or bool(self.unknown_in_redis)
+            or bool(self.slots_mismatch)
             or bool(self.meta_mismatch)
-            or self.remaining_redis != self.remaining_db
         )
 
 
 def campaign_reconcile(*, campaign: Campaign, fix: bool = True) -> DriftReport:
-    """Compare the gate with PostgreSQL; rebuild it when they differ (and `fix`)."""
+    """Compare the gate with PostgreSQL; rebuild it when they differ (and `fix`).
+
+    Claims in flight are no drift (gate_heal.holds_drift says how they are told
+    apart), so it can run during a drop: campaign_gates_heal runs it every few
+    seconds.
+    """
     campaign = Campaign.objects.get(pk=campaign.pk)
     report = DriftReport(campaign=campaign.slug)
-    live = {
-        user_id: (slot, str(grant_id))
-        for user_id, slot, grant_id in Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).values_list(
-            "user_id", "slot", "id"
-        )
-    }
-    report.remaining_db = campaign.quantity - len(live)
-    report.gate_missing = not gate.gate_exists(campaign_id=campaign.pk)
-    if not report.gate_missing:
-        expected = {k: str(v) for k, v in _gate_meta_args(campaign).items() if k != "campaign_id"}
-        actual = gate.meta_get(campaign_id=campaign.pk)
-        report.meta_mismatch = [f"{k}: redis={actual.get(k)} db={v}" for k, v in expected.items() if actual.get(k) != v]
-        report.remaining_redis = gate.remaining(campaign_id=campaign.pk)
-        if campaign.allocation == Campaign.Allocation.CHOSEN:
-            # seats: compare the sold marks (holds are Redis-only by design)
-            sold_db = set(_sold_seats(campaign))
-            sold_redis = {slot for slot, value in gate.seat_states(campaign_id=campaign.pk).items() if value == "sold"}
-            report.missing_in_redis = [f"seat slot {s} sold" for s in sorted(sold_db - sold_redis)]
-            report.unknown_in_redis = [f"seat slot {s} marked sold" for s in sorted(sold_redis - sold_db)]
-            report.remaining_db = campaign.quantity - len(sold_db)
-            if report.drifted and fix:
-                campaign_gate_rebuild(campaign_id=campaign.pk, force=True)
-                report.fixed = True
-            return report
-        holds = gate.gate_read_holds(campaign_id=campaign.pk)
-        report.missing_in_redis = [
-            f"user {u} slot {s}" for u, (s, g) in live.items() if (h := holds.get(u)) is None or h.grant_id != g
-        ]
-        leases = gate.gate_read_leases(campaign_id=campaign.pk)
-        now_ms = clock.now_ms()
-        # A hold with no live grant whose lease still runs is a claim whose insert
-        # is in flight, not drift.
-        report.unknown_in_redis = [
-            f"user {u} slot {h.slot}"
-            for u, h in holds.items()
-            if live.get(u, (None, None))[1] != h.grant_id and leases.get(h.lease_member, 0) <= now_ms
-        ]
+    expected_meta = {k: str(v) for k, v in _gate_meta_args(campaign).items() if k != "campaign_id"}
+    if campaign.allocation == Campaign.Allocation.CHOSEN:
+        _seats_drift(campaign, report, expected_meta)
+    else:
+        drift = gate_heal.holds_drift(campaign_id=campaign.pk, quantity=campaign.quantity, fix=fix)
+        report.gate_missing = drift is None
+        live = drift.live if drift else Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
+        report.remaining_db = campaign.quantity - live
+        if drift is not None:
+            report.meta_mismatch = _meta_mismatch(expected_meta, drift.meta)
+            report.missing_in_redis, report.unknown_in_redis = drift.missing, drift.unknown
+            report.slots_mismatch, report.in_flight = drift.slots, drift.in_flight
+            report.remaining_redis = drift.remaining_redis
     if report.drifted and fix:
         campaign_gate_rebuild(campaign_id=campaign.pk, force=True)
         report.fixed = True
     return report
+
+
+def _meta_mismatch(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    return [f"{k}: redis={actual.get(k)} db={v}" for k, v in expected.items() if actual.get(k) != v]
+
+
+def _seats_drift(campaign: Campaign, report: DriftReport, expected_meta: dict[str, str]) -> None:
+    """Seats: compare the sold marks (holds are Redis-only by design)."""
+    sold_db = set(_sold_seats(campaign))
+    report.remaining_db = campaign.quantity - len(sold_db)
+    report.gate_missing = not gate.gate_exists(campaign_id=campaign.pk)
+    if report.gate_missing:
+        return
+    report.meta_mismatch = _meta_mismatch(expected_meta, gate.meta_get(campaign_id=campaign.pk))
+    report.remaining_redis = gate.remaining(campaign_id=campaign.pk)
+    sold_redis = {slot for slot, value in gate.seat_states(campaign_id=campaign.pk).items() if value == "sold"}
+    report.missing_in_redis = [f"seat slot {s} sold" for s in sorted(sold_db - sold_redis)]
+    report.unknown_in_redis = [f"seat slot {s} marked sold" for s in sorted(sold_redis - sold_db)]
+    if report.remaining_redis != report.remaining_db:
+        report.slots_mismatch = [f"remaining redis={report.remaining_redis} db={report.remaining_db}"]
+
+
+def campaign_gates_heal() -> int:
+    """The periodic check (beat): reconcile every open first-free campaign; returns how many were rebuilt.
+
+    After a Redis failover that lost the last writes, this is what bounds how long
+    the gate can disagree with PostgreSQL (docs/reliability.md, I9). Seat
+    campaigns are left to `reconcile`: a rebuild of theirs drops every live hold.
+    """
+    healed = 0
+    campaigns = Campaign.objects.filter(
+        status__in=[Status.OPEN, Status.SOLD_OUT], allocation=Campaign.Allocation.FIRST_FREE
+    )
+    for campaign in campaigns:
+        try:
+            report = campaign_reconcile(campaign=campaign, fix=True)
+        except (RedisError, DatabaseError, GateUnavailable) as exc:
+            logger.warning("could not check the gate of %s: %s", campaign.slug, exc)
+            continue
+        if report.fixed:
+            healed += 1
+            logger.warning("gate of %s drifted from PostgreSQL and was rebuilt: %s", campaign.slug, report)
+    return healed
 
 
 # --- coupons ----------------------------------------------------------------

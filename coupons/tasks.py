@@ -58,3 +58,8 @@ def seat_sweep_tick_task() -> None:
     from coupons import seats
 
     seats.seats_sweep()
+
+
+@shared_task(ignore_result=True)
+def campaign_gate_heal_tick_task() -> None:
+    services.campaign_gates_heal()

@@ -212,6 +212,20 @@ def pass_issue(*, room_id: int, user_id: int, expiry_ms: int) -> str:
     return signing.dumps({"r": room_id, "u": user_id, "x": expiry_ms}, salt=PASS_SALT)
 
 
+def pass_room(*, token: str, user_id: int) -> int | None:
+    """The room a genuine pass of this user was signed for (no Redis, expiry unchecked), else None.
+
+    Lets a protected action use a pass only where its room stands (coupons: a
+    pass sent with another campaign's claim is ignored, not consumed).
+    """
+    try:
+        payload = signing.loads(token, salt=PASS_SALT)
+        room_id, owner = int(payload["r"]), int(payload["u"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    return room_id if owner == user_id else None
+
+
 def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> ConsumedPass:
     """Check the signature and the owner, then use the pass once in Redis (W4)."""
     try:

@@ -313,6 +313,10 @@ GRANT_FLAKY_OPTIONS = {
 }
 # A claim holds its slot under a lease; the sweeper re-examines leases past it.
 GRANT_LEASE_SECONDS = env.int("GRANT_LEASE_SECONDS", default=60)
+# A repeat click that meets the first click's claim before its grant row is known
+# to be committed waits this long for it, then answers 409 claim_in_progress (I8);
+# an INSERT normally commits within milliseconds (docs/coupons.md, "The claim").
+CLAIM_IN_FLIGHT_WAIT_SECONDS = env.float("CLAIM_IN_FLIGHT_WAIT_SECONDS", default=1.0)
 # Transient transfer failures retry with exponential backoff and full jitter.
 # 12 retries with a 60 s cap ride out a provider outage of several minutes.
 GRANT_MAX_RETRIES = env.int("GRANT_MAX_RETRIES", default=12)
@@ -371,6 +375,16 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "coupons.tasks.campaign_status_tick_task",
             "schedule": 1.0,
             "options": {"expires": 1},
+        },
+        # The gate's drift check (I9): after a Redis failover that lost the last
+        # claims, a forgotten winner may hear "sold out" until this runs, so its
+        # period makes the bound docs/reliability.md states (10 s); a run costs
+        # 35-75 ms per open campaign of 10,000 live grants, so every 5 s is cheap
+        # during a drop. Claims that meet a lost grant heal the gate sooner.
+        "campaign-gate-heal": {
+            "task": "coupons.tasks.campaign_gate_heal_tick_task",
+            "schedule": 5.0,
+            "options": {"expires": 5},
         },
         # Expired seat holds return to the map within 5 s (they are refused at
         # once anyway: every hold carries its expiry).

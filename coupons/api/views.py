@@ -1,7 +1,8 @@
 """Campaigns, the claim, my grants, my wallet and my coupons."""
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -9,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.schema import RETRY_AFTER, error_response, rate_limited_response
+from config.api.schema import RETRY_AFTER, ErrorSerializer, error_response, rate_limited_response
 from config.clientip import client_ip
 from coupons import seats, selectors, services
 from coupons.models import Campaign
@@ -67,6 +68,25 @@ class CampaignDetailApi(APIView):
         return Response(CampaignOutputSerializer(campaign, context={"remaining": remaining}).data)
 
 
+class ClaimRefusedSerializer(ErrorSerializer):
+    """A claim's 409: sold_out, not_open, closed, cancelled, choose_seat, or claim_in_progress."""
+
+    retry_after = serializers.IntegerField(
+        required=False, help_text="claim_in_progress only: seconds before asking again (the Retry-After header)"
+    )
+
+
+# A claim's 429 and its 409 claim_in_progress both say when to come back.
+CLAIM_RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    location=OpenApiParameter.HEADER,
+    response=[409, 429],
+    description="seconds until a token is there again (429), or before asking again about a claim in progress "
+    "(409 claim_in_progress); rounded up",
+)
+
+
 class CampaignClaimApi(APIView):
     """Claim a slot. Rejections and repeats are answered from Redis without any database query."""
 
@@ -95,11 +115,15 @@ class CampaignClaimApi(APIView):
             401: error_response("not authenticated"),
             404: error_response("no such campaign"),
             403: error_response("admission_required (with room_url) or pass_invalid"),
-            409: error_response("sold_out, not_open, closed or cancelled"),
+            409: OpenApiResponse(
+                ClaimRefusedSerializer,
+                description="sold_out, not_open, closed, cancelled, choose_seat; or claim_in_progress: your first "
+                "click's grant is not recorded yet (it is never named before it is), ask again after Retry-After",
+            ),
             429: rate_limited_response(),
             503: error_response("a store is unavailable; nothing was taken"),
         },
-        parameters=[RETRY_AFTER],
+        parameters=[CLAIM_RETRY_AFTER],
         summary="Claim a slot of a campaign",
     )
     def post(self, request: Request, slug: str) -> Response:
@@ -301,7 +325,10 @@ class SeatConfirmApi(APIView):
     @extend_schema(
         request=SeatTokenInputSerializer,
         responses={
-            201: GrantOutputSerializer,
+            201: OpenApiResponse(GrantOutputSerializer, description="bought: the seat is yours, paid once"),
+            200: OpenApiResponse(
+                GrantOutputSerializer, description="this hold had already bought the seat (a repeat): the same grant"
+            ),
             409: error_response("hold_expired, stale_token, seat_taken, insufficient_funds or already_booked"),
         },
         summary="Buy the seat you hold, paying from your wallet",
@@ -311,11 +338,13 @@ class SeatConfirmApi(APIView):
         data.is_valid(raise_exception=True)
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
         seat = seats.seat_get(campaign_id=campaign_id, label=label)
-        grant = seats.seat_confirm(
+        sale = seats.seat_confirm(
             campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, token=data.validated_data["token"]
         )
-        grant = selectors.grant_get_for_user(grant_id=grant.pk, user_id=request.user.id)
-        return Response(GrantOutputSerializer(grant).data, status=status.HTTP_201_CREATED)
+        grant = selectors.grant_get_for_user(grant_id=sale.grant.pk, user_id=request.user.id)
+        return Response(
+            GrantOutputSerializer(grant).data, status=status.HTTP_201_CREATED if sale.created else status.HTTP_200_OK
+        )
 
 
 class SeatReleaseApi(APIView):

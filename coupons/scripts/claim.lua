@@ -12,6 +12,9 @@
 -- KEYS[6] the user's token bucket, KEYS[7] the client IP's (lib/token_bucket.lua)
 -- KEYS[8] stats    hash: outcome -> how many calls got it (the dashboard's and /metrics'
 --                  claims by outcome; counted here so the hot path pays no extra round trip)
+-- KEYS[9] provisional  hash: user id -> grant id of a hold whose grant row is not known to be
+--                  committed yet (set here, cleared by confirm.lua after the commit or by
+--                  release.lua after a failed INSERT; I8)
 -- ARGV[1] user id
 -- ARGV[2] grant id chosen by the caller (kept only when a slot is given)
 -- ARGV[3] lease length in ms
@@ -29,13 +32,17 @@
 -- Returns {outcome, slot, grant id, remaining}:
 --   {"rate_limited", ms until a token is there, "", -1}  nothing was taken or spent
 --   {"accepted", slot, grant_id, remaining}   a slot was taken for this user
---   {"duplicate", slot, grant_id, remaining}  the user already holds one (idempotent)
+--   {"duplicate", slot, grant_id, remaining}  the user already holds one, committed (idempotent)
+--   {"in_flight", slot, grant_id, remaining}  the user's hold is provisional: the first click's
+--                                             INSERT has not been confirmed; the caller must not
+--                                             name that grant before it knows the row committed
+--                                             (not counted in stats: the caller counts what it answers)
 --   {"sold_out" | "not_open" | "closed" | "cancelled", 0, "", remaining}
 --   {"choose_seat", 0, "", remaining}            a seat campaign: hold and confirm instead
 --   {"admission_required", 0, room slug, remaining}  the campaign is behind a room
 --                                             and no pass of that room was used
 --   {"missing", 0, "", -1}                    no gate state: rebuild from PostgreSQL first
-assert(#KEYS == 8, "claim.lua takes 8 keys")
+assert(#KEYS == 9, "claim.lua takes 9 keys")
 
 -- include: config:lib/clock.lua
 -- include: config:lib/token_bucket.lua
@@ -77,7 +84,12 @@ local user = ARGV[1]
 local held = redis.call("HGET", KEYS[4], user)
 if held then
   local sep = string.find(held, ":", 1, true)
-  return answer({"duplicate", tonumber(string.sub(held, 1, sep - 1)), string.sub(held, sep + 1), remaining()})
+  local slot, grant = tonumber(string.sub(held, 1, sep - 1)), string.sub(held, sep + 1)
+  -- a mark naming another grant is stale (that grant's hold is gone): this hold is committed
+  if redis.call("HGET", KEYS[9], user) == grant then
+    return {"in_flight", slot, grant, remaining()}
+  end
+  return answer({"duplicate", slot, grant, remaining()})
 end
 
 if meta[5] and meta[5] ~= "" and meta[5] ~= ARGV[5] then
@@ -104,5 +116,6 @@ end
 
 local grant = ARGV[2]
 redis.call("HSET", KEYS[4], user, slot .. ":" .. grant)
+redis.call("HSET", KEYS[9], user, grant)
 redis.call("ZADD", KEYS[5], now + tonumber(ARGV[3]), slot .. ":" .. user .. ":" .. grant)
 return answer({"accepted", slot, grant, remaining()})

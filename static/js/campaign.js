@@ -79,7 +79,8 @@
             result.textContent = res.body.detail || gettext("Something went wrong; try again.");
             result.className = "claim__result alert";
             delete button.dataset.busy;
-            button.disabled = res.status === 409 && res.body.code !== "not_open";
+            // 409 claim_in_progress: the first click is still being recorded; clicking again is the way on
+            button.disabled = res.status === 409 && res.body.code !== "not_open" && res.body.code !== "claim_in_progress";
           }
         })
         .catch(function () { form.submit(); });

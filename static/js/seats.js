@@ -61,7 +61,7 @@
     var action = event.target.dataset.action;
     if (!action || !current) return;
     post(current.label + "/" + action + "/", { token: current.token }).then(function (res) {
-      if (action === "confirm" && res.status === 201) { holdText.textContent = interpolate(gettext("Seat %s is yours. Enjoy the show!"), [current.label]); actions.hidden = true; current = null; }
+      if (action === "confirm" && (res.status === 201 || res.status === 200)) { holdText.textContent = interpolate(gettext("Seat %s is yours. Enjoy the show!"), [current.label]); actions.hidden = true; current = null; }
       else if (action === "release") { holdText.textContent = gettext("Released."); actions.hidden = true; current = null; }
       else holdText.textContent = res.body.detail || gettext("Something went wrong.");
     });

@@ -258,9 +258,11 @@ def test_duplicate_storm_one_pass_50_concurrent_uses(scenario):
                 waiting.discard(user_id)
                 if not passes:
                     # a pass is bound to its user: stolen before its owner used it, even sent 50 times
-                    # at once, it buys nothing and stays the owner's
+                    # at once, it buys nothing and stays the owner's (each copy spends a token of the
+                    # thief's bucket: refused as a pass, then rate limited)
                     stolen = driver.storm(intruder, claims_path(campaign), copies=50, body={"access_pass": token})
-                    if {(a.status, a.code) for a in stolen} != {(403, "pass_invalid")}:
+                    heard = {(a.status, a.code) for a in stolen}
+                    if (403, "pass_invalid") not in heard or heard - {(403, "pass_invalid"), (429, "rate_limited")}:
                         violations.append(f"W4: a stolen pass answered {sorted({(a.status, a.code) for a in stolen})}")
                 passes[user_id] = token
                 answers = driver.storm(user_id, claims_path(campaign), copies=50, body={"access_pass": token})

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
+from coupons import redis as gate
 from coupons import seats
 from coupons import services as coupon_services
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
@@ -71,6 +72,15 @@ def _staff_with_view_permissions() -> User:
     return viewer
 
 
+def _claimed(campaign: Campaign, user: User) -> str:
+    """A claim as committed: the world is built inside the test's transaction, which never commits,
+    so the claim's after-commit confirm (it clears the hold's provisional mark, I8) is run here."""
+    outcome = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+    hold = gate.Hold(outcome.slot, user.pk, outcome.grant_id)
+    gate.confirm(campaign_id=campaign.pk, hold=hold, lease_deadline_ms=None, ring_seconds=None)
+    return outcome.grant_id
+
+
 def build_world() -> World:
     owner, other = UserFactory(), UserFactory()
     staff = UserFactory(is_staff=True)
@@ -78,10 +88,10 @@ def build_world() -> World:
     superuser = UserFactory(is_staff=True, is_superuser=True)
 
     campaign = published_campaign(quantity=50, amount=10)
-    grant_id = coupon_services.claim_create(campaign_id=campaign.pk, user_id=owner.pk).grant_id
+    grant_id = _claimed(campaign, owner)
     coupon_services.grant_transfer(grant_id=grant_id, final_attempt=False)
     coupon_campaign = published_campaign(kind=Campaign.Kind.COUPON, quantity=50, amount=1000)
-    coupon_grant = coupon_services.claim_create(campaign_id=coupon_campaign.pk, user_id=owner.pk).grant_id
+    coupon_grant = _claimed(coupon_campaign, owner)
     coupon_services.grant_transfer(grant_id=coupon_grant, final_attempt=False)
 
     seat_campaign = CampaignFactory(quantity=1, amount=0)

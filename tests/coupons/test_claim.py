@@ -1,5 +1,7 @@
 """The claim: outcomes, zero-query rejections, idempotence, failure paths (real Redis and PostgreSQL)."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +15,7 @@ from coupons.models import Campaign, Grant
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
 from tests.coupons.factories import CampaignFactory, published_campaign
+from tests.coupons.hooks import WAIT, PausedInsert, claim_in_thread
 from tests.isolation import redis_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -229,3 +232,110 @@ def test_open_now_moves_a_scheduled_campaign_forward(user):
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.OPEN and campaign.opens_at <= timezone.now()
     assert services.claim_create(campaign_id=campaign.pk, user_id=user.pk).created
+
+
+# --- I8: a repeat click racing the first click's INSERT ---------------------------
+
+
+def admitted_pass(campaign, user) -> str:
+    from tests.waitingroom.factories import published_room
+    from waitingroom import services as room_services
+
+    room = published_room(campaign=campaign)
+    room_services.room_join(room_id=room.pk, user_id=user.pk)
+    room_services.room_tick(room=room)
+    return room_services.room_status(room=room, user_id=user.pk).access_pass
+
+
+@pytest.mark.parametrize("with_pass", [False, True], ids=["plain", "behind-a-room"])
+def test_a_repeat_click_racing_an_insert_that_fails_never_hears_that_grant(user, settings, with_pass):
+    settings.CLAIM_IN_FLIGHT_WAIT_SECONDS = 0.2  # the first click's INSERT stays paused well past it
+    campaign = published_campaign(quantity=2)
+    body = {"access_pass": admitted_pass(campaign, user)} if with_pass else {}
+    paused = PausedInsert()
+    # the first click: the gate accepted it, its INSERT waits at the database's door
+    first, outcome = claim_in_thread(paused, campaign_id=campaign.pk, user_id=user.pk, **body)
+    hold = gate.holder_of(campaign_id=campaign.pk, user_id=user.pk)
+    assert hold is not None and not Grant.objects.filter(pk=hold.grant_id).exists()
+
+    # the second click (behind a room it carries the pass the first click used up)
+    again = bearer_for(user).post(claim_url(campaign), body, format="json")
+
+    assert_error(again, 409, "claim_in_progress")
+    assert again["Retry-After"] == "1" and again.json()["retry_after"] == 1
+    # the first click's connection drops: its INSERT fails and the user holds nothing
+    paused.drop_connection()
+    paused.go.set()
+    first.join()
+    assert getattr(outcome.get("error"), "code", None) == "store_unavailable", outcome
+    assert not Grant.objects.exists()
+    # the user's next click claims for itself, and that answer names a committed grant
+    third = bearer_for(user).post(claim_url(campaign), body, format="json")
+    assert third.status_code == 202, third.content
+    assert Grant.objects.filter(pk=third.json()["grant_id"], user=user).exists()
+    heard = {"accepted": 1, "claim_in_progress": 1, "store_unavailable": 1}
+    assert gate.stats_many([campaign.pk])[campaign.pk] == heard
+
+
+def test_a_repeat_click_racing_an_insert_that_commits_waits_for_it_and_names_it(user, settings, monkeypatch):
+    from coupons import gate_heal
+
+    settings.CLAIM_IN_FLIGHT_WAIT_SECONDS = 30  # longer than any pause of a loaded machine
+    campaign = published_campaign(quantity=2)
+    paused = PausedInsert()
+    first, outcome = claim_in_thread(paused, campaign_id=campaign.pk, user_id=user.pk)
+    met_in_flight, answered = threading.Event(), threading.Event()
+    real_settle = gate_heal.hold_settle
+
+    def settle(**kwargs):
+        met_in_flight.set()
+        return real_settle(**kwargs)
+
+    monkeypatch.setattr(gate_heal, "hold_settle", settle, raising=False)
+    second: dict = {}
+
+    def second_click():
+        second["response"] = bearer_for(user).post(claim_url(campaign))
+        answered.set()
+
+    thread = threading.Thread(target=second_click)
+    thread.start()
+    # the second click either waits on the provisional hold or (the bug) answers at once
+    assert wait_for_either(met_in_flight, answered)
+    assert not answered.is_set(), "the repeat answered while the first click's row was not committed"
+    assert not Grant.objects.exists()
+    paused.go.set()  # the first click's INSERT commits
+    first.join()
+    thread.join(WAIT)
+
+    grant_id = str(outcome["result"].grant_id)
+    response = second["response"]
+    assert response.status_code == 200 and response.json()["grant_id"] == grant_id
+    assert Grant.objects.filter(pk=grant_id).exists()
+
+
+def wait_for_either(*events: threading.Event) -> bool:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if any(event.wait(0.01) for event in events):
+            return True
+    return False
+
+
+def test_a_provisional_mark_whose_confirm_was_lost_is_settled_by_one_lookup(user, settings, django_assert_num_queries):
+    settings.CLAIM_IN_FLIGHT_WAIT_SECONDS = 0.05
+    campaign = published_campaign(quantity=2)
+    client = bearer_for(user)
+    first = client.post(claim_url(campaign)).json()
+    # the row committed, but its confirm never reached Redis (a process killed between the two)
+    keys = gate.GateKeys.of(campaign.pk)
+    redis_client = gate.fc_redis.client()
+    redis_client.hset(keys.provisional, user.pk, first["grant_id"])
+
+    with django_assert_num_queries(1):  # the grant looked up once after the wait
+        again = client.post(claim_url(campaign))
+
+    assert again.status_code == 200 and again.json()["grant_id"] == first["grant_id"]
+    assert redis_client.hget(keys.provisional, user.pk) is None  # settled: later repeats need no query
+    with django_assert_num_queries(0):
+        assert client.post(claim_url(campaign)).json()["grant_id"] == first["grant_id"]

@@ -171,6 +171,34 @@ def test_claim_with_a_pass_keeps_the_turn_when_rate_limited():
     assert not Grant.objects.filter(campaign=campaign).exists()
 
 
+def test_every_claim_spends_a_token_whatever_the_pass():
+    from tests.waitingroom.factories import published_room
+    from waitingroom import services as room_services
+
+    campaign = published_campaign(quantity=5, rate_user_per_second=SLOW)  # the default burst: 5
+    room = published_room(campaign=campaign)
+    holder, stranger = UserFactory.create_batch(2)
+    room_services.room_join(room_id=room.pk, user_id=holder.pk)
+    room_services.room_tick(room=room)
+    access_pass = room_services.room_status(room=room, user_id=holder.pk).access_pass
+    client = bearer_for(holder)
+    assert client.post(claim_url(campaign), {"access_pass": access_pass}, format="json").status_code == 202
+
+    # a user who holds a grant, sending a pass that is garbage or already used: answered from Redis
+    # with their grant while their bucket has tokens, then refused like any other hammering
+    codes = [
+        client.post(claim_url(campaign), {"access_pass": body}, format="json").status_code
+        for body in ("x", access_pass, "x", "x", "x", access_pass)
+    ]
+    assert codes == [200, 200, 200, 200, 429, 429]
+    stranger_codes = [
+        bearer_for(stranger).post(claim_url(campaign), {"access_pass": "x"}, format="json").status_code
+        for _ in range(6)
+    ]
+    assert stranger_codes == [403] * 5 + [429]
+    assert Grant.objects.filter(campaign=campaign).count() == 1
+
+
 def test_editing_limits_of_a_published_campaign_reaches_the_gate(admin_client):
     campaign = published_campaign(quantity=5, rate_user_burst=1, rate_user_per_second=SLOW)
     client = bearer_for(UserFactory())

@@ -265,6 +265,8 @@ def test_seat_api_map_hold_confirm_release():
     assert_error(client.post(f"{base}A-1/confirm/", {"token": "x"}, format="json"), 400, "invalid")
     response = client.post(f"{base}A-1/confirm/", {"token": held["token"]}, format="json")
     assert response.status_code == 201 and response.json()["status"] == "succeeded"
+    again = client.post(f"{base}A-1/confirm/", {"token": held["token"]}, format="json")  # a lost answer retried
+    assert (again.status_code, again.json()["id"]) == (200, response.json()["id"])
     assert {s["label"]: s["state"] for s in other_client.get(base).json()}["A-1"] == "sold"
     assert_error(client.post(f"{base}Z-99/hold/"), 404, "not_found")
     hold = other_client.post(f"{base}B-2/hold/").json()
@@ -350,7 +352,48 @@ def test_a_repeated_confirm_returns_the_same_sale():
     hold = seats.seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=5)
     first = seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=5, token=hold.token)
     again = seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=5, token=hold.token)
-    assert again.pk == first.pk and assert_s1(campaign) == 1
+    assert (first.created, again.created) == (True, False)
+    assert again.grant.pk == first.grant.pk and assert_s1(campaign) == 1
+
+
+def test_identical_confirms_racing_each_other_all_answer_the_sale_paid_once(monkeypatch):
+    campaign = seat_campaign()
+    buyer = funded_user(amount=PRICE)  # enough for exactly one seat
+    hold = seats.seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=3)
+    copies = 6
+    # every copy passes the Redis check before any of them reaches PostgreSQL
+    checked = threading.Barrier(copies, timeout=30)
+    real_sell = seats.seat_sell
+
+    def sell_after_every_check(**kwargs):
+        checked.wait()
+        return real_sell(**kwargs)
+
+    monkeypatch.setattr(seats, "seat_sell", sell_after_every_check)
+    sales, errors = [], []
+
+    def confirm():
+        close_old_connections()
+        try:
+            sales.append(seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=3, token=hold.token))
+        except Exception as exc:  # noqa: BLE001 - counted below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=confirm) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not checked.broken and errors == []  # all six met at the barrier: the race happened
+    grant = Grant.objects.get(campaign=campaign)
+    assert {sale.grant.pk for sale in sales} == {grant.pk} and len(sales) == copies
+    assert sorted(sale.created for sale in sales) == [False] * (copies - 1) + [True]
+    assert LedgerEntry.objects.filter(grant__campaign=campaign).count() == 1
+    assert Wallet.objects.get(user=buyer).balance == 0
+    assert assert_s1(campaign) == 1
 
 
 def test_reconcile_of_a_seat_campaign_keeps_live_holds(redis_clean):

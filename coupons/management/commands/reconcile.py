@@ -39,11 +39,13 @@ class Command(BaseCommand):
                 bar.echo(
                     f"{campaign.slug}: DRIFT gate_missing={report.gate_missing} "
                     f"missing_in_redis={len(report.missing_in_redis)} unknown_in_redis={len(report.unknown_in_redis)} "
-                    f"remaining redis={report.remaining_redis} db={report.remaining_db} "
+                    f"slots_mismatch={len(report.slots_mismatch)} "
+                    f"remaining redis={report.remaining_redis} db={report.remaining_db} in_flight={report.in_flight} "
                     f"meta_mismatch={len(report.meta_mismatch)}" + (" → rebuilt" if report.fixed else ""),
                     style="WARNING",
                 )
-                for line in (report.meta_mismatch + report.missing_in_redis + report.unknown_in_redis)[:20]:
+                details = report.meta_mismatch + report.missing_in_redis + report.unknown_in_redis
+                for line in (details + report.slots_mismatch)[:20]:
                     bar.echo(f"  {line}")
         self.stdout.write(f"{drifted} campaign(s) drifted" + ("" if dry_run else ", all fixed" if drifted else ""))
         self.stdout.write(
