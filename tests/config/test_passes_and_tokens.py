@@ -10,6 +10,7 @@ import http.client
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import jwt
@@ -25,6 +26,7 @@ from coupons.models import Grant, LedgerEntry, Seat, Wallet
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
 from tests.config.test_authorization import state
+from tests.config.world import build_world
 from tests.coupons.factories import published_campaign
 from tests.coupons.test_seats import funded_user, seat_campaign
 from tests.waitingroom.factories import published_room
@@ -190,3 +192,83 @@ def test_stale_and_foreign_seat_tokens_are_refused_and_change_nothing():
     # and the real holder still buys it
     assert bob_client.post(f"{base}/A-1/confirm/", {"token": bob_hold["token"]}, format="json").status_code == 201
     assert seats.seat_map(campaign_id=campaign.pk, user_id=None)[0].state == "sold"
+
+
+def signed(payload: dict) -> str:
+    """A token signed with the real key (as after a leak, before rotation), carrying whatever claims."""
+    return jwt.encode(payload, api_settings.SIGNING_KEY, algorithm="HS256")
+
+
+# Claims a token we issue never carries, each well signed: every one is 401, never 500.
+MALFORMED_CLAIMS: dict[str, Callable[[dict], dict]] = {
+    "user_id a word": lambda p: {**p, "user_id": "abc"},
+    "user_id with a sign": lambda p: {**p, "user_id": f"+{p['user_id']}"},
+    "user_id with leading zeros": lambda p: {**p, "user_id": f"00{p['user_id']}"},
+    "user_id with spaces": lambda p: {**p, "user_id": f" {p['user_id']} "},
+    "user_id a decimal": lambda p: {**p, "user_id": f"{p['user_id']}.0"},
+    "user_id a float": lambda p: {**p, "user_id": int(p["user_id"]) + 0.5},
+    "user_id a list": lambda p: {**p, "user_id": [p["user_id"]]},
+    "user_id an object": lambda p: {**p, "user_id": {"id": p["user_id"]}},
+    "user_id null": lambda p: {**p, "user_id": None},
+    "user_id true": lambda p: {**p, "user_id": True},
+    "user_id beyond bigint": lambda p: {**p, "user_id": str(10**30)},
+    "user_id negative": lambda p: {**p, "user_id": -int(p["user_id"])},
+    "user_id zero": lambda p: {**p, "user_id": "0"},
+    "no user_id": lambda p: {k: v for k, v in p.items() if k != "user_id"},
+    "gen a string": lambda p: {**p, "gen": str(p["gen"])},
+    "gen true": lambda p: {**p, "gen": True},
+    "gen a float": lambda p: {**p, "gen": p["gen"] + 0.0},
+    "no gen": lambda p: {k: v for k, v in p.items() if k != "gen"},
+    "username an object": lambda p: {**p, "username": {"name": p["username"]}},
+    "no username": lambda p: {k: v for k, v in p.items() if k != "username"},
+    "exp a word": lambda p: {**p, "exp": "tomorrow"},
+    "exp a list": lambda p: {**p, "exp": [p["exp"]]},
+    "exp beyond any date": lambda p: {**p, "exp": 10**30},
+    "no exp": lambda p: {k: v for k, v in p.items() if k != "exp"},
+    "token_type refresh": lambda p: {**p, "token_type": "refresh"},
+    "token_type a number": lambda p: {**p, "token_type": 1},
+    "no token_type": lambda p: {k: v for k, v in p.items() if k != "token_type"},
+    "no jti": lambda p: {k: v for k, v in p.items() if k != "jti"},
+    "iat a word": lambda p: {**p, "iat": "long ago"},
+    "nbf in the future": lambda p: {**p, "nbf": p["exp"]},
+}
+
+
+def bearer_endpoints(world) -> list[tuple[str, str]]:
+    """(method, path) of endpoints that read a bearer token, reads and writes."""
+    seat = f"/api/v1/campaigns/{world.seat_campaign.slug}/seats/A-2"
+    return [
+        ("GET", "/api/v1/me/"),
+        ("GET", "/api/v1/wallet/"),
+        ("GET", f"/api/v1/rooms/{world.room.slug}/status/"),
+        ("POST", f"/api/v1/campaigns/{world.campaign.slug}/claims/"),
+        ("POST", f"{seat}/hold/"),
+        ("POST", f"/api/v1/rooms/{world.room.slug}/join/"),
+        ("POST", "/api/v1/auth/token/revoke/"),
+    ]
+
+
+@pytest.mark.parametrize("why", list(MALFORMED_CLAIMS))
+def test_malformed_token_claims_are_401_everywhere_and_change_nothing(why):
+    world = build_world()
+    payload = jwt.decode(world.token(world.other), options={"verify_signature": False})
+    token = signed(MALFORMED_CLAIMS[why](payload))
+    before = state()
+    for method, path in bearer_endpoints(world):
+        client = client_with(token)
+        response = client.get(path) if method == "GET" else client.post(path, {}, format="json")
+        assert response.status_code == 401, (why, method, path, response.status_code, response.content[:300])
+        assert response.json()["code"] in ("token_not_valid", "token_revoked"), (why, path, response.json())
+    assert state() == before, why
+
+
+def test_staff_claims_inside_a_token_grant_nothing():
+    world = build_world()
+    stats = f"/api/v1/rooms/{world.room.slug}/stats/"
+    payload = jwt.decode(world.token(world.other), options={"verify_signature": False})
+    for claims in ({"is_staff": True}, {"is_superuser": True}, {"is_staff": True, "is_superuser": True}):
+        response = client_with(signed({**payload, **claims})).get(stats)
+        assert (response.status_code, response.json()["code"]) == (403, "permission_denied"), claims
+        assert client_with(signed({**payload, **claims})).get("/api/v1/me/").status_code == 200
+    # and a real staff member's own token does not carry it either (staff endpoints need a session)
+    assert client_with(world.token(world.superuser)).get(stats).status_code == 403
