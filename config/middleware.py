@@ -1,4 +1,4 @@
-"""Request id and the one log line per request."""
+"""Request id and the one log line per request; API bodies checked before any view; store outages as 503."""
 
 import logging
 import re
@@ -6,9 +6,11 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
+from rest_framework.exceptions import ParseError
 
+from config.api.parsers import request_json_check
 from config.logging import request_id_var
 
 logger = logging.getLogger("firstcome.request")
@@ -81,3 +83,27 @@ class StoreUnavailableMiddleware:
             response = HttpResponse(loader.get_template("503.html").render({"store": store}), status=503)
         response["Retry-After"] = "1"
         return response
+
+
+class ApiBodyMiddleware:
+    """Every API write's JSON body must parse (config/api/parsers.py), whether or not its view reads it.
+
+    A body json.loads cannot handle is answered 400 `parse_error` here, before
+    authentication and the view, so no endpoint ever sees it (an endpoint that
+    ignores its body would otherwise accept anything, and one that reads it
+    would meet RecursionError and the like). The parsed body is kept for the
+    view's parser: it is parsed once.
+    """
+
+    WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in self.WRITES and request.path.startswith("/api/"):
+            try:
+                request_json_check(request)
+            except ParseError as error:
+                return JsonResponse({"code": "parse_error", "detail": str(error.detail)}, status=400)
+        return self.get_response(request)
