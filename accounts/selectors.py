@@ -1,6 +1,8 @@
 """Reads for accounts; the token generation is served from Redis, not the database."""
 
+import hashlib
 import logging
+import unicodedata
 
 from django.core.cache import cache
 
@@ -48,3 +50,10 @@ def api_token_generation_publish_many(*, generations: dict[int, int]) -> None:
 def api_token_generation_reset(*, user_id: int) -> None:
     """Drop the cached generation so the next check re-reads the database."""
     cache.delete(_generation_key(user_id))
+
+
+def login_bucket_name(*, username: str) -> str:
+    """The name of a username's login bucket: its NFKC, case-folded form (so "Alice" and "ａｌｉｃｅ" are
+    one bucket), hashed to a short fixed length whatever was typed."""
+    folded = unicodedata.normalize("NFKC", username).casefold()
+    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -12,7 +12,7 @@ from accounts import selectors
 from accounts.errors import InvalidCredentials
 from accounts.models import User
 from accounts.tokens import api_token_build
-from config.ratelimit import Bucket, ip_token_take
+from config.ratelimit import Bucket, ip_token_take, token_take
 
 
 def signup_attempt(*, client_ip: str, now_ms: int | None = None) -> None:
@@ -21,10 +21,20 @@ def signup_attempt(*, client_ip: str, now_ms: int | None = None) -> None:
     ip_token_take(scope="signup", client_ip=client_ip, bucket=bucket, now_ms=now_ms)
 
 
-def login_attempt(*, client_ip: str, now_ms: int | None = None) -> None:
-    """Spend one login attempt of the client's IP, before the password is checked; RateLimited when none is left."""
-    bucket = Bucket(settings.LOGIN_RATE_IP_BURST, settings.LOGIN_RATE_IP_PER_SECOND)
-    ip_token_take(scope="login", client_ip=client_ip, bucket=bucket, now_ms=now_ms)
+def login_attempt(*, client_ip: str | None, username: str, now_ms: int | None = None) -> None:
+    """Spend one login attempt of the client's IP and one of the username, before the password is checked;
+    RateLimited when either has none left (the password is then not even looked at).
+
+    Every door that checks a password spends here, through the authentication
+    backend (accounts/backends.py): the login page, the admin's and the token API
+    share both buckets, so a username locked out on one door is locked on all.
+    `client_ip` None (no request: a shell) spends only the username's.
+    """
+    if client_ip is not None:
+        ip_bucket = Bucket(settings.LOGIN_RATE_IP_BURST, settings.LOGIN_RATE_IP_PER_SECOND)
+        ip_token_take(scope="login", client_ip=client_ip, bucket=ip_bucket, now_ms=now_ms)
+    user_bucket = Bucket(settings.LOGIN_RATE_USER_BURST, settings.LOGIN_RATE_USER_PER_SECOND)
+    token_take(scope="login", name=selectors.login_bucket_name(username=username), bucket=user_bucket, now_ms=now_ms)
 
 
 @transaction.atomic
@@ -59,10 +69,9 @@ def api_token_issue(*, user: User, lifetime: timedelta | None = None) -> tuple[s
 def api_token_issue_for_credentials(
     *, username: str, password: str, client_ip: str | None = None
 ) -> tuple[str, datetime]:
-    """A token for a username and password; with `client_ip` the attempt spends a login token of that IP first."""
-    if client_ip is not None:
-        login_attempt(client_ip=client_ip)
-    user = authenticate(username=username, password=password)
+    """A token for a username and password; the attempt spends the login buckets of the username and of
+    `client_ip` first (the authentication backend does)."""
+    user = authenticate(username=username, password=password, client_ip=client_ip)
     if user is None:
         raise InvalidCredentials()
     return api_token_issue(user=user)

@@ -19,7 +19,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 
 # --- apps -------------------------------------------------------------------
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "config.apps.AdminConfig",  # django.contrib.admin with our site (config/admin.py: login rate limits)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -124,6 +124,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Django's ModelBackend behind the login rate limits: every door that checks a password spends them.
+AUTHENTICATION_BACKENDS = ["accounts.backends.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -283,6 +285,10 @@ SIGNUP_RATE_IP_BURST = env.int("SIGNUP_RATE_IP_BURST", default=30)
 SIGNUP_RATE_IP_PER_SECOND = env.float("SIGNUP_RATE_IP_PER_SECOND", default=0.5)
 LOGIN_RATE_IP_BURST = env.int("LOGIN_RATE_IP_BURST", default=60)
 LOGIN_RATE_IP_PER_SECOND = env.float("LOGIN_RATE_IP_PER_SECOND", default=2.0)
+# Login, per username, whatever the IP (credential stuffing spread over many addresses):
+# 10 tries at once, then one every 10 s. Every door spends it (accounts/backends.py).
+LOGIN_RATE_USER_BURST = env.int("LOGIN_RATE_USER_BURST", default=10)
+LOGIN_RATE_USER_PER_SECOND = env.float("LOGIN_RATE_USER_PER_SECOND", default=0.1)
 # Proxies (CIDRs) whose X-Forwarded-For names the client (config/clientip.py);
 # empty: the client is REMOTE_ADDR and the header is ignored, since anyone can send it.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
