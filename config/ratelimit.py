@@ -153,20 +153,19 @@ def ip_bucket_id(client_ip: str) -> str:
 
 def ip_token_take(*, scope: str, client_ip: str, bucket: Bucket, now_ms: int | None = None) -> None:
     """Spend one token of the client IP's bucket in `scope` ("signup", "login"); RateLimited when it is empty."""
-    if bucket.off:
-        return
-    # One key per script call and no hash tag: on a Redis Cluster the buckets spread over every node.
-    key = fc_redis.key(f"rl:{scope}:ip:{ip_bucket_id(client_ip)}")
-    wait_ms = fc_redis.token_take(key=key, burst=bucket.burst, per_second=bucket.per_second, now_ms=now_ms)
-    if wait_ms > 0:
-        raise RateLimited.after(wait_ms)
+    _lone_token_take(f"rl:{scope}:ip:{ip_bucket_id(client_ip)}", bucket=bucket, now_ms=now_ms)
 
 
 def token_take(*, scope: str, name: str, bucket: Bucket, now_ms: int | None = None) -> None:
     """Spend one token of the bucket `name` in `scope` (a username's login attempts); RateLimited when empty."""
+    _lone_token_take(f"rl:{scope}:n:{name}", bucket=bucket, now_ms=now_ms)
+
+
+def _lone_token_take(name: str, *, bucket: Bucket, now_ms: int | None) -> None:
     if bucket.off:
         return
-    key = fc_redis.key(f"rl:{scope}:n:{name}")
+    # One key per script call and no hash tag: on a Redis Cluster the buckets spread over every node.
+    key = fc_redis.key(name)
     wait_ms = fc_redis.token_take(key=key, burst=bucket.burst, per_second=bucket.per_second, now_ms=now_ms)
     if wait_ms > 0:
         raise RateLimited.after(wait_ms)
