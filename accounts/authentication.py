@@ -78,3 +78,8 @@ class BearerTokenAuthentication(JWTStatelessUserAuthentication):
         if not _is_int(generation) or generation != selectors.api_token_generation(user_id=user_id):
             raise exceptions.AuthenticationFailed(_("This token has been revoked."), code="token_revoked")
         return ApiTokenUser(validated_token)
+
+    def revoked_since(self, request: Request) -> bool:
+        """Whether the token that authenticated `request` has been revoked (or its user deleted) since,
+        asking PostgreSQL; the API's error handler asks before answering a 5xx (config/api/exceptions.py)."""
+        return request.auth.get("gen") != selectors.database_generation(user_id=request.user.id)

@@ -12,3 +12,15 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+
+    def save(self, *args, **kwargs) -> None:
+        # The generation moves only by an atomic increment (accounts.services.api_token_revoke):
+        # saving a row loaded before a revoke must not write the old generation back (and
+        # revive the tokens it revoked), so a full save of an existing row leaves it out.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "api_token_generation"
+            ]
+        super().save(*args, **kwargs)

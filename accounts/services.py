@@ -1,6 +1,8 @@
 """Writes for accounts: sign-up, token issue and revocation, and their per-IP rate limits."""
 
+import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -8,11 +10,14 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
 
+from accounts import redis as accounts_redis
 from accounts import selectors
-from accounts.errors import InvalidCredentials
+from accounts.errors import InvalidCredentials, TokenRevoked
 from accounts.models import User
 from accounts.tokens import api_token_build
 from config.ratelimit import Bucket, ip_token_take, token_take
+
+logger = logging.getLogger(__name__)
 
 
 def signup_attempt(*, client_ip: str, now_ms: int | None = None) -> None:
@@ -62,8 +67,15 @@ def user_create_many(*, usernames: list[str], password: str | None = None) -> in
 def api_token_issue(*, user: User, lifetime: timedelta | None = None) -> tuple[str, datetime]:
     """A new bearer token for the user; older tokens stay valid until revoked or expired."""
     # Warm the generation in Redis so even the token's first use needs no query.
-    selectors.api_token_generation_publish(user_id=user.pk, generation=user.api_token_generation, only_if_missing=True)
+    accounts_redis.generation_fill(
+        user_id=user.pk, generation=user.api_token_generation, ttl_ms=selectors.GENERATION_TTL_MS
+    )
     return api_token_build(user=user, lifetime=lifetime)
+
+
+def api_token_generation_warm_many(*, generations: dict[int, int]) -> None:
+    """What api_token_issue does to Redis, for many users in one round trip (bulk token issue)."""
+    accounts_redis.generation_fill_many(generations=generations, ttl_ms=selectors.GENERATION_TTL_MS)
 
 
 def api_token_issue_for_credentials(
@@ -77,31 +89,52 @@ def api_token_issue_for_credentials(
     return api_token_issue(user=user)
 
 
+# How long the REVOKING mark outlives a revoke whose publish was lost: readers ask
+# PostgreSQL for that user meanwhile, then refill from it.
+REVOKING_MARK_MS = 10 * 60 * 1000
+
+
 @transaction.atomic
 def api_token_revoke(*, user: User) -> int:
-    """Revoke every token the user holds by bumping their generation; returns the new one."""
-    User.objects.filter(pk=user.pk).update(api_token_generation=F("api_token_generation") + 1)
-    user.refresh_from_db(fields=["api_token_generation"])
-    generation = user.api_token_generation
-    # Drop the cached generation before the commit: if Redis is down the revoke
-    # fails loudly instead of leaving old tokens valid. Readers meanwhile re-read
-    # PostgreSQL. After the commit the new value is published (best effort; a
-    # cold cache reads the database, which is right either way).
-    selectors.api_token_generation_reset(user_id=user.pk)
-    transaction.on_commit(lambda: _publish_quietly(user_id=user.pk, generation=generation))
-    return generation
+    """Revoke every token the user holds by bumping their generation; returns the new one (also set on `user`).
+
+    TokenRevoked (401 token_revoked) if the user is gone: their tokens are dead already.
+    """
+    if not User.objects.filter(pk=user.pk).update(api_token_generation=F("api_token_generation") + 1):
+        raise TokenRevoked()
+    user.api_token_generation = User.objects.filter(pk=user.pk).values_list("api_token_generation", flat=True).get()
+    api_token_revocation_announce(user_id=user.pk)
+    return user.api_token_generation
 
 
-def _publish_quietly(*, user_id: int, generation: int) -> None:
+def api_token_revocation_announce(*, user_id: int) -> None:
+    """Make every web process refuse the user's old tokens from the commit of the current transaction on.
+
+    Called inside the transaction that revokes (a new generation, a deactivation,
+    a password change, a deletion). Before the commit the user's Redis key is
+    marked REVOKING, so readers ask PostgreSQL (which answers the old value until
+    the commit and the new one from it); if Redis is down this raises and the
+    transaction rolls back: a revoke never half happens. After the commit the
+    value the database then holds is published. This process's own in-memory
+    entry is dropped at once; other processes' expire within their lifetime
+    (accounts/selectors.py).
+    """
+    accounts_redis.generation_mark_revoking(user_id=user_id, ttl_ms=REVOKING_MARK_MS)
+    selectors.api_token_generation_forget(user_id=user_id)
+    transaction.on_commit(partial(_publish_quietly, user_id=user_id))
+
+
+def _publish_quietly(*, user_id: int) -> None:
+    selectors.api_token_generation_forget(user_id=user_id)
     try:
-        selectors.api_token_generation_publish(user_id=user_id, generation=generation)
-    except Exception:  # noqa: BLE001 - the key is already gone, so readers fall back to PostgreSQL
-        selectors.logger.warning("could not publish token generation of user %s", user_id)
+        generation = selectors.database_generation(user_id=user_id)
+        accounts_redis.generation_publish(user_id=user_id, generation=generation, ttl_ms=selectors.GENERATION_TTL_MS)
+    except Exception:  # noqa: BLE001 - the REVOKING mark stays: readers ask PostgreSQL until it expires
+        logger.warning("could not publish the token generation of user %s", user_id)
 
 
-@transaction.atomic
 def user_deactivate(*, user: User) -> None:
-    """Deactivate the user and revoke their tokens; re-activation does not revive old tokens."""
-    User.objects.filter(pk=user.pk).update(is_active=False)
+    """Deactivate the user; the save revokes their tokens (accounts/signals.py), and re-activation does not
+    revive them."""
     user.is_active = False
-    api_token_revoke(user=user)
+    user.save(update_fields=["is_active"])

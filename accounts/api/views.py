@@ -50,7 +50,11 @@ class TokenCreateApi(APIView):
 class TokenRevokeApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None}, summary="Revoke all of my bearer tokens")
+    @extend_schema(
+        request=None,
+        responses={204: None, 401: error_response("not authenticated, or token_revoked (also: the user is gone)")},
+        summary="Revoke all of my bearer tokens",
+    )
     def post(self, request: Request) -> Response:
         services.api_token_revoke(user=User(pk=request.user.id))
         return Response(status=status.HTTP_204_NO_CONTENT)

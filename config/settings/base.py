@@ -140,6 +140,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # database query; revoked per user by bumping a generation number.
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
 API_TOKEN_LIFETIME_HOURS = env.int("API_TOKEN_LIFETIME_HOURS", default=24 * 7)
+# Seconds a web process may keep a user's token generation in memory instead of asking
+# Redis: a revoke reaches every process within this (docs/security.md, "Revocation").
+# 0: off, every authenticated request reads Redis; at most 0.5 (a system check says so).
+API_TOKEN_GENERATION_CACHE_SECONDS = env.float("API_TOKEN_GENERATION_CACHE_SECONDS", default=0.0)
 
 # --- i18n -------------------------------------------------------------------
 # Korean and English; a request without a preference (no cookie, no Accept-Language
