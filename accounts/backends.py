@@ -5,6 +5,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
 from accounts import services
+from accounts.usernames import username_normalize
 from config.clientip import client_ip as client_ip_of
 
 
@@ -33,4 +34,9 @@ class RateLimitedModelBackend(ModelBackend):
         if client_ip is None and request is not None:
             client_ip = client_ip_of(request)
         services.login_attempt(client_ip=client_ip, username=username)
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        # Names are stored in NFKC form, so "ａｌｉｃｅ" logs in as alice on every door (the page's form
+        # normalizes, the token API did not); a name stored before that, not in NFKC, still logs in as typed.
+        user = super().authenticate(request, username=username_normalize(username), password=password, **kwargs)
+        if user is None and username_normalize(username) != username:
+            user = super().authenticate(request, username=username, password=password, **kwargs)
+        return user

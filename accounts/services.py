@@ -15,6 +15,7 @@ from accounts import selectors
 from accounts.errors import InvalidCredentials, TokenRevoked
 from accounts.models import User
 from accounts.tokens import api_token_build
+from accounts.usernames import username_skeletons
 from config.ratelimit import Bucket, ip_token_take, token_take
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,11 @@ def user_create_many(*, usernames: list[str], password: str | None = None) -> in
     """
     existing = set(User.objects.filter(username__in=usernames).values_list("username", flat=True))
     encoded = make_password(password)  # None gives an unusable password
-    users = [User(username=name, password=encoded) for name in usernames if name not in existing]
+    users = [
+        User(username=name, password=encoded, username_skeletons=username_skeletons(name))
+        for name in usernames
+        if name not in existing
+    ]
     User.objects.bulk_create(users, batch_size=2000, ignore_conflicts=True)
     return len(users)
 
