@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
@@ -49,6 +50,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@never_cache  # Cache-Control: no-store: the page shows a token; no cache, shared or the browser's, may keep it
 def api_token(request: HttpRequest) -> HttpResponse:
     """Shows a new token once on POST; `revoke` invalidates every token of the user."""
     context: dict = {}

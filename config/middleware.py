@@ -1,4 +1,5 @@
-"""Request id and the one log line per request; API bodies checked before any view; store outages as 503."""
+"""Request id and the one log line per request; API bodies checked before any view; store outages as 503;
+the Permissions-Policy header."""
 
 import logging
 import re
@@ -6,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 from rest_framework.exceptions import ParseError
@@ -107,3 +109,16 @@ class ApiBodyMiddleware:
             except ParseError as error:
                 return JsonResponse({"code": "parse_error", "detail": str(error.detail)}, status=400)
         return self.get_response(request)
+
+
+class PermissionsPolicyMiddleware:
+    """Permissions-Policy on every answer (settings.PERMISSIONS_POLICY): features no page uses are off."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy = settings.PERMISSIONS_POLICY
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", self.policy)
+        return response

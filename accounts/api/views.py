@@ -44,7 +44,8 @@ class TokenCreateApi(APIView):
             **data.validated_data, client_ip=client_ip(request)
         )
         body = self.OutputSerializer({"token": token, "token_type": "Bearer", "expires_at": expires_at}).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        # The answer is a credential: no cache, shared or the client's, may keep it.
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
 class TokenRevokeApi(APIView):
