@@ -1,5 +1,5 @@
 """Request id and the one log line per request; API bodies checked before any view; store outages as 503;
-the Permissions-Policy header."""
+the security headers."""
 
 import logging
 import re
@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
@@ -111,14 +112,21 @@ class ApiBodyMiddleware:
         return self.get_response(request)
 
 
-class PermissionsPolicyMiddleware:
-    """Permissions-Policy on every answer (settings.PERMISSIONS_POLICY): features no page uses are off."""
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy (settings.CONTENT_SECURITY_POLICY) and Permissions-Policy on every answer.
+
+    The policy is django-csp's, built once: django-csp's own middleware builds it again
+    for every answer (with its report-only twin and a lazy nonce), about 150 µs a
+    request on the claim's path, for a policy that never changes (no nonces, no
+    per-view overrides). A view that sets its own header keeps it.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.policy = settings.PERMISSIONS_POLICY
+        self.headers = {"Content-Security-Policy": build_policy(), "Permissions-Policy": settings.PERMISSIONS_POLICY}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.setdefault("Permissions-Policy", self.policy)
+        for name, value in self.headers.items():
+            response.setdefault(name, value)
         return response

@@ -59,8 +59,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.StoreUnavailableMiddleware",
     # Content-Security-Policy (CONTENT_SECURITY_POLICY below) and Permissions-Policy on every answer.
-    "csp.middleware.CSPMiddleware",
-    "config.middleware.PermissionsPolicyMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
 ]
 
 # Scripts only from our own origin (the pages' files in static/js and Chart.js in
