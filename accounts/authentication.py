@@ -1,20 +1,52 @@
 """DRF authentication by bearer token, with no database query on the way."""
 
+import re
+
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.models import TokenUser
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
 from accounts import selectors
 
+# The largest primary key PostgreSQL's bigint holds: a larger "user id" names nobody.
+MAX_USER_ID = 2**63 - 1
+# simplejwt writes the user id as a decimal string; only its canonical form is ours.
+_USER_ID_TEXT = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # True is an int to Python, not to us
+
+
+def _user_id_of(claim: object) -> int | None:
+    """The user id a claim names, or None if it is not one we could have written."""
+    if isinstance(claim, str) and _USER_ID_TEXT.fullmatch(claim):
+        claim = int(claim)
+    if _is_int(claim) and 0 < claim <= MAX_USER_ID:
+        return claim
+    return None
+
 
 class ApiTokenUser(TokenUser):
-    """The user a bearer token names, without a database row; ids are ints like User.pk."""
+    """The user a bearer token names, without a database row; ids are ints like User.pk.
+
+    Staff privilege is never read from a token: whatever claims a token carries
+    (a leaked signing key can write any), its bearer is not staff. Staff
+    endpoints take a session, whose user comes from the database.
+    """
+
+    is_staff = False
+    is_superuser = False
 
     @cached_property
     def id(self) -> int:
-        return int(super().id)
+        return _user_id_of(self.token[api_settings.USER_ID_CLAIM])
 
     @cached_property
     def pk(self) -> int:
@@ -22,15 +54,32 @@ class ApiTokenUser(TokenUser):
 
 
 class BearerTokenAuthentication(JWTStatelessUserAuthentication):
-    """Signature and expiry are checked by simplejwt; the generation against Redis.
+    """Signature and expiry are checked by simplejwt; the claims' types here; the generation against Redis.
 
-    `request.user` is a `TokenUser` (id and username from the token), so views
-    use `request.user.id`, never a User row.
+    `request.user` is an `ApiTokenUser` (id and username from the token), so
+    views use `request.user.id`, never a User row.
     """
 
+    def authenticate(self, request: Request):
+        try:
+            return super().authenticate(request)
+        except (TypeError, ValueError, OverflowError, KeyError) as error:
+            # A claim of a type simplejwt or PyJWT did not expect (only a token signed with
+            # our key gets this far): the token is malformed, not our server broken.
+            raise InvalidToken(_("Token contained a malformed claim.")) from error
+
     def get_user(self, validated_token: Token) -> ApiTokenUser:
-        user = ApiTokenUser(super().get_user(validated_token).token)
+        user_id = _user_id_of(validated_token.get(api_settings.USER_ID_CLAIM))
+        if user_id is None:
+            raise InvalidToken(_("Token contained no recognizable user identification"))
+        if not isinstance(validated_token.get("username"), str):
+            raise InvalidToken(_("Token contained a malformed claim."))
         generation = validated_token.get("gen")
-        if not isinstance(generation, int) or generation != selectors.api_token_generation(user_id=user.id):
-            raise exceptions.AuthenticationFailed("This token has been revoked.", code="token_revoked")
-        return user
+        if not _is_int(generation) or generation != selectors.api_token_generation(user_id=user_id):
+            raise exceptions.AuthenticationFailed(_("This token has been revoked."), code="token_revoked")
+        return ApiTokenUser(validated_token)
+
+    def revoked_since(self, request: Request) -> bool:
+        """Whether the token that authenticated `request` has been revoked (or its user deleted) since,
+        asking PostgreSQL; the API's error handler asks before answering a 5xx (config/api/exceptions.py)."""
+        return request.auth.get("gen") != selectors.database_generation(user_id=request.user.id)

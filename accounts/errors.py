@@ -9,3 +9,11 @@ class InvalidCredentials(ApplicationError):
     code = "invalid_credentials"
     status_code = 401
     default_detail = _("Username or password is wrong.")
+
+
+class TokenRevoked(ApplicationError):
+    """The credentials' user is gone (deleted between authentication and the action)."""
+
+    code = "token_revoked"
+    status_code = 401
+    default_detail = _("This token has been revoked.")

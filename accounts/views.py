@@ -7,10 +7,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
-from accounts.forms import SignUpForm
+from accounts.forms import LoginForm, SignUpForm
 from config.clientip import client_ip
 from config.ratelimit import RateLimited
 
@@ -41,7 +42,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             email=form.cleaned_data.get("email", ""),
             password=form.cleaned_data["password1"],
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user)  # the one backend (settings.AUTHENTICATION_BACKENDS)
         messages.success(request, _("Welcome, %(username)s.") % {"username": user.username})
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
@@ -49,6 +50,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@never_cache  # Cache-Control: no-store: the page shows a token; no cache, shared or the browser's, may keep it
 def api_token(request: HttpRequest) -> HttpResponse:
     """Shows a new token once on POST; `revoke` invalidates every token of the user."""
     context: dict = {}
@@ -62,14 +64,12 @@ def api_token(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login page, with a per-IP limit on attempts (each POST spends a token first)."""
+    """Django's login page; each password checked spends the login buckets of the IP and the username
+    (accounts/backends.py), and an empty one answers 429 with the form saying so."""
 
+    form_class = LoginForm
     redirect_authenticated_user = True
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            services.login_attempt(client_ip=client_ip(request))
-        except RateLimited as error:
-            form = self.get_form_class()(request)
-            return _rate_limited(request, error, self.template_name, self.get_context_data(form=form))
-        return super().post(request, *args, **kwargs)
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        return form.rate_limited.respond(response) if form.rate_limited else response

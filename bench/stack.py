@@ -171,7 +171,7 @@ def users_create(count: int, *, prefix: str = "bench-") -> list[int]:
 def tokens_write(user_ids: list[int], path: Path) -> Path:
     """Bearer tokens of the users, one per line, with their generations warm in Redis
     (the users logged in before the drop, as `api_token_issue` leaves them)."""
-    from accounts import selectors
+    from accounts import services
     from accounts.models import User
     from accounts.tokens import api_token_build
 
@@ -180,7 +180,7 @@ def tokens_write(user_ids: list[int], path: Path) -> Path:
     users = list(User.objects.filter(pk__in=user_ids))
     for first in range(0, len(users), 5000):
         chunk = users[first : first + 5000]
-        selectors.api_token_generation_publish_many(generations={u.pk: u.api_token_generation for u in chunk})
+        services.api_token_generation_warm_many(generations={u.pk: u.api_token_generation for u in chunk})
     path.write_text("\n".join(api_token_build(user=user)[0] for user in users) + "\n")
     return path
 

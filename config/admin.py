@@ -4,10 +4,12 @@ from collections.abc import Callable, Iterable
 
 from django.contrib import admin, messages
 from django.contrib.admin import ModelAdmin
-from django.http import HttpRequest
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
+from config.ratelimit import RateLimited, RateLimitedFormMixin
 
 
 def apply_each(model_admin: ModelAdmin, request: HttpRequest, objects: Iterable, action: Callable, done: str) -> None:
@@ -42,6 +44,20 @@ class RateLimitFieldsAdmin(ModelAdmin):
         ]
 
 
-# The admin's front page links the live dashboard (config/dashboard.py).
-admin.site.index_template = "admin/firstcome_index.html"
-admin.site.site_header = "firstcome"
+class AdminLoginForm(RateLimitedFormMixin, AdminAuthenticationForm):
+    """The admin's login form; an empty login bucket is a form error (and a 429)."""
+
+
+class FirstcomeAdminSite(admin.AdminSite):
+    """The admin site: its front page links the live dashboard (config/dashboard.py), and its login
+    answers 429 when the login buckets are empty (the login form says so: accounts/forms.py)."""
+
+    index_template = "admin/firstcome_index.html"
+    site_header = "firstcome"
+    login_form = AdminLoginForm
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        response = super().login(request, extra_context)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        error = getattr(form, "rate_limited", None)
+        return error.respond(response) if isinstance(error, RateLimited) else response

@@ -3,7 +3,8 @@
 Claims, seat holds and room joins spend their tokens inside the action's own
 Lua script (scripts/lib/token_bucket.lua), reading the limits from the gate or
 room meta that RateLimitFields.rate_limits_meta() publishes; sign-up and login
-spend one per-IP token through ip_token_take() before anything else runs.
+spend one per-IP token through ip_token_take() before anything else runs, and
+login one per username too (token_take()).
 """
 
 import ipaddress
@@ -11,8 +12,10 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -39,6 +42,27 @@ class RateLimited(ApplicationError):
             extra={"retry_after": seconds},
             headers={"Retry-After": str(seconds)},
         )
+
+    def respond(self, response: HttpResponse) -> HttpResponse:
+        """A page's answer turned into this refusal: 429 with Retry-After."""
+        response.status_code = self.status_code
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+class RateLimitedFormMixin:
+    """For a form whose clean() may hit a rate limit (a login form: authenticate() spends the login
+    buckets): the refusal becomes a form error, and `rate_limited` tells the view to answer 429."""
+
+    rate_limited: RateLimited | None = None
+
+    def clean(self):
+        try:
+            return super().clean()
+        except RateLimited as error:
+            self.rate_limited = error
+            raise ValidationError(error.detail, code="rate_limited") from None
 
 
 @dataclass(frozen=True)
@@ -129,10 +153,19 @@ def ip_bucket_id(client_ip: str) -> str:
 
 def ip_token_take(*, scope: str, client_ip: str, bucket: Bucket, now_ms: int | None = None) -> None:
     """Spend one token of the client IP's bucket in `scope` ("signup", "login"); RateLimited when it is empty."""
+    _lone_token_take(f"rl:{scope}:ip:{ip_bucket_id(client_ip)}", bucket=bucket, now_ms=now_ms)
+
+
+def token_take(*, scope: str, name: str, bucket: Bucket, now_ms: int | None = None) -> None:
+    """Spend one token of the bucket `name` in `scope` (a username's login attempts); RateLimited when empty."""
+    _lone_token_take(f"rl:{scope}:n:{name}", bucket=bucket, now_ms=now_ms)
+
+
+def _lone_token_take(name: str, *, bucket: Bucket, now_ms: int | None) -> None:
     if bucket.off:
         return
     # One key per script call and no hash tag: on a Redis Cluster the buckets spread over every node.
-    key = fc_redis.key(f"rl:{scope}:ip:{ip_bucket_id(client_ip)}")
+    key = fc_redis.key(name)
     wait_ms = fc_redis.token_take(key=key, burst=bucket.burst, per_second=bucket.per_second, now_ms=now_ms)
     if wait_ms > 0:
         raise RateLimited.after(wait_ms)

@@ -28,4 +28,14 @@ if [ ! -x .venv/bin/python ]; then
     fi
   fi
 fi
+# PyICU (username confusables, accounts/usernames.py) compiles against the system's ICU.
+if ! pkg-config --exists icu-i18n 2>/dev/null || ! command -v g++ >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libicu-dev pkg-config g++ >/dev/null 2>&1 ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libicu-dev pkg-config g++; }
+  else
+    echo "error: PyICU needs ICU's headers and a C++ compiler: sudo apt-get install libicu-dev pkg-config g++" >&2
+    exit 1
+  fi
+fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

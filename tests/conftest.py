@@ -20,6 +20,9 @@ def redis_clean():
     from waitingroom.selectors import rooms_forget
 
     rooms_forget()  # rows cached by an earlier test were rolled back without a signal
+    from accounts.selectors import api_token_generation_forget
+
+    api_token_generation_forget()  # likewise the token generations this process kept in memory
     yield get_redis_connection("default")
 
 

@@ -44,13 +44,18 @@ class TokenCreateApi(APIView):
             **data.validated_data, client_ip=client_ip(request)
         )
         body = self.OutputSerializer({"token": token, "token_type": "Bearer", "expires_at": expires_at}).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        # The answer is a credential: no cache, shared or the client's, may keep it.
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
 class TokenRevokeApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None}, summary="Revoke all of my bearer tokens")
+    @extend_schema(
+        request=None,
+        responses={204: None, 401: error_response("not authenticated, or token_revoked (also: the user is gone)")},
+        summary="Revoke all of my bearer tokens",
+    )
     def post(self, request: Request) -> Response:
         services.api_token_revoke(user=User(pk=request.user.id))
         return Response(status=status.HTTP_204_NO_CONTENT)

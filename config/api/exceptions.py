@@ -72,7 +72,35 @@ def _code_of(exc: exceptions.APIException) -> str:
     return exc.default_code
 
 
+def _revoked_meanwhile(context: dict) -> bool:
+    """Whether the request's credentials were revoked while it ran (e.g. its user deleted between
+    authentication and the INSERT that then failed): its authenticator says, if it can tell."""
+    request = context.get("request")
+    authenticator = getattr(request, "_authenticator", None)  # the attribute: never authenticate again here
+    revoked_since = getattr(authenticator, "revoked_since", None)
+    if revoked_since is None:
+        return False
+    try:
+        return revoked_since(request)
+    except Exception:  # noqa: BLE001 - the store is down too: the original answer stands
+        return False
+
+
+def _revoked_response() -> Response:
+    detail = exceptions.AuthenticationFailed(_("This token has been revoked."), code="token_revoked").detail
+    return Response({"code": "token_revoked", "detail": str(detail)}, status=status.HTTP_401_UNAUTHORIZED)
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    # A 5xx for a request whose token was revoked while it ran is the revocation's fault,
+    # not the server's: a deleted user hears 401 token_revoked, never 500 or 503.
+    response = _api_exception_response(exc, context)
+    if (response is None or response.status_code >= 500) and _revoked_meanwhile(context):
+        return _revoked_response()
+    return response
+
+
+def _api_exception_response(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response(
             {"code": exc.code, "detail": exc.detail, **exc.extra}, status=exc.status_code, headers=exc.headers

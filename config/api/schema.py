@@ -37,7 +37,9 @@ class AutoSchema(BaseAutoSchema):
         public = permission_classes <= {permissions.AllowAny}
         unsafe = self.method not in permissions.SAFE_METHODS
         errors = []
-        if parameters or "requestBody" in operation:
+        # Every write's body is parsed before its view runs (config.middleware.ApiBodyMiddleware),
+        # so a write without a documented body still answers 400 parse_error to a broken one.
+        if parameters or "requestBody" in operation or unsafe:
             errors.append(("400", "invalid input (invalid, parse_error)"))
         if authenticators:
             errors.append(("401", "missing, malformed, expired or revoked credentials"))

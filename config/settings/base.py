@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -19,7 +20,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 
 # --- apps -------------------------------------------------------------------
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "config.apps.AdminConfig",  # django.contrib.admin with our site (config/admin.py: login rate limits)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -49,13 +50,44 @@ MIDDLEWARE = [
     # Language from the switcher's cookie, else the browser's Accept-Language.
     # https://docs.djangoproject.com/en/5.2/topics/i18n/translation/#how-django-discovers-language-preference
     "django.middleware.locale.LocaleMiddleware",
+    # API writes: a body that is not plain JSON is 400 parse_error before any view runs.
+    "config.middleware.ApiBodyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.StoreUnavailableMiddleware",
+    # Content-Security-Policy (CONTENT_SECURITY_POLICY below) and Permissions-Policy on every answer.
+    "config.middleware.SecurityHeadersMiddleware",
 ]
+
+# Scripts only from our own origin (the pages' files in static/js and Chart.js in
+# static/vendor): no inline script, no event handler attributes, no eval. Styles may be
+# inline (the meters' widths, the charts' colours, ReDoc's generated CSS); images and fonts
+# may be data: URLs (Swagger UI's icons); ReDoc's search runs in a blob: worker.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Browser features no page of ours uses, switched off for every page (and anything injected).
+# https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Permissions-Policy
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), xr-spatial-tracking=()"
+)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -122,6 +154,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Django's ModelBackend behind the login rate limits: every door that checks a password spends them.
+AUTHENTICATION_BACKENDS = ["accounts.backends.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -136,6 +170,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # database query; revoked per user by bumping a generation number.
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
 API_TOKEN_LIFETIME_HOURS = env.int("API_TOKEN_LIFETIME_HOURS", default=24 * 7)
+# Seconds a web process may keep a user's token generation in memory instead of asking
+# Redis: a revoke reaches every process within this (docs/security.md, "Revocation").
+# 0: off, every authenticated request reads Redis; at most 0.5 (a system check says so).
+API_TOKEN_GENERATION_CACHE_SECONDS = env.float("API_TOKEN_GENERATION_CACHE_SECONDS", default=0.0)
 
 # --- i18n -------------------------------------------------------------------
 # Korean and English; a request without a preference (no cookie, no Accept-Language
@@ -163,7 +201,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, with the checks of config/api/parsers.py (deep nesting, lone surrogates, huge numbers).
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -280,6 +319,10 @@ SIGNUP_RATE_IP_BURST = env.int("SIGNUP_RATE_IP_BURST", default=30)
 SIGNUP_RATE_IP_PER_SECOND = env.float("SIGNUP_RATE_IP_PER_SECOND", default=0.5)
 LOGIN_RATE_IP_BURST = env.int("LOGIN_RATE_IP_BURST", default=60)
 LOGIN_RATE_IP_PER_SECOND = env.float("LOGIN_RATE_IP_PER_SECOND", default=2.0)
+# Login, per username, whatever the IP (credential stuffing spread over many addresses):
+# 10 tries at once, then one every 10 s. Every door spends it (accounts/backends.py).
+LOGIN_RATE_USER_BURST = env.int("LOGIN_RATE_USER_BURST", default=10)
+LOGIN_RATE_USER_PER_SECOND = env.float("LOGIN_RATE_USER_PER_SECOND", default=0.1)
 # Proxies (CIDRs) whose X-Forwarded-For names the client (config/clientip.py);
 # empty: the client is REMOTE_ADDR and the header is ignored, since anyone can send it.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])

@@ -1,3 +1,16 @@
+// The dashboard's controls (no inline handlers: the Content-Security-Policy allows scripts from files only).
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-submit-on-change]").forEach(function (control) {
+    control.addEventListener("change", function () { control.form.submit(); });
+  });
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  });
+})();
+
 // Live dashboard: polls the campaign's numbers every second and turns counters into rates.
 (function () {
   "use strict";

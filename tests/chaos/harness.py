@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connections
 from django.test import override_settings
 
 from accounts.models import User
-from accounts.selectors import _generation_key
+from accounts.services import api_token_generation_warm_many
 from accounts.tokens import api_token_build
 from coupons.models import Campaign, Grant
 from tests.chaos.stores import PostgresCluster, RedisServer
@@ -312,7 +311,7 @@ class Scenario:
         users = User.objects.bulk_create(
             [User(username=f"{self.name}-{i}", password="!") for i in range(count)], batch_size=5000
         )
-        cache.set_many({_generation_key(u.pk): 0 for u in users}, timeout=None)
+        api_token_generation_warm_many(generations={u.pk: 0 for u in users})
         tokens = {u.pk: api_token_build(user=u)[0] for u in users}
         self.driver = Driver([web.extra["url"] for web in self.webs], tokens)
         return [u.pk for u in users]

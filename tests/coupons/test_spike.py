@@ -5,10 +5,9 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
-from django.core.cache import cache
 
 from accounts.models import User
-from accounts.selectors import _generation_key
+from accounts.services import api_token_generation_warm_many
 from accounts.tokens import api_token_build
 from coupons.models import Grant
 from tests.coupons.factories import published_campaign
@@ -27,7 +26,7 @@ def make_users(count: int, prefix: str) -> list[User]:
     users = User.objects.bulk_create(
         [User(username=f"{prefix}{i}", password="!") for i in range(count)], batch_size=5000
     )
-    cache.set_many({_generation_key(u.pk): 0 for u in users}, timeout=None)  # as api_token_issue would
+    api_token_generation_warm_many(generations={u.pk: 0 for u in users})  # as api_token_issue would
     return users
 
 
