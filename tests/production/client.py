@@ -1,9 +1,11 @@
 """HTTPS requests to a topology from any loopback address, as clients behind many addresses."""
 
+import contextlib
 import http.client
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploy.topology import Topology
 
@@ -57,3 +59,15 @@ def loopback_addresses(count: int, *, block: int) -> list[str]:
     """`count` distinct addresses 127.<block>.y.z (block 0 is 127.0.0.x, kept for the tests' own requests)."""
     assert 1 <= block <= 255
     return [f"127.{block}.{i // 250}.{i % 250 + 1}" for i in range(count)]
+
+
+def established(port: int) -> int:
+    """TCP connections in ESTABLISHED state whose local port is `port` (nginx's side)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    count += 1
+    return count
