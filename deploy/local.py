@@ -9,19 +9,21 @@ unit runs as its User= (created when missing), as systemd would.
 
     python -m deploy.local up [--web-nodes N]     what `make prod` runs
     python -m deploy.local render-nginx ...       the site file for a real server
+    python -m deploy.local app-user               how scripts/run.sh drops root (make run)
 """
 
 import argparse
 import os
 import pwd
 import secrets
+import shlex
 import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy.processes import Service
+from deploy.processes import RunAs, Service
 from deploy.templates import nginx_site_values, render
 from deploy.topology import Topology, prometheus_service
 from deploy.units import DEPLOY, INSTALL_ROOT, ROOT, tool
@@ -160,6 +162,20 @@ def command_render_nginx(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_app_user(args: argparse.Namespace) -> int:
+    """For scripts/run.sh (make run): the command prefix that runs a process as the unprivileged
+    user (empty when we are not root, or when that user cannot run the checkout), after giving it
+    the directories it writes. Notes go to stderr."""
+    run_as = RunAs.decide(args.user)
+    if run_as.note:
+        print(f"note: {run_as.note}", file=sys.stderr)
+    for directory in args.own:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        run_as.own(Path(directory))
+    print(shlex.join(run_as.prefix()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--prometheus-port", type=int, default=int(os.environ.get("PROMETHEUS_PORT", "9095")))
     up.add_argument("--no-prometheus", action="store_true", help="do not start Prometheus even if installed")
     up.set_defaults(handler=command_up)
+    app_user = commands.add_parser("app-user", help="the prefix that runs a command as the unprivileged user")
+    app_user.add_argument("--user", default="firstcome")
+    app_user.add_argument("--own", action="append", default=[], help="a directory the user writes")
+    app_user.set_defaults(handler=command_app_user)
     nginx = commands.add_parser("render-nginx", help="print deploy/nginx/firstcome.conf filled in for a server")
     nginx.add_argument("--web-ports", default="8001,8002", help="ports of the web nodes on this machine")
     nginx.add_argument("--http-listen", default="80")

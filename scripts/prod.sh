@@ -15,7 +15,7 @@ scripts/services.sh up
 scripts/system-packages.sh nginx:nginx openssl:openssl setpriv:util-linux
 set -a
 # shellcheck disable=SC1091
-. .run/services.env
+. "${FIRSTCOME_SERVICES_ENV:-.run/services.env}"
 set +a
 export PYTHONUNBUFFERED=1
 exec .venv/bin/python -m deploy.local up "$@"

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/services.sh up
 set -a
 # shellcheck disable=SC1091
-. .run/services.env
+. "${FIRSTCOME_SERVICES_ENV:-.run/services.env}"
 set +a
 export DJANGO_SETTINGS_MODULE=config.settings.test
 
