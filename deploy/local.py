@@ -131,7 +131,7 @@ def command_up(args: argparse.Namespace) -> int:
     try:
         _supervise(topology, extra, stop)
     finally:
-        print("stopping: nginx, web nodes, beat, ticker, worker (warm: tasks in hand finish)", flush=True)
+        print("stopping: nginx, beat, ticker, worker (warm: tasks in hand finish), web nodes", flush=True)
         for service in extra:
             service.stop()
         topology.stop()

@@ -217,11 +217,13 @@ class Topology:
         return self.services["nginx"].children()
 
     # -- all of it
-    def start(self) -> Topology:
+    def start(self, *, background: bool = True) -> Topology:
+        """Web nodes, then (unless `background` is off: a web-tier benchmark) worker, ticker and
+        beat, then nginx."""
         try:
             for port in self.web_ports:
                 self.start_web(port)
-            for unit in BACKGROUND_UNITS:
+            for unit in BACKGROUND_UNITS if background else ():
                 self.start_background(unit)
             self.start_nginx()
         except BaseException:
@@ -230,7 +232,8 @@ class Topology:
         return self
 
     def stop(self) -> None:
-        """nginx first (no new requests), then the web nodes, then beat, ticker, worker."""
+        """In the reverse order of their start: nginx first (no new requests), then beat, ticker,
+        worker (warm: tasks in hand finish), then the web nodes."""
         for name in reversed(list(self.services)):
             self.services[name].stop()
 

@@ -22,6 +22,11 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! { command -v chromium >/dev/null 2>&1 && fc-
   fi
 fi
 
+# The production suites (tests/production) run what deploy/ describes: nginx, Prometheus and
+# promtool, systemd-analyze for the units, openssl for the certificate, pg_dump for backups.
+scripts/system-packages.sh nginx:nginx prometheus:prometheus promtool:prometheus \
+  systemd-analyze:systemd openssl:openssl pg_dump:postgresql-client setpriv:util-linux
+
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== migrations are up to date"
