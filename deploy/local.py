@@ -119,7 +119,7 @@ def command_up(args: argparse.Namespace) -> int:
   admin       {url}/admin/     user: admin   password: {admin_password}
   plain HTTP  http://localhost:{topology.http_port}/ redirects to HTTPS; /healthz answers there too
   web nodes   {nodes} (granian, behind nginx)
-  processes   as user {as_user}: worker, ticker, beat (deploy/systemd)
+  processes   web nodes, worker, ticker, beat as user {as_user} (deploy/systemd)
   metrics     {url}/metrics with the bearer token in .run/prod/metrics-token"""
         + (f"\n  prometheus  http://127.0.0.1:{prometheus_port}/alerts" if prometheus_port else "")
         + """
