@@ -3,10 +3,13 @@
 SHELL := /bin/bash
 VENV_STAMP := .venv/.installed
 
-.PHONY: run test bench services stop status lint schema venv clean
+.PHONY: run prod test bench services stop status lint schema venv clean
 
 run: $(VENV_STAMP)  ## migrate, load demo data, start web + worker + beat
 	@scripts/run.sh
+
+prod: $(VENV_STAMP)  ## what production runs, here: nginx + TLS, web nodes, worker, ticker, beat (docs/deploy.md)
+	@scripts/prod.sh
 
 test: $(VENV_STAMP)  ## the whole pytest suite against real PostgreSQL and Redis
 	@scripts/test.sh $(PYTEST_ARGS)

@@ -6,11 +6,14 @@ cd "$(dirname "$0")/.."
 scripts/services.sh up
 set -a
 # shellcheck disable=SC1091
-. .run/services.env
+. "${FIRSTCOME_SERVICES_ENV:-.run/services.env}"
 set +a
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-config.settings.local}
 export PORT=${PORT:-8000}
 export PYTHONUNBUFFERED=1
+# One line per request floods the terminal in a spike (a simulate_spike printed
+# ~28,800): off unless asked for with REQUEST_LOG_LEVEL=INFO.
+export REQUEST_LOG_LEVEL=${REQUEST_LOG_LEVEL:-WARNING}
 
 # Per-checkout secrets, made once and kept in the git-ignored .run/ folder.
 umask 077
@@ -18,11 +21,36 @@ umask 077
 [ -s .run/admin-password ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))' > .run/admin-password
 umask 022
 admin_password=$(cat .run/admin-password)
+# Given to the processes directly: they may run as another user (below), who cannot read .run/.
+DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-$(cat .run/secret-key)}
+export DJANGO_SECRET_KEY
 
-.venv/bin/python manage.py migrate --noinput
+# Every timestamp in one zone: Django's (its processes switch to it), honcho's prefixes too.
+TZ=$(.venv/bin/python -c 'from config.settings import base; print(base.TIME_ZONE)')
+export TZ
+
+echo "== database: applying migrations"
+.venv/bin/python manage.py migrate --noinput -v 0
 .venv/bin/python manage.py seed_demo --admin-password "$admin_password"
 # Leaderboards live in Redis: make them agree with the database before serving.
 .venv/bin/python manage.py rebuild_rankings >/dev/null
+
+# As root, the processes run as the unprivileged user "firstcome" (created when
+# missing), as the systemd units of deploy/ run them: Celery rightly warns about
+# workers running as root. When that user cannot run this checkout, they stay
+# root and the warning is silenced instead (the note above says why).
+export FIRSTCOME_AS_APP_USER=""
+run_as="you"
+if [ "$(id -u)" = 0 ]; then
+  FIRSTCOME_AS_APP_USER=$(.venv/bin/python -m deploy.local app-user --own .run/beat)
+  if [ -n "$FIRSTCOME_AS_APP_USER" ]; then
+    run_as="user firstcome"
+  else
+    run_as="root"
+    export PYTHONWARNINGS="ignore:You're running the worker with superuser privileges"
+  fi
+fi
+mkdir -p .run/beat
 
 host=${WEB_HOST:-127.0.0.1}
 [ "$host" = "0.0.0.0" ] && host=127.0.0.1
@@ -36,7 +64,20 @@ cat <<BANNER
   demo users alice, bob, carol, dave       password: firstcome-demo
   API docs   $url/api/v1/docs/
   health     $url/healthz   $url/readyz
+  processes  web, worker, ticker and beat run as $run_as; times are $TZ
+  requests   not logged one by one (REQUEST_LOG_LEVEL=INFO make run shows them)
   ----------------------------------------------------------------
 
 BANNER
-exec .venv/bin/honcho start -f Procfile -p "$PORT"
+
+# Ctrl-C reaches honcho (which stops the processes) and us: that is the normal
+# way to stop, so it ends with status 0 and make reports no error.
+interrupted=0
+trap 'interrupted=1' INT TERM
+status=0
+.venv/bin/honcho start -f Procfile -p "$PORT" || status=$?
+if [ "$interrupted" = 1 ]; then
+  echo "firstcome stopped."
+  exit 0
+fi
+exit "$status"

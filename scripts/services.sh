@@ -30,6 +30,8 @@
 # Other environment knobs:
 #   PYTHON   interpreter with psycopg 3 and redis-py (default .venv/bin/python),
 #            used for every connectivity check, so psql/redis-cli are optional.
+#   FIRSTCOME_SERVICES_ENV  the file to write instead of .run/services.env
+#            (tests/production/test_make_run.py runs `make run` on the test stores).
 #
 # Load the result with `set -a; . .run/services.env; set +a` (bash) or
 # `environ.Env.read_env(".run/services.env")` (django-environ).
@@ -45,7 +47,7 @@ PYTHON="${PYTHON:-.venv/bin/python}"
 LOCAL_ONLY="${FIRSTCOME_LOCAL_SERVICES:-0}"
 
 RUN_DIR="$ROOT/.run"
-ENV_FILE="$RUN_DIR/services.env"
+ENV_FILE="${FIRSTCOME_SERVICES_ENV:-$RUN_DIR/services.env}"   # elsewhere for tests of make run
 LOCK_FILE="$RUN_DIR/.services.lock"
 
 PG_DIR="$RUN_DIR/postgres"           # also the unix socket directory

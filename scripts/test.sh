@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/services.sh up
 set -a
 # shellcheck disable=SC1091
-. .run/services.env
+. "${FIRSTCOME_SERVICES_ENV:-.run/services.env}"
 set +a
 export DJANGO_SETTINGS_MODULE=config.settings.test
 
@@ -21,6 +21,11 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! { command -v chromium >/dev/null 2>&1 && fc-
     echo "warning: no chromium: the browser tests will be skipped (sudo apt-get install chromium fonts-nanum)" >&2
   fi
 fi
+
+# The production suites (tests/production) run what deploy/ describes: nginx, Prometheus and
+# promtool, systemd-analyze for the units, openssl for the certificate, pg_dump for backups.
+scripts/system-packages.sh nginx:nginx prometheus:prometheus promtool:prometheus \
+  systemd-analyze:systemd openssl:openssl pg_dump:postgresql-client setpriv:util-linux
 
 echo "== ruff"
 .venv/bin/ruff check .

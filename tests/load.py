@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import ssl
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,15 +24,34 @@ class Result:
     body: dict
 
 
-def fire(base_url: str, calls: Sequence[Call], *, concurrency: int = 32, timeout: float = 30.0) -> list[Result]:
-    """Send every call from `concurrency` threads, each on its own keep-alive connection."""
+def fire(
+    base_url: str,
+    calls: Sequence[Call],
+    *,
+    concurrency: int = 32,
+    timeout: float = 30.0,
+    ssl_context: ssl.SSLContext | None = None,
+    source_addresses: Sequence[str] = (),
+) -> list[Result]:
+    """Send every call from `concurrency` threads, each on its own keep-alive connection.
+
+    An https URL is reached with `ssl_context`; with `source_addresses` thread i sends from
+    address i modulo their number (loopback 127.x.y.z: many clients, as a proxy sees them)."""
     parts = urlsplit(base_url)
     results: list[Result | None] = [None] * len(calls)
     cursor = iter(range(len(calls)))
     lock = threading.Lock()
 
-    def worker() -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    def connect(number: int) -> http.client.HTTPConnection:
+        source = (source_addresses[number % len(source_addresses)], 0) if source_addresses else None
+        if parts.scheme == "https":
+            return http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=timeout, context=ssl_context, source_address=source
+            )
+        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout, source_address=source)
+
+    def worker(number: int) -> None:
+        conn = connect(number)
         while True:
             with lock:
                 index = next(cursor, None)
@@ -47,7 +67,7 @@ def fire(base_url: str, calls: Sequence[Call], *, concurrency: int = 32, timeout
                     break
                 except (ConnectionError, http.client.HTTPException, TimeoutError):
                     conn.close()
-                    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+                    conn = connect(number)
                     if attempt == 2:
                         raise
             try:
@@ -57,7 +77,7 @@ def fire(base_url: str, calls: Sequence[Call], *, concurrency: int = 32, timeout
             results[index] = Result(call, response.status, body)
         conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(number,)) for number in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -300,6 +300,11 @@ LOGGING = {
     },
 }
 
+# The one line per request (config/middleware.py) follows LOG_LEVEL unless this says
+# otherwise; `make run` sets WARNING, which hides them (a spike would flood the terminal).
+if env("REQUEST_LOG_LEVEL", default=""):
+    LOGGING["loggers"]["firstcome.request"] = {"level": env("REQUEST_LOG_LEVEL")}
+
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
 # Rate limits: token buckets in Redis (docs/api.md, "Rate limits"). Claims, seat

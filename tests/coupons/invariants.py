@@ -80,3 +80,27 @@ def invariant_violations(
         remaining = selectors.campaign_remaining(campaign=campaign)
         expect(remaining == campaign.quantity - n_live, f"gate drifted: {remaining} remaining, {n_live} live")
     return {**counts, "live": n_live}, violations
+
+
+def check_claim_answers(results, *, slots: int) -> dict:
+    """What a spike's clients heard (tests/load.py results, `tag` = user id), checked: only 200, 202
+    and 409 sold_out; exactly `slots` accepted, one per user, on distinct slots; every repeat (200)
+    names its user's grant. Returns user id -> grant id of the accepted claims."""
+    from collections import Counter, defaultdict
+
+    statuses = Counter(r.status for r in results)
+    assert set(statuses) <= {200, 202, 409}, f"unexpected statuses {statuses}"
+    accepted = [r for r in results if r.status == 202]
+    assert len(accepted) == slots, f"{len(accepted)} accepted for {slots} slots"
+    assert all(r.body["code"] == "sold_out" for r in results if r.status == 409)
+    grant_of_user: dict = {}
+    for r in accepted:
+        assert r.call.tag not in grant_of_user, "a user was accepted twice"
+        grant_of_user[r.call.tag] = r.body["grant_id"]
+    repeats = defaultdict(set)
+    for r in results:
+        if r.status == 200:
+            repeats[r.call.tag].add(r.body["grant_id"])
+    assert all(grants == {grant_of_user[user]} for user, grants in repeats.items()), "a repeat named another grant"
+    assert len({r.body["slot"] for r in accepted}) == slots, "a slot was given twice"
+    return grant_of_user

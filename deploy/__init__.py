@@ -1,0 +1,1 @@
+"""What production runs (nginx, systemd units, Prometheus) and the code that runs it locally."""
