@@ -141,8 +141,9 @@ def tick(*, room_id: int, admit: bool, now_ms: int | None = None) -> TickResult:
 
 
 def consume(*, room_id: int, user_id: int, expiry_ms: int, now_ms: int | None = None) -> int:
-    """1 consumed, 0 not admitted or already used, -1 expired."""
-    return int(_run("consume", [RoomKeys.of(room_id).active], [user_id, expiry_ms, _now_arg(now_ms)]))
+    """1 consumed, 0 not admitted or already used, -1 expired, -2 the room is closed (nothing consumed)."""
+    k = RoomKeys.of(room_id)
+    return int(_run("consume", [k.active, k.meta], [user_id, expiry_ms, _now_arg(now_ms)]))
 
 
 def restore(*, room_id: int, user_id: int, expiry_ms: int) -> bool:

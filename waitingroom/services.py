@@ -19,7 +19,7 @@ from config import redis as fc_redis
 from config.ratelimit import RateLimited
 from waitingroom import redis as room_redis
 from waitingroom import selectors
-from waitingroom.errors import PassInvalid, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
+from waitingroom.errors import PassInvalid, PassRoomClosed, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
 from waitingroom.models import WaitingRoom
 
 logger = logging.getLogger(__name__)
@@ -73,10 +73,16 @@ def room_pause(*, room: WaitingRoom) -> WaitingRoom:
 
 
 def room_resume(*, room: WaitingRoom) -> WaitingRoom:
-    if room.status == Status.CLOSED:
-        raise RoomClosed()
+    """Resume admission after a pause, or reopen a room staff closed (its unexpired passes work again).
+
+    A room closed because its campaign sold out reopens by itself when a slot comes back
+    (the tick), and one whose campaign ended stays closed: neither is staff's to reopen."""
+    if room.status == Status.CLOSED and room.closed_reason == "sold_out":
+        raise RoomClosed(_("Closed because everything was claimed; it reopens by itself when a slot comes back."))
+    if room.status == Status.CLOSED and room.closed_reason != "staff":
+        raise RoomClosed(_("Closed because its campaign ended; it cannot reopen."))
     opened = timezone.now() >= room.opens_at
-    return _room_update(room, status=Status.QUEUEING if opened else Status.SCHEDULED)
+    return _room_update(room, status=Status.QUEUEING if opened else Status.SCHEDULED, closed_reason="")
 
 
 def room_close(*, room: WaitingRoom, reason: str = "staff") -> WaitingRoom:
@@ -225,6 +231,8 @@ def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> Cons
     if expiry_ms <= (now_ms if now_ms is not None else clock.now_ms()):
         raise PassInvalid(_("This access pass has expired; join the room again."))
     outcome = room_redis.consume(room_id=room_id, user_id=user_id, expiry_ms=expiry_ms, now_ms=now_ms)
+    if outcome == -2:
+        raise PassRoomClosed()
     if outcome != 1:
         raise PassInvalid(_("This access pass was already used or has expired."))
     return ConsumedPass(room_id, user_id, expiry_ms)

@@ -2,15 +2,21 @@
 -- consume.lua: use an access pass, once (W4); the active place frees at once.
 --
 -- KEYS[1] active  zset: user id -> pass expiry (ms)
+-- KEYS[2] meta    hash: state
 -- ARGV[1] user id
 -- ARGV[2] the expiry the pass was signed with (it must match: an old pass of
 --         an earlier admission is not valid for a new one)
 -- ARGV[3] now in ms, or "" for the Redis server clock
--- Returns 1 consumed, 0 not admitted (never, or already used), -1 expired.
-assert(#KEYS == 1, "consume.lua takes 1 key")
+-- Returns 1 consumed, 0 not admitted (never, or already used), -1 expired,
+-- -2 the room is closed (by staff, or its campaign ended): the pass is left
+-- as it was, so it works again if staff reopen the room before it expires.
+assert(#KEYS == 2, "consume.lua takes 2 keys")
 
 -- include: config:lib/clock.lua
 
+if redis.call("HGET", KEYS[2], "state") == "closed" then
+  return -2
+end
 local now = now_ms(ARGV[3])
 local expiry = redis.call("ZSCORE", KEYS[1], ARGV[1])
 if not expiry or tonumber(expiry) ~= tonumber(ARGV[2]) then
