@@ -361,11 +361,13 @@ def claim_create(
     try:
         outcome = claim(room_id=consumed.room_id)
     except SoldOut:
+        room_services.pass_settle(consumed=consumed)
         raise  # the turn is over: nothing left to use it on
     except (ApplicationError, RedisError, DatabaseError):
         # rate limited, not open yet, another room's campaign, a store error: the user keeps their turn
         room_services.pass_restore(consumed=consumed)
         raise
+    room_services.pass_settle(consumed=consumed)  # the slot is taken: the room may count it off (W6)
     return outcome
 
 

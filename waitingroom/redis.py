@@ -12,6 +12,11 @@ from redis.commands.core import Script
 from config import redis as fc_redis
 from config.ratelimit import bucket_keys
 
+# How long a consumed pass counts as outstanding when its claim never reports
+# back (a process that crashed between the consume and the claim script):
+# far longer than a claim takes, short enough not to hold a place for long.
+USING_SECONDS = 30
+
 # Pre-queue draws are random below this (scripts/lib/heartbeat.lua packs the
 # draw and the arrival number into one score below 2^52).
 PREQUEUE_DRAWS = 2**25
@@ -25,6 +30,8 @@ class RoomKeys:
     seq: str
     hb: str  # heartbeat bitmap of the current silence window, by arrival number
     hb_prev: str  # ... of the previous window (scripts/lib/heartbeat.lua)
+    using: str  # "<user>:<pass expiry>" -> deadline: passes consumed whose claim has not reported back (stock.py)
+    settled: str  # "<user>:<pass expiry>" -> settle number: claims that reported back, until a tick drops them
 
     @classmethod
     def of(cls, room_id: int) -> "RoomKeys":
@@ -132,23 +139,52 @@ class TickResult:
     redis_us: int = 0  # the script's own run time, by the Redis clock
 
 
-def tick(*, room_id: int, admit: bool, now_ms: int | None = None) -> TickResult:
+def tick(
+    *, room_id: int, admit: bool, now_ms: int | None = None, stock: int | None = None, settle_mark: int = 0
+) -> TickResult:
+    """Run tick.lua; `stock` caps admission at stock − passes outstanding (W6), `settle_mark` is
+    settle_mark() read before `stock` was (waitingroom/stock.py says why that order)."""
     k = RoomKeys.of(room_id)
     outcome, admitted, expired, state, dropped, redis_us = _run(
-        "tick", [k.meta, k.queue, k.active, k.hb, k.hb_prev], [_now_arg(now_ms), "1" if admit else "0"]
+        "tick",
+        [k.meta, k.queue, k.active, k.hb, k.hb_prev, k.using, k.settled],
+        [_now_arg(now_ms), "1" if admit else "0", "" if stock is None else stock, settle_mark],
     )
     return TickResult(_text(outcome), int(admitted), int(expired), _text(state), int(dropped), int(redis_us))
+
+
+def settle_mark(*, room_id: int) -> int:
+    """How many claims have reported back so far (the tick's mark)."""
+    return int(fc_redis.client().hget(RoomKeys.of(room_id).meta, "settle_seq") or 0)
+
+
+def pass_member(user_id: int, expiry_ms: int) -> str:
+    return f"{user_id}:{expiry_ms}"
 
 
 def consume(*, room_id: int, user_id: int, expiry_ms: int, now_ms: int | None = None) -> int:
     """1 consumed, 0 not admitted or already used, -1 expired, -2 the room is closed (nothing consumed)."""
     k = RoomKeys.of(room_id)
-    return int(_run("consume", [k.active, k.meta], [user_id, expiry_ms, _now_arg(now_ms)]))
+    return int(
+        _run(
+            "consume",
+            [k.active, k.meta, k.using],
+            [user_id, expiry_ms, _now_arg(now_ms), pass_member(user_id, expiry_ms), USING_SECONDS * 1000],
+        )
+    )
+
+
+def settle(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
+    """The claim of a consumed pass took its slot or never will: `using` → `settled` (stock.py)."""
+    k = RoomKeys.of(room_id)
+    return bool(_run("settle", [k.meta, k.using, k.settled], [pass_member(user_id, expiry_ms)]))
 
 
 def restore(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
     k = RoomKeys.of(room_id)
-    return bool(_run("restore", [k.active, k.meta, k.queue], [user_id, expiry_ms]))
+    return bool(
+        _run("restore", [k.active, k.meta, k.queue, k.using], [user_id, expiry_ms, pass_member(user_id, expiry_ms)])
+    )
 
 
 @dataclass(frozen=True)

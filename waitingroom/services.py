@@ -21,6 +21,7 @@ from waitingroom import redis as room_redis
 from waitingroom import selectors
 from waitingroom.errors import PassInvalid, PassRoomClosed, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
 from waitingroom.models import WaitingRoom
+from waitingroom.stock import CampaignStock, campaign_stock
 
 logger = logging.getLogger(__name__)
 Status = WaitingRoom.Status
@@ -219,7 +220,10 @@ def pass_issue(*, room_id: int, user_id: int, expiry_ms: int) -> str:
 
 
 def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> ConsumedPass:
-    """Check the signature and the owner, then use the pass once in Redis (W4)."""
+    """Check the signature and the owner, then use the pass once in Redis (W4).
+
+    The caller then reports back: pass_settle once its claim has taken a slot (or found it
+    needs none), pass_restore when it could not use the pass (the user keeps the turn)."""
     try:
         payload = signing.loads(token, salt=PASS_SALT)
         room_id, owner, expiry_ms = int(payload["r"]), int(payload["u"]), int(payload["x"])
@@ -236,6 +240,15 @@ def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> Cons
     if outcome != 1:
         raise PassInvalid(_("This access pass was already used or has expired."))
     return ConsumedPass(room_id, user_id, expiry_ms)
+
+
+def pass_settle(*, consumed: ConsumedPass) -> None:
+    """The claim that used this pass has taken its slot, or took none and never will (best effort:
+    a lost report only keeps the pass counted against the stock until USING_SECONDS; stock.py)."""
+    try:
+        room_redis.settle(room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms)
+    except RedisError as exc:
+        logger.warning("could not settle the pass of user %s: %s", consumed.user_id, exc)
 
 
 def pass_restore(*, consumed: ConsumedPass) -> None:
@@ -281,19 +294,15 @@ def pressure_measure(*, room: WaitingRoom) -> Pressure:
     return Pressure(pending_grants=pending, latency_ms=max(redis_ms, db_ms))
 
 
-def _campaign_gate_check(room: WaitingRoom) -> WaitingRoom | None:
+def _campaign_gate_check(room: WaitingRoom, stock: CampaignStock) -> WaitingRoom | None:
     """Follow the protected campaign: hold the room while it is sold out, reopen it when a
     slot comes back (a grant failed), close it when the campaign ends. Returns the room to
     tick, or None when it must not admit now."""
-    from coupons import redis as gate
-    from coupons.models import Campaign
-
-    status = Campaign.objects.filter(pk=room.campaign_id).values_list("status", flat=True).first()
-    if status in (Campaign.Status.CLOSED, Campaign.Status.CANCELLED, None):
+    if stock.ended:
         if room.status != Status.CLOSED:
             room_close(room=room, reason="campaign_ended")
         return None
-    remaining = gate.remaining(campaign_id=room.campaign_id)
+    remaining = stock.remaining
     sold_out = room.status == Status.CLOSED and room.closed_reason == "sold_out"
     if remaining == 0 and not sold_out:
         room_close(room=room, reason="sold_out")
@@ -309,19 +318,26 @@ def _campaign_gate_check(room: WaitingRoom) -> WaitingRoom | None:
 def room_tick(
     *, room: WaitingRoom, now_ms: int | None = None, pressure: Pressure | None = None
 ) -> room_redis.TickResult:
-    """One admission step: follow the campaign, apply back-pressure, then the tick script."""
+    """One admission step: follow the campaign, apply back-pressure, then the tick script.
+
+    Admission is capped by the campaign's remaining stock minus the passes outstanding (W6):
+    the settle mark is read before the stock, in that order (waitingroom/stock.py)."""
+    mark, remaining = 0, None
     if room.campaign_id:
-        checked = _campaign_gate_check(room)
-        if checked is None:
-            return room_redis.TickResult("held", 0, 0, "sold_out" if room.closed_reason == "sold_out" else "closed")
-        room = checked
+        mark = room_redis.settle_mark(room_id=room.pk)
+        stock = campaign_stock(campaign_id=room.campaign_id)
+        if stock is not None:
+            checked = _campaign_gate_check(room, stock)
+            if checked is None:
+                return room_redis.TickResult("held", 0, 0, "sold_out" if room.closed_reason == "sold_out" else "closed")
+            room, remaining = checked, stock.remaining
     if room.status == Status.CLOSED:
         return room_redis.TickResult("held", 0, 0, "closed")
     pressure = pressure or pressure_measure(room=room)
     admit = not pressure.too_high(room)
     if not admit:
         logger.info("room %s holds admission: %s", room.slug, pressure)
-    tick = partial(room_redis.tick, room_id=room.pk, admit=admit, now_ms=now_ms)
+    tick = partial(room_redis.tick, room_id=room.pk, admit=admit, now_ms=now_ms, stock=remaining, settle_mark=mark)
     result = tick()
     if result.outcome == "missing":
         _room_meta_ensure(room.pk)

@@ -1,20 +1,30 @@
 #!lua
 -- tick.lua: one admission step of one room (beat, every second).
 --
--- Drops expired actives, then moves min(rate, max_active - active) users from
--- the front of the queue to active (W1, W2). Runs at most once per room per
+-- Drops expired actives, then moves min(rate, max_active - active, stock -
+-- outstanding) users from the front of the queue to active (W1, W2, W6). Runs at most once per room per
 -- second even when two beat processes send the tick (the second is a no-op).
 -- A popped user with no heartbeat in the current or previous silence window
 -- is dropped instead of admitted (W5), and the next one is taken.
 --
 -- KEYS[1] meta  KEYS[2] queue  KEYS[3] active  KEYS[4] hb  KEYS[5] hb_prev
+-- KEYS[6] using    zset: consumed passes whose claim has not reported back -> deadline (ms)
+-- KEYS[7] settled  zset: consumed passes whose claim reported back -> report number
 -- ARGV[1] now in ms, or "" for the Redis server clock
 -- ARGV[2] "1" to admit, "0" to hold admission this tick (back-pressure)
+-- ARGV[3] the protected campaign's remaining stock, or "" for no cap
+-- ARGV[4] the room's settle_seq as read before that stock (the mark)
+--
+-- W6 (waitingroom/stock.py has the argument): `settled` entries numbered up to
+-- the mark are dropped (the stock read after the mark shows their slots), so
+-- are `using` entries past their deadline; passes outstanding = active + using
+-- + settled, and at most stock - outstanding are admitted. meta `admissible`
+-- keeps what is left after this tick's admissions ("" without a cap).
 --
 -- Returns {outcome, admitted, expired, state, dropped, redis_us}: outcome "ok" |
 -- "duplicate" | "missing"; redis_us is the time this script ran, by the server
 -- clock (its own cost, whoever else uses Redis; 0 unless "ok").
-assert(#KEYS == 5, "tick.lua takes 5 keys")
+assert(#KEYS == 7, "tick.lua takes 7 keys")
 
 -- include: config:lib/clock.lua
 -- include: lib/heartbeat.lua
@@ -35,6 +45,13 @@ end
 redis.call("HSET", KEYS[1], "last_tick", second)
 
 local expired = redis.call("ZREMRANGEBYSCORE", KEYS[3], "-inf", now)
+redis.call("ZREMRANGEBYSCORE", KEYS[7], "-inf", tonumber(ARGV[4]))
+redis.call("ZREMRANGEBYSCORE", KEYS[6], "-inf", now)
+local admissible = nil
+if ARGV[3] ~= "" then
+  local outstanding = redis.call("ZCARD", KEYS[3]) + redis.call("ZCARD", KEYS[6]) + redis.call("ZCARD", KEYS[7])
+  admissible = math.max(0, tonumber(ARGV[3]) - outstanding)
+end
 if state == "scheduled" and now >= tonumber(meta[2]) then
   state = "queueing"
   redis.call("HSET", KEYS[1], "state", state)
@@ -45,6 +62,9 @@ if state == "queueing" and ARGV[2] == "1" then
   heartbeat_windows(KEYS[1], KEYS[4], KEYS[5], now)
   local room = tonumber(meta[3]) - redis.call("ZCARD", KEYS[3])
   local n = math.min(tonumber(meta[4]), room)
+  if admissible then
+    n = math.min(n, admissible)
+  end
   -- a string: Redis turns a Lua number into text once per argument, and there are thousands
   local expiry = string.format("%.0f", now + tonumber(meta[5]))
   -- At most 4n pops a tick, so a queue full of silent users cannot stall Redis.
@@ -82,6 +102,7 @@ redis.call("HSET", KEYS[1], "throttled", (state == "queueing" and ARGV[2] ~= "1"
 local ema = tonumber(meta[7] or "0") * 0.8 + admitted * 0.2
 redis.call("HSET", KEYS[1], "rate_ema", string.format("%.3f", ema))
 redis.call("HINCRBY", KEYS[1], "admitted", admitted)
+redis.call("HSET", KEYS[1], "admissible", admissible and (admissible - admitted) or "")
 local ended = redis.call("TIME")
 local redis_us = (tonumber(ended[1]) - tonumber(started[1])) * 1000000 + tonumber(ended[2]) - tonumber(started[2])
 return {"ok", admitted, expired, state, dropped, redis_us}
