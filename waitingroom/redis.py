@@ -103,15 +103,23 @@ def join(
     return JoinResult(_text(outcome), int(position), int(size), float(_text(score)) if _text(score) else None)
 
 
+def _number(value) -> float | None:
+    text = _text(value)
+    return float(text) if text else None
+
+
 @dataclass(frozen=True)
 class StatusResult:
     outcome: str  # admitted | queued | absent | missing
     position: int
     size: int
     pass_expiry_ms: int
-    rate_ema: float
+    rate_ema: float | None  # people admitted a telling tick (None before the first tick)
     state: str  # scheduled | queueing | paused | closed | sold_out
     throttled: bool
+    pos_ema: float | None = None  # places of the line passed a telling tick (admitted + silent skipped)
+    admissible: int | None = None  # admissions the stock still allows after the last tick (None: no cap)
+    last_tick_ms: int | None = None
 
 
 def status(
@@ -123,9 +131,19 @@ def status(
     if batch is not None:
         batch.add(_script("status"), keys, args)
         return None
-    outcome, position, size, expiry, ema, state, throttled = _run("status", keys, args)
+    outcome, position, size, expiry, ema, state, throttled, pos_ema, admissible, last_tick = _run("status", keys, args)
+    admissible, last_tick = _number(admissible), _number(last_tick)
     return StatusResult(
-        _text(outcome), int(position), int(size), int(expiry), float(_text(ema)), _text(state), _text(throttled) == "1"
+        _text(outcome),
+        int(position),
+        int(size),
+        int(expiry),
+        _number(ema),
+        _text(state),
+        _text(throttled) == "1",
+        _number(pos_ema),
+        None if admissible is None else int(admissible),
+        None if last_tick is None else int(last_tick),
     )
 
 

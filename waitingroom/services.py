@@ -17,8 +17,8 @@ from redis.exceptions import RedisError
 from config import clock
 from config import redis as fc_redis
 from config.ratelimit import RateLimited
+from waitingroom import eta, selectors
 from waitingroom import redis as room_redis
-from waitingroom import selectors
 from waitingroom.errors import PassInvalid, PassRoomClosed, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
 from waitingroom.models import WaitingRoom
 from waitingroom.stock import CampaignStock, campaign_stock
@@ -168,7 +168,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -
     if result.outcome == "missing":
         _room_meta_ensure(room.pk)
         result = room_redis.status(room_id=room.pk, user_id=user_id, now_ms=now_ms)
-    rate = max(result.rate_ema if result.rate_ema >= 0.1 else float(room.admit_rate), 0.1)
+    pace = eta.Pace(result.rate_ema, result.pos_ema, result.admissible, result.last_tick_ms)
     now = now_ms if now_ms is not None else clock.now_ms()
     if result.outcome == "admitted":
         return RoomStatus(
@@ -195,9 +195,12 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -
         return RoomStatus(
             "prequeued", result.state, 0, 0, result.size, None, int(min(cap, max(1, wait_to_open // 4))), False
         )
-    eta = None if result.state in ("paused", "closed", "sold_out") else math.ceil(ahead / rate)
+    wait = None
+    if result.state not in ("paused", "closed", "sold_out"):
+        wait = eta.eta_seconds(ahead=ahead, pace=pace, configured_rate=room.admit_rate, now_ms=now)
+    rate = eta.people_per_tick(pace, configured_rate=room.admit_rate)
     poll_after = poll_interval(ahead=ahead, rate=rate, silence_timeout=room.silence_timeout_seconds)
-    return RoomStatus("queued", result.state, result.position, ahead, result.size, eta, poll_after, result.throttled)
+    return RoomStatus("queued", result.state, result.position, ahead, result.size, wait, poll_after, result.throttled)
 
 
 def room_leave(*, room_id: int, user_id: int) -> None:

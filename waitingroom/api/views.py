@@ -18,7 +18,11 @@ class RoomStatusOutputSerializer(serializers.Serializer):
     position = serializers.IntegerField(help_text="1 = next in line; 0 when admitted, absent or before opening")
     ahead = serializers.IntegerField()
     size = serializers.IntegerField(help_text="people in the queue")
-    eta_seconds = serializers.IntegerField(allow_null=True)
+    eta_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="seconds until admission (at least 1 while queued); null while paused, closed, before opening, "
+        "or when the stock left is spoken for by people ahead (you get in only if a pass expires or a grant fails)",
+    )
     poll_after = serializers.IntegerField(help_text="seconds until the next status poll")
     throttled = serializers.BooleanField(help_text="admission holds while the system behind catches up")
     access_pass = serializers.CharField(allow_null=True, help_text="present once admitted: send it with the claim")

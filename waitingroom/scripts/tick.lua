@@ -31,7 +31,8 @@ assert(#KEYS == 7, "tick.lua takes 7 keys")
 
 local started = redis.call("TIME")
 local meta = redis.call(
-  "HMGET", KEYS[1], "state", "opens_at_ms", "max_active", "rate", "pass_ttl_ms", "last_tick", "rate_ema", "silence_ms"
+  "HMGET", KEYS[1], "state", "opens_at_ms", "max_active", "rate", "pass_ttl_ms", "last_tick", "rate_ema", "silence_ms",
+  "pos_ema", "ema_rate"
 )
 local state = meta[1]
 if not state or not meta[8] then
@@ -58,10 +59,14 @@ if state == "scheduled" and now >= tonumber(meta[2]) then
 end
 
 local admitted, dropped = 0, 0
+-- Whether this tick shows the pace of the line (see the estimator below): it
+-- admitted, and was held back neither by an empty queue nor by the stock.
+local telling = false
 if state == "queueing" and ARGV[2] == "1" then
   heartbeat_windows(KEYS[1], KEYS[4], KEYS[5], now)
   local room = tonumber(meta[3]) - redis.call("ZCARD", KEYS[3])
   local n = math.min(tonumber(meta[4]), room)
+  telling = not admissible or admissible >= n
   if admissible then
     n = math.min(n, admissible)
   end
@@ -70,7 +75,11 @@ if state == "queueing" and ARGV[2] == "1" then
   -- At most 4n pops a tick, so a queue full of silent users cannot stall Redis.
   local budget = 4 * n
   while n > 0 and budget > 0 do
-    local popped = redis.call("ZPOPMIN", KEYS[2], math.min(n, budget))
+    local asked = math.min(n, budget)
+    local popped = redis.call("ZPOPMIN", KEYS[2], asked)
+    if #popped < 2 * asked then
+      telling = false -- the line ran out: this tick says nothing about its pace
+    end
     if #popped == 0 then
       break
     end
@@ -98,9 +107,31 @@ if state == "queueing" and ARGV[2] == "1" then
   end
 end
 redis.call("HSET", KEYS[1], "throttled", (state == "queueing" and ARGV[2] ~= "1") and "1" or "0")
--- The observed admission rate, smoothed over roughly the last five seconds.
-local ema = tonumber(meta[7] or "0") * 0.8 + admitted * 0.2
-redis.call("HSET", KEYS[1], "rate_ema", string.format("%.3f", ema))
+-- The pace of the line for the ETA (W7), two averages over roughly the last
+-- five telling ticks: rate_ema, people admitted a tick, and pos_ema, places
+-- of the line passed a tick (admitted + silent users skipped). They start
+-- from the configured rate (and again when staff change it, keeping the
+-- share of silent users seen), and only ticks that show the pace move them:
+-- paused, throttled or closed seconds do not, nor a tick held back by the
+-- stock or by an empty line. A tick held back by max_active does: that is
+-- the pace while passes are slow to be used.
+local rate = tonumber(meta[4])
+local rate_ema, pos_ema = tonumber(meta[7] or ""), tonumber(meta[9] or "")
+if not rate_ema or not pos_ema or tonumber(meta[10] or "") ~= rate then
+  local silent_share = 1
+  if rate_ema and pos_ema and rate_ema > 0 then
+    silent_share = pos_ema / rate_ema
+  end
+  rate_ema, pos_ema = rate, rate * silent_share
+end
+if telling then
+  rate_ema = rate_ema * 0.8 + admitted * 0.2
+  pos_ema = pos_ema * 0.8 + (admitted + dropped) * 0.2
+end
+redis.call(
+  "HSET", KEYS[1], "rate_ema", string.format("%.3f", rate_ema), "pos_ema", string.format("%.3f", pos_ema),
+  "ema_rate", rate, "last_tick_ms", now
+)
 redis.call("HINCRBY", KEYS[1], "admitted", admitted)
 redis.call("HSET", KEYS[1], "admissible", admissible and (admissible - admitted) or "")
 local ended = redis.call("TIME")
