@@ -50,3 +50,9 @@ class PassRoomClosed(PassInvalid):
     code = "closed"
     status_code = 409
     default_detail = _("This waiting room is closed; your pass works again if it reopens before it expires.")
+
+
+class TicketInvalid(ApplicationError):
+    code = "ticket_invalid"
+    status_code = 400
+    default_detail = _("This arrival ticket is not valid for this room and user.")

@@ -11,6 +11,7 @@ from redis.commands.core import Script
 
 from config import redis as fc_redis
 from config.ratelimit import bucket_keys
+from waitingroom.tickets import Ticket
 
 # How long a consumed pass counts as outstanding when its claim never reports
 # back (a process that crashed between the consume and the claim script):
@@ -32,6 +33,7 @@ class RoomKeys:
     hb_prev: str  # ... of the previous window (scripts/lib/heartbeat.lua)
     using: str  # "<user>:<pass expiry>" -> deadline: passes consumed whose claim has not reported back (stock.py)
     settled: str  # "<user>:<pass expiry>" -> settle number: claims that reported back, until a tick drops them
+    used: str  # "<user>:<pass expiry>" -> pass expiry: passes used or given up (consume.lua)
 
     @classmethod
     def of(cls, room_id: int) -> "RoomKeys":
@@ -71,12 +73,16 @@ def _now_arg(now_ms: int | None) -> str | int:
     return "" if now_ms is None else now_ms
 
 
+def _ticket_args(ticket: Ticket | None) -> list[str | int]:
+    return ["", ""] if ticket is None else [ticket.score, ticket.heard_ms]
+
+
 @dataclass(frozen=True)
 class JoinResult:
     outcome: str  # queued | prequeued | admitted | not_open | closed | sold_out | missing | rate_limited
     position: int  # for rate_limited: the ms until the buckets have a token again
     size: int
-    score: float | None  # arrival score (admission order), when queued
+    score: int | None  # arrival score (admission order), when queued
 
 
 def join(
@@ -87,20 +93,28 @@ def join(
     now_ms: int | None = None,
     batch: fc_redis.ScriptBatch | None = None,
     client_ip: str | None = None,
+    ticket: Ticket | None = None,
 ) -> JoinResult | None:
     """Run join.lua; with a `batch` the call is queued (bench/room_scale.py fills a room this way).
 
     `prequeue_draw` (random, below PREQUEUE_DRAWS) orders the pre-queue; `client_ip` None
-    skips the per-IP bucket (calls that come from no request)."""
+    skips the per-IP bucket (calls that come from no request); `ticket` is an arrival ticket
+    whose signature the caller checked (waitingroom/tickets.py)."""
     k = RoomKeys.of(room_id)
     user_bucket, ip_bucket, by_ip = bucket_keys(k.rate_limit, user_id=user_id, client_ip=client_ip)
     keys = [k.meta, k.queue, k.active, k.seq, k.hb, k.hb_prev, user_bucket, ip_bucket]
-    args = [user_id, _now_arg(now_ms), prequeue_draw, by_ip]
+    args = [user_id, _now_arg(now_ms), prequeue_draw, by_ip, *_ticket_args(ticket)]
     if batch is not None:
         batch.add(_script("join"), keys, args)
         return None
     outcome, position, size, score = _run("join", keys, args)
-    return JoinResult(_text(outcome), int(position), int(size), float(_text(score)) if _text(score) else None)
+    return JoinResult(_text(outcome), int(position), int(size), _score(score))
+
+
+def _score(value) -> int | None:
+    """An arrival score: an integer below 2^53, which Redis writes like a double ("4.5e15" never; digits)."""
+    text = _text(value)
+    return int(float(text)) if text else None
 
 
 def _number(value) -> float | None:
@@ -120,18 +134,27 @@ class StatusResult:
     pos_ema: float | None = None  # places of the line passed a telling tick (admitted + silent skipped)
     admissible: int | None = None  # admissions the stock still allows after the last tick (None: no cap)
     last_tick_ms: int | None = None
+    score: int | None = None  # the queued user's arrival score
 
 
 def status(
-    *, room_id: int, user_id: int, now_ms: int | None = None, batch: fc_redis.ScriptBatch | None = None
+    *,
+    room_id: int,
+    user_id: int,
+    now_ms: int | None = None,
+    batch: fc_redis.ScriptBatch | None = None,
+    ticket: Ticket | None = None,
 ) -> StatusResult | None:
-    """Run status.lua (also the heartbeat); with a `batch` the call is queued."""
+    """Run status.lua (also the heartbeat); with a `batch` the call is queued. A user Redis does
+    not know goes back to the place of `ticket`, an arrival ticket whose signature the caller checked."""
     k = RoomKeys.of(room_id)
-    keys, args = [k.meta, k.queue, k.active, k.hb, k.hb_prev], [user_id, _now_arg(now_ms)]
+    keys = [k.meta, k.queue, k.active, k.hb, k.hb_prev, k.seq]
+    args = [user_id, _now_arg(now_ms), *_ticket_args(ticket)]
     if batch is not None:
         batch.add(_script("status"), keys, args)
         return None
-    outcome, position, size, expiry, ema, state, throttled, pos_ema, admissible, last_tick = _run("status", keys, args)
+    reply = _run("status", keys, args)
+    outcome, position, size, expiry, ema, state, throttled, pos_ema, admissible, last_tick, score = reply
     admissible, last_tick = _number(admissible), _number(last_tick)
     return StatusResult(
         _text(outcome),
@@ -144,6 +167,7 @@ def status(
         _number(pos_ema),
         None if admissible is None else int(admissible),
         None if last_tick is None else int(last_tick),
+        _score(score),
     )
 
 
@@ -165,7 +189,7 @@ def tick(
     k = RoomKeys.of(room_id)
     outcome, admitted, expired, state, dropped, redis_us = _run(
         "tick",
-        [k.meta, k.queue, k.active, k.hb, k.hb_prev, k.using, k.settled],
+        [k.meta, k.queue, k.active, k.hb, k.hb_prev, k.using, k.settled, k.used],
         [_now_arg(now_ms), "1" if admit else "0", "" if stock is None else stock, settle_mark],
     )
     return TickResult(_text(outcome), int(admitted), int(expired), _text(state), int(dropped), int(redis_us))
@@ -181,12 +205,13 @@ def pass_member(user_id: int, expiry_ms: int) -> str:
 
 
 def consume(*, room_id: int, user_id: int, expiry_ms: int, now_ms: int | None = None) -> int:
-    """1 consumed, 0 not admitted or already used, -1 expired, -2 the room is closed (nothing consumed)."""
+    """1 consumed, 2 taken on trust (Redis knows nothing of this pass: PostgreSQL must decide),
+    0 already used or given up, -1 expired, -2 the room is closed (nothing consumed)."""
     k = RoomKeys.of(room_id)
     return int(
         _run(
             "consume",
-            [k.active, k.meta, k.using],
+            [k.active, k.meta, k.using, k.used, k.queue],
             [user_id, expiry_ms, _now_arg(now_ms), pass_member(user_id, expiry_ms), USING_SECONDS * 1000],
         )
     )
@@ -201,7 +226,11 @@ def settle(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
 def restore(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
     k = RoomKeys.of(room_id)
     return bool(
-        _run("restore", [k.active, k.meta, k.queue, k.using], [user_id, expiry_ms, pass_member(user_id, expiry_ms)])
+        _run(
+            "restore",
+            [k.active, k.meta, k.queue, k.using, k.used],
+            [user_id, expiry_ms, pass_member(user_id, expiry_ms)],
+        )
     )
 
 
@@ -220,12 +249,9 @@ def sweep(*, room_id: int, batch: int, now_ms: int | None = None) -> SweepResult
 
 
 def leave(*, room_id: int, user_id: int) -> None:
-    """Out of the queue and of active; the heartbeat bit of the old arrival number belongs to nobody now."""
+    """Out of the queue, and a pass held is given up (leave.lua)."""
     k = RoomKeys.of(room_id)
-    pipe = fc_redis.client().pipeline(transaction=True)
-    pipe.zrem(k.queue, user_id)
-    pipe.zrem(k.active, user_id)
-    pipe.execute()
+    _run("leave", [k.queue, k.active, k.used], [user_id])
 
 
 def meta_write(*, room_id: int, fields: dict[str, str | int]) -> None:

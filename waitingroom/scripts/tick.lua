@@ -10,6 +10,7 @@
 -- KEYS[1] meta  KEYS[2] queue  KEYS[3] active  KEYS[4] hb  KEYS[5] hb_prev
 -- KEYS[6] using    zset: consumed passes whose claim has not reported back -> deadline (ms)
 -- KEYS[7] settled  zset: consumed passes whose claim reported back -> report number
+-- KEYS[8] used     zset: used passes -> pass expiry (dropped once expired)
 -- ARGV[1] now in ms, or "" for the Redis server clock
 -- ARGV[2] "1" to admit, "0" to hold admission this tick (back-pressure)
 -- ARGV[3] the protected campaign's remaining stock, or "" for no cap
@@ -24,7 +25,7 @@
 -- Returns {outcome, admitted, expired, state, dropped, redis_us}: outcome "ok" |
 -- "duplicate" | "missing"; redis_us is the time this script ran, by the server
 -- clock (its own cost, whoever else uses Redis; 0 unless "ok").
-assert(#KEYS == 7, "tick.lua takes 7 keys")
+assert(#KEYS == 8, "tick.lua takes 8 keys")
 
 -- include: config:lib/clock.lua
 -- include: lib/heartbeat.lua
@@ -48,6 +49,7 @@ redis.call("HSET", KEYS[1], "last_tick", second)
 local expired = redis.call("ZREMRANGEBYSCORE", KEYS[3], "-inf", now)
 redis.call("ZREMRANGEBYSCORE", KEYS[7], "-inf", tonumber(ARGV[4]))
 redis.call("ZREMRANGEBYSCORE", KEYS[6], "-inf", now)
+redis.call("ZREMRANGEBYSCORE", KEYS[8], "-inf", now)
 local admissible = nil
 if ARGV[3] ~= "" then
   local outstanding = redis.call("ZCARD", KEYS[3]) + redis.call("ZCARD", KEYS[6]) + redis.call("ZCARD", KEYS[7])
@@ -59,6 +61,7 @@ if state == "scheduled" and now >= tonumber(meta[2]) then
 end
 
 local admitted, dropped = 0, 0
+local served = nil -- the last score popped: tickets of places up to it are spent (lib/heartbeat.lua)
 -- Whether this tick shows the pace of the line (see the estimator below): it
 -- admitted, and was held back neither by an empty queue nor by the stock.
 local telling = false
@@ -83,6 +86,7 @@ if state == "queueing" and ARGV[2] == "1" then
     if #popped == 0 then
       break
     end
+    served = popped[#popped]
     local alive = heard(KEYS[4], KEYS[5], arrivals_of(popped))
     -- ZADD 500 admissions a call: far fewer calls, and a bounded unpack()
     local add, size = {}, 0
@@ -133,6 +137,9 @@ redis.call(
   "ema_rate", rate, "last_tick_ms", now
 )
 redis.call("HINCRBY", KEYS[1], "admitted", admitted)
+if served then
+  redis.call("HSET", KEYS[1], "served_upto", served)
+end
 redis.call("HSET", KEYS[1], "admissible", admissible and (admissible - admitted) or "")
 local ended = redis.call("TIME")
 local redis_us = (tonumber(ended[1]) - tonumber(started[1])) * 1000000 + tonumber(ended[2]) - tonumber(started[2])
