@@ -112,7 +112,96 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
     if b4:
         cost = round((1 - b4["ratio_rps"]) * 100, 1)
         rows.append(("ranking updates cost ≤ 5% of claim throughput", f"{cost}%", _check(cost <= 5)))
+    eta = results.get("eta", {})
+    if eta:
+        held = [row for name, row in eta["rows"].items() if name not in ETA_LIMITS]
+        median = max(row["median_error"] for row in held)
+        worst = max(row["worst_ratio"] for row in held)
+        rows.append(
+            (
+                "ETA told vs admission once admission has run 10 s (W7): median error ≤ 20%, none off by > 2× "
+                f"(every line shape but {', '.join(ETA_LIMITS)})",
+                f"median error at most {median:.1%}, worst {worst}×",
+                _check(median <= 0.2 and worst <= 2),
+            )
+        )
     return rows
+
+
+# Line shapes measured to show where the estimator stops holding (docs/waitingroom.md, ETA).
+ETA_LIMITS = ("max_active_bound",)
+ETA_SHAPES = {
+    "plain": "everyone polls",
+    "silent": "one in five silent",
+    "silent_stock": "one in eight silent, stock for two in three",
+    "pause": "paused from second 30 to 45",
+    "max_active_bound": "one in five silent, max_active 10 × the rate (limit)",
+}
+
+
+def eta_section(eta: dict) -> list[str]:
+    lines = [
+        "",
+        "## ETA — told vs admitted (W7)",
+        "",
+        f"Conditions: {eta['conditions']}.",
+        "",
+        "| line | people | rate/s | numbers told | median error | p90 error | worst (× off) "
+        "| told a number, never admitted | answered without a number | simulated s | took s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(eta["rows"], key=lambda name: list(ETA_SHAPES).index(name) if name in ETA_SHAPES else 99):
+        row = eta["rows"][name]
+        lines.append(
+            f"| {ETA_SHAPES.get(name, name)} | {row['people']:,} | {row['rate']} | {row['estimates']:,} | "
+            f"{row['median_error']:.1%} | {row['p90_error']:.1%} | {row['worst_ratio']} | {row['never_admitted']} | "
+            f"{row['told_none']:,} | {row['seconds_simulated']} | {row['seconds_taken']} |"
+        )
+    return lines
+
+
+SECTION_HEADINGS = {  # each generated section's heading, by its key in results.json
+    "servers": "## Web server and worker model",
+    "b1": "## B1 — spike claim",
+    "b2": "## B2 — drain",
+    "b3": "## B3 — waiting room at scale",
+    "b4": "## B4 — ranking cost",
+    "eta": "## ETA — told vs admitted (W7)",
+}
+
+
+def _blocks(text: str) -> dict[str, str]:
+    """A Markdown page by its second-level headings: heading line -> the block it starts ("" = the preamble)."""
+    blocks, heading, lines = {}, "", []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            blocks[heading] = "\n".join(lines).strip("\n")
+            heading, lines = line, []
+        lines.append(line)
+    blocks[heading] = "\n".join(lines).strip("\n")
+    return blocks
+
+
+def keep_previous(new: str, previous: str, results: dict) -> str:
+    """A run of some sections keeps what the page said about the others: their blocks, their
+    target rows and the machine lines, as the run that measured them wrote them."""
+    old, now = _blocks(previous), _blocks(new)
+    preamble = now[""].splitlines()
+    machine_lines = ("Machine:", "Whole run:")
+    if not any(line.startswith(machine_lines) for line in preamble):
+        preamble += ["", *(line for line in old.get("", "").splitlines() if line.startswith(machine_lines))]
+    targets = now.get("## Targets", "## Targets").splitlines()
+    head = targets[:4]
+    measured = {line.split(" | ")[0]: line for line in targets[4:] if line.startswith("| ")}
+    rows = [measured.pop(line.split(" | ")[0], line) for line in old.get("## Targets", "").splitlines()[4:]]
+    rows = [row for row in rows if row.startswith("| ")] + [*measured.values()]
+    parts = ["\n".join(preamble), "\n".join(head + rows)]
+    for key, heading in SECTION_HEADINGS.items():
+        block = now.get(heading) if key in results else old.get(heading)
+        if block:
+            parts.append(block)
+    parts += [block for heading, block in now.items() if heading not in ("", "## Targets", *SECTION_HEADINGS.values())]
+    return "\n\n".join(parts) + "\n"
 
 
 def _bar(path: Path, labels: list[str], values: list[float], title: str, unit: str, highlight: int = -1) -> None:
@@ -372,9 +461,16 @@ def write(results: dict) -> Path:
             f"settled per second end to end {b4.get('ratio_settled')}."
         )
 
+    eta = results.get("eta")
+    if eta:
+        lines += eta_section(eta)
+
     notes = DOCS / "benchmarks-notes.md"
     if notes.exists():
         lines += ["", notes.read_text().strip()]
     out = DOCS / "benchmarks.md"
-    out.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    if out.exists():
+        text = keep_previous(text, out.read_text(), results)
+    out.write_text(text)
     return out

@@ -11,6 +11,7 @@ and `report` turns them into docs/benchmarks.md and its charts):
   b2        drain: 10,000 accepted grants to succeeded with 1 and 2 workers
   b3        waiting room with 1,000,000 queued: tick, memory, join/status over HTTP
   b4        ranking cost: the same burst with and without leaderboards
+  eta       the waiting room's ETA against the moment each user is admitted (W7)
   report    write docs/benchmarks.md and docs/benchmarks/*.png
 
 Everything runs on this machine with the production settings
@@ -344,30 +345,14 @@ def section_b3(queued: int = 1_000_000, chunk: int = 100_000) -> None:
     """bench/room_scale.py measures the Redis side (memory, tick, status) on its own room;
     then a room open in real time gets `queued` users through the join script and
     join and status are driven over HTTP at that size."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     from config import redis as fc_redis
     from waitingroom import redis as room_redis
-    from waitingroom import services as room_services
-    from waitingroom.models import WaitingRoom
 
     _ensure_setup()
     data = _script_json("room_scale", "--users", str(queued))
-    room = WaitingRoom.objects.create(
-        slug=f"bench-room-http-{int(time.time())}",
-        title="bench: join and status over HTTP",
-        max_active=1,
-        admit_rate=1,
-        opens_at=timezone.now() - timedelta(minutes=1),
-        status=WaitingRoom.Status.QUEUEING,
-        prequeue=False,
-        max_pending_grants=0,
-        max_store_latency_ms=0,
-        rate_ip_burst=0,  # every bench request comes from 127.0.0.1; the per-user limit stays on
+    room = stack.room_create(
+        slug=f"bench-room-http-{int(time.time())}", title="bench: join and status over HTTP", max_active=1, admit_rate=1
     )
-    room_services.room_publish(room=room)
     keys = room_redis.RoomKeys.of(room.pk)
     try:
         started = time.monotonic()
@@ -403,6 +388,89 @@ def section_b3(queued: int = 1_000_000, chunk: int = 100_000) -> None:
         "status: every user queued)"
     )
     results_save("b3", data)
+
+
+# --- ETA (W7) -------------------------------------------------------------------------
+
+# Lines the ETA is measured on (bench/room_eta.py): each runs on the injected clock, so a
+# minute of admission takes seconds; `silent_every` N: one user in N joins and never polls.
+ETA_SCENARIOS = {
+    "plain": {"people": 1_500, "rate": 15, "quantity": None, "silent_every": 0, "pause": None},
+    "silent": {"people": 1_500, "rate": 15, "quantity": None, "silent_every": 5, "pause": None},
+    "silent_stock": {"people": 1_500, "rate": 15, "quantity": 1_000, "silent_every": 8, "pause": None},
+    "pause": {"people": 1_500, "rate": 15, "quantity": None, "silent_every": 0, "pause": (30, 45)},
+    # max_active too small for the passes the silent users hold unused (20% of 15 a second for
+    # 60 s is 180 places of 150): admission stalls until they expire, which the pace does not foresee
+    "max_active_bound": {
+        "people": 1_500,
+        "rate": 15,
+        "quantity": None,
+        "silent_every": 5,
+        "pause": None,
+        "max_active": 150,
+    },
+}
+
+
+def section_eta() -> None:
+    """The ETA each polling user was told against the tick that admitted them, per line shape
+    (in process, on the benchmark's stores; no web server: the estimator is the subject)."""
+    from bench import room_eta
+    from config import redis as fc_redis
+    from waitingroom import redis as room_redis
+
+    stack.database_ensure()
+    rows = {}
+    for name, shape in ETA_SCENARIOS.items():
+        user_ids = stack.users_create(shape["people"], prefix="eta-")
+        every = shape["silent_every"]
+        silent = {u for i, u in enumerate(user_ids) if every and i % every == every - 1}
+        stamp = f"{name}-{int(time.time())}"
+        campaign = stack.campaign_create(slug=f"eta-{stamp}", quantity=shape["quantity"]) if shape["quantity"] else None
+        room = stack.room_create(
+            slug=f"eta-{stamp}",
+            title=f"bench: ETA, {name}",
+            campaign=campaign,
+            max_active=shape.get("max_active", shape["rate"] * 60),
+            admit_rate=shape["rate"],
+            silence_timeout_seconds=30,
+            pass_ttl_seconds=60,
+            rate_user_burst=0,
+        )
+        started = time.monotonic()
+        try:
+            run = room_eta.simulate(
+                room=room,
+                campaign=campaign,
+                user_ids=user_ids,
+                silent=silent,
+                t0_ms=(int(time.time()) + 1) * 1000,
+                pause=shape["pause"],
+            )
+        finally:
+            fc_redis.client().unlink(*room_redis.RoomKeys.of(room.pk).all())
+        measured = room_eta.errors(run, warmup_seconds=10, told_from=shape["pause"][1] if shape["pause"] else 0)
+        rows[name] = {
+            **shape,
+            **measured.as_dict(),
+            "admitted": len(run.admitted_at),
+            "polls": run.polls,
+            "told_none": run.told_none,
+            "seconds_simulated": run.seconds,
+            "seconds_taken": round(time.monotonic() - started, 1),
+        }
+        log(f"eta {name}: {measured}")
+    results_save(
+        "eta",
+        {
+            "rows": rows,
+            "conditions": "one room per line shape, admission ticks and status polls through the services on "
+            "the injected clock (a tick a second, polls 1 ms after it, each user on their poll_after), admitted "
+            "users claim at their next poll; silence timeout 30 s, pass 60 s, max_active 60 × the rate unless "
+            "said; errors over every number told from 10 s after the first admission on (after the resume for "
+            "the paused line)",
+        },
+    )
 
 
 # --- B4 ---------------------------------------------------------------------------
@@ -484,6 +552,7 @@ SECTIONS = {
     "b1": section_b1,
     "b2": section_b2,
     "b3": section_b3,
+    "eta": section_eta,
     "b4": section_b4,
 }
 

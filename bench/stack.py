@@ -185,6 +185,31 @@ def tokens_write(user_ids: list[int], path: Path) -> Path:
     return path
 
 
+def room_create(*, slug: str, title: str, **fields):
+    """A waiting room open a minute ago, published to Redis, with no back-pressure and no per-IP
+    limit (every bench request comes from 127.0.0.1); `fields` set the rest."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from waitingroom import services
+    from waitingroom.models import WaitingRoom
+
+    room = WaitingRoom.objects.create(
+        slug=slug,
+        title=title,
+        opens_at=timezone.now() - timedelta(minutes=1),
+        status=WaitingRoom.Status.QUEUEING,
+        prequeue=False,
+        max_pending_grants=0,
+        max_store_latency_ms=0,
+        rate_ip_burst=0,
+        **fields,
+    )
+    services.room_publish(room=room)
+    return room
+
+
 def campaign_create(*, slug: str, quantity: int, amount: int = 10):
     """A published, open credit campaign (its gate exists in Redis).
 

@@ -189,6 +189,8 @@ def seat_hold(
         if consumed is not None:
             room_services.pass_restore(consumed=consumed)
         raise
+    if consumed is not None and result.outcome in ("held", "seat_taken"):
+        room_services.pass_settle(consumed=consumed)  # the pass was used: the room may count it off
     if result.outcome == "held":
         return Hold(slot, label, result.token, result.expiry_ms)
     if consumed is not None and result.outcome != "seat_taken":

@@ -408,13 +408,16 @@ def _claim_with_pass(claim: partial, consumed) -> ClaimOutcome:
     from waitingroom import services as room_services
 
     try:
-        return claim(room_id=consumed.room_id)
+        outcome = claim(room_id=consumed.room_id)
     except SoldOut:
+        room_services.pass_settle(consumed=consumed)
         raise  # the turn is over: nothing left to use it on
     except (ApplicationError, RedisError, DatabaseError):
         # rate limited, not open yet, in progress, a store error: the user keeps their turn
         room_services.pass_restore(consumed=consumed)
         raise
+    room_services.pass_settle(consumed=consumed)  # the slot is taken: the room may count it off (W6)
+    return outcome
 
 
 class _TryAgain(Exception):

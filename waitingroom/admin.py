@@ -77,10 +77,10 @@ class WaitingRoomAdmin(RateLimitFieldsAdmin):
     def pause(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_pause(room=r), _("Paused"))
 
-    @admin.action(description=_("Resume admission"), permissions=["change"])
+    @admin.action(description=_("Resume admission (also reopens a room staff closed)"), permissions=["change"])
     def resume(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_resume(room=r), _("Resumed"))
 
-    @admin.action(description=_("Close the room"), permissions=["change"])
+    @admin.action(description=_("Close the room (passes stop working until it reopens)"), permissions=["change"])
     def close(self, request, queryset):
         apply_each(self, request, queryset, lambda r: services.room_close(room=r, reason="staff"), _("Closed"))

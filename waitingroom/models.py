@@ -1,5 +1,6 @@
 """Waiting rooms: a virtual queue in front of a campaign (or any page)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -76,3 +77,30 @@ class WaitingRoom(RateLimitFields):
 
     def __str__(self) -> str:
         return self.title
+
+
+class AccessPassUse(models.Model):
+    """A pass used: the proof that outlives Redis (W4 after a failover, W8).
+
+    Written before the claim or seat hold that uses the pass goes on, so a Redis
+    that forgot the use (a failover to a replica that missed it, a flush) cannot
+    make the pass usable again; deleted when the use is given back, and once
+    the pass has expired (the sweep), since an expired pass is refused anyway.
+    """
+
+    room = models.ForeignKey(WaitingRoom, on_delete=models.CASCADE, related_name="+", verbose_name=_("room"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    expiry_ms = models.BigIntegerField(db_index=True, verbose_name=_("pass expiry (ms)"))
+    used_at = models.DateTimeField(auto_now_add=True, verbose_name=_("used at"))
+
+    class Meta:
+        verbose_name = _("access pass use")
+        verbose_name_plural = _("access pass uses")
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user", "expiry_ms"], name="access_pass_used_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}:{self.user_id}:{self.expiry_ms}"

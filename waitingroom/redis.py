@@ -11,6 +11,12 @@ from redis.commands.core import Script
 
 from config import redis as fc_redis
 from config.ratelimit import bucket_keys
+from waitingroom.tickets import Ticket
+
+# How long a consumed pass counts as outstanding when its claim never reports
+# back (a process that crashed between the consume and the claim script):
+# far longer than a claim takes, short enough not to hold a place for long.
+USING_SECONDS = 30
 
 # Pre-queue draws are random below this (scripts/lib/heartbeat.lua packs the
 # draw and the arrival number into one score below 2^52).
@@ -25,6 +31,9 @@ class RoomKeys:
     seq: str
     hb: str  # heartbeat bitmap of the current silence window, by arrival number
     hb_prev: str  # ... of the previous window (scripts/lib/heartbeat.lua)
+    using: str  # "<user>:<pass expiry>" -> deadline: passes consumed whose claim has not reported back (stock.py)
+    settled: str  # "<user>:<pass expiry>" -> settle number: claims that reported back, until a tick drops them
+    used: str  # "<user>:<pass expiry>" -> pass expiry: passes used or given up (consume.lua)
 
     @classmethod
     def of(cls, room_id: int) -> "RoomKeys":
@@ -64,12 +73,16 @@ def _now_arg(now_ms: int | None) -> str | int:
     return "" if now_ms is None else now_ms
 
 
+def _ticket_args(ticket: Ticket | None) -> list[str | int]:
+    return ["", ""] if ticket is None else [ticket.score, ticket.heard_ms]
+
+
 @dataclass(frozen=True)
 class JoinResult:
     outcome: str  # queued | prequeued | admitted | not_open | closed | sold_out | missing | rate_limited
     position: int  # for rate_limited: the ms until the buckets have a token again
     size: int
-    score: float | None  # arrival score (admission order), when queued
+    score: int | None  # arrival score (admission order), when queued
 
 
 def join(
@@ -80,20 +93,33 @@ def join(
     now_ms: int | None = None,
     batch: fc_redis.ScriptBatch | None = None,
     client_ip: str | None = None,
+    ticket: Ticket | None = None,
 ) -> JoinResult | None:
     """Run join.lua; with a `batch` the call is queued (bench/room_scale.py fills a room this way).
 
     `prequeue_draw` (random, below PREQUEUE_DRAWS) orders the pre-queue; `client_ip` None
-    skips the per-IP bucket (calls that come from no request)."""
+    skips the per-IP bucket (calls that come from no request); `ticket` is an arrival ticket
+    whose signature the caller checked (waitingroom/tickets.py)."""
     k = RoomKeys.of(room_id)
     user_bucket, ip_bucket, by_ip = bucket_keys(k.rate_limit, user_id=user_id, client_ip=client_ip)
     keys = [k.meta, k.queue, k.active, k.seq, k.hb, k.hb_prev, user_bucket, ip_bucket]
-    args = [user_id, _now_arg(now_ms), prequeue_draw, by_ip]
+    args = [user_id, _now_arg(now_ms), prequeue_draw, by_ip, *_ticket_args(ticket)]
     if batch is not None:
         batch.add(_script("join"), keys, args)
         return None
     outcome, position, size, score = _run("join", keys, args)
-    return JoinResult(_text(outcome), int(position), int(size), float(_text(score)) if _text(score) else None)
+    return JoinResult(_text(outcome), int(position), int(size), _score(score))
+
+
+def _score(value) -> int | None:
+    """An arrival score: an integer below 2^53, which Redis writes like a double ("4.5e15" never; digits)."""
+    text = _text(value)
+    return int(float(text)) if text else None
+
+
+def _number(value) -> float | None:
+    text = _text(value)
+    return float(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -102,23 +128,46 @@ class StatusResult:
     position: int
     size: int
     pass_expiry_ms: int
-    rate_ema: float
+    rate_ema: float | None  # people admitted a telling tick (None before the first tick)
     state: str  # scheduled | queueing | paused | closed | sold_out
     throttled: bool
+    pos_ema: float | None = None  # places of the line passed a telling tick (admitted + silent skipped)
+    admissible: int | None = None  # admissions the stock still allows after the last tick (None: no cap)
+    last_tick_ms: int | None = None
+    score: int | None = None  # the queued user's arrival score
 
 
 def status(
-    *, room_id: int, user_id: int, now_ms: int | None = None, batch: fc_redis.ScriptBatch | None = None
+    *,
+    room_id: int,
+    user_id: int,
+    now_ms: int | None = None,
+    batch: fc_redis.ScriptBatch | None = None,
+    ticket: Ticket | None = None,
 ) -> StatusResult | None:
-    """Run status.lua (also the heartbeat); with a `batch` the call is queued."""
+    """Run status.lua (also the heartbeat); with a `batch` the call is queued. A user Redis does
+    not know goes back to the place of `ticket`, an arrival ticket whose signature the caller checked."""
     k = RoomKeys.of(room_id)
-    keys, args = [k.meta, k.queue, k.active, k.hb, k.hb_prev], [user_id, _now_arg(now_ms)]
+    keys = [k.meta, k.queue, k.active, k.hb, k.hb_prev, k.seq]
+    args = [user_id, _now_arg(now_ms), *_ticket_args(ticket)]
     if batch is not None:
         batch.add(_script("status"), keys, args)
         return None
-    outcome, position, size, expiry, ema, state, throttled = _run("status", keys, args)
+    reply = _run("status", keys, args)
+    outcome, position, size, expiry, ema, state, throttled, pos_ema, admissible, last_tick, score = reply
+    admissible, last_tick = _number(admissible), _number(last_tick)
     return StatusResult(
-        _text(outcome), int(position), int(size), int(expiry), float(_text(ema)), _text(state), _text(throttled) == "1"
+        _text(outcome),
+        int(position),
+        int(size),
+        int(expiry),
+        _number(ema),
+        _text(state),
+        _text(throttled) == "1",
+        _number(pos_ema),
+        None if admissible is None else int(admissible),
+        None if last_tick is None else int(last_tick),
+        _score(score),
     )
 
 
@@ -132,22 +181,57 @@ class TickResult:
     redis_us: int = 0  # the script's own run time, by the Redis clock
 
 
-def tick(*, room_id: int, admit: bool, now_ms: int | None = None) -> TickResult:
+def tick(
+    *, room_id: int, admit: bool, now_ms: int | None = None, stock: int | None = None, settle_mark: int = 0
+) -> TickResult:
+    """Run tick.lua; `stock` caps admission at stock − passes outstanding (W6), `settle_mark` is
+    settle_mark() read before `stock` was (waitingroom/stock.py says why that order)."""
     k = RoomKeys.of(room_id)
     outcome, admitted, expired, state, dropped, redis_us = _run(
-        "tick", [k.meta, k.queue, k.active, k.hb, k.hb_prev], [_now_arg(now_ms), "1" if admit else "0"]
+        "tick",
+        [k.meta, k.queue, k.active, k.hb, k.hb_prev, k.using, k.settled, k.used],
+        [_now_arg(now_ms), "1" if admit else "0", "" if stock is None else stock, settle_mark],
     )
     return TickResult(_text(outcome), int(admitted), int(expired), _text(state), int(dropped), int(redis_us))
 
 
+def settle_mark(*, room_id: int) -> int:
+    """How many claims have reported back so far (the tick's mark)."""
+    return int(fc_redis.client().hget(RoomKeys.of(room_id).meta, "settle_seq") or 0)
+
+
+def pass_member(user_id: int, expiry_ms: int) -> str:
+    return f"{user_id}:{expiry_ms}"
+
+
 def consume(*, room_id: int, user_id: int, expiry_ms: int, now_ms: int | None = None) -> int:
-    """1 consumed, 0 not admitted or already used, -1 expired."""
-    return int(_run("consume", [RoomKeys.of(room_id).active], [user_id, expiry_ms, _now_arg(now_ms)]))
+    """1 consumed, 2 taken on trust (Redis knows nothing of this pass: PostgreSQL must decide),
+    0 already used or given up, -1 expired, -2 the room is closed (nothing consumed)."""
+    k = RoomKeys.of(room_id)
+    return int(
+        _run(
+            "consume",
+            [k.active, k.meta, k.using, k.used, k.queue],
+            [user_id, expiry_ms, _now_arg(now_ms), pass_member(user_id, expiry_ms), USING_SECONDS * 1000],
+        )
+    )
+
+
+def settle(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
+    """The claim of a consumed pass took its slot or never will: `using` → `settled` (stock.py)."""
+    k = RoomKeys.of(room_id)
+    return bool(_run("settle", [k.meta, k.using, k.settled], [pass_member(user_id, expiry_ms)]))
 
 
 def restore(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
     k = RoomKeys.of(room_id)
-    return bool(_run("restore", [k.active, k.meta, k.queue], [user_id, expiry_ms]))
+    return bool(
+        _run(
+            "restore",
+            [k.active, k.meta, k.queue, k.using, k.used],
+            [user_id, expiry_ms, pass_member(user_id, expiry_ms)],
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -165,12 +249,9 @@ def sweep(*, room_id: int, batch: int, now_ms: int | None = None) -> SweepResult
 
 
 def leave(*, room_id: int, user_id: int) -> None:
-    """Out of the queue and of active; the heartbeat bit of the old arrival number belongs to nobody now."""
+    """Out of the queue, and a pass held is given up (leave.lua)."""
     k = RoomKeys.of(room_id)
-    pipe = fc_redis.client().pipeline(transaction=True)
-    pipe.zrem(k.queue, user_id)
-    pipe.zrem(k.active, user_id)
-    pipe.execute()
+    _run("leave", [k.queue, k.active, k.used], [user_id])
 
 
 def meta_write(*, room_id: int, fields: dict[str, str | int]) -> None:

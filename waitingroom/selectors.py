@@ -54,7 +54,7 @@ def room_stats(*, room: WaitingRoom) -> RoomStats:
         queued=queued,
         active=active,
         admitted=int(meta.get("admitted", 0)),
-        rate_ema=float(meta.get("rate_ema", 0)),
+        rate_ema=float(meta.get("rate_ema") or 0),
         state=meta.get("state", room.status),
         throttled=meta.get("throttled") == "1",
     )

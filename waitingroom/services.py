@@ -1,5 +1,6 @@
 """Writes for the waiting room: publishing rooms, join/status/leave, passes, the tick, sweeping."""
 
+import contextlib
 import logging
 import math
 import secrets
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.core import signing
-from django.db import connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,10 +18,11 @@ from redis.exceptions import RedisError
 from config import clock
 from config import redis as fc_redis
 from config.ratelimit import RateLimited
+from waitingroom import eta, selectors, tickets
 from waitingroom import redis as room_redis
-from waitingroom import selectors
-from waitingroom.errors import PassInvalid, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
-from waitingroom.models import WaitingRoom
+from waitingroom.errors import PassInvalid, PassRoomClosed, RoomClosed, RoomNotFound, RoomNotOpen, RoomSoldOut
+from waitingroom.models import AccessPassUse, WaitingRoom
+from waitingroom.stock import CampaignStock, campaign_stock
 
 logger = logging.getLogger(__name__)
 Status = WaitingRoom.Status
@@ -73,10 +75,16 @@ def room_pause(*, room: WaitingRoom) -> WaitingRoom:
 
 
 def room_resume(*, room: WaitingRoom) -> WaitingRoom:
-    if room.status == Status.CLOSED:
-        raise RoomClosed()
+    """Resume admission after a pause, or reopen a room staff closed (its unexpired passes work again).
+
+    A room closed because its campaign sold out reopens by itself when a slot comes back
+    (the tick), and one whose campaign ended stays closed: neither is staff's to reopen."""
+    if room.status == Status.CLOSED and room.closed_reason == "sold_out":
+        raise RoomClosed(_("Closed because everything was claimed; it reopens by itself when a slot comes back."))
+    if room.status == Status.CLOSED and room.closed_reason != "staff":
+        raise RoomClosed(_("Closed because its campaign ended; it cannot reopen."))
     opened = timezone.now() >= room.opens_at
-    return _room_update(room, status=Status.QUEUEING if opened else Status.SCHEDULED)
+    return _room_update(room, status=Status.QUEUEING if opened else Status.SCHEDULED, closed_reason="")
 
 
 def room_close(*, room: WaitingRoom, reason: str = "staff") -> WaitingRoom:
@@ -110,16 +118,29 @@ JOIN_REJECTIONS = {"not_open": RoomNotOpen, "closed": RoomClosed, "sold_out": Ro
 
 
 def room_join(
-    *, room_id: int, user_id: int, now_ms: int | None = None, client_ip: str | None = None
+    *,
+    room_id: int,
+    user_id: int,
+    now_ms: int | None = None,
+    client_ip: str | None = None,
+    ticket: str | None = None,
 ) -> room_redis.JoinResult:
     """Join the queue (idempotent: a re-join keeps the place).
 
     The join script spends a token of the user's and of `client_ip`'s bucket
-    first (None: no per-IP limit); an empty one is 429 rate_limited.
+    first (None: no per-IP limit); an empty one is 429 rate_limited. With an
+    arrival `ticket` (tickets.py) the user gets that place back, or keeps a
+    better one; without, a user Redis does not know joins at the back.
     """
     draw = secrets.randbelow(room_redis.PREQUEUE_DRAWS)
     join = partial(
-        room_redis.join, room_id=room_id, user_id=user_id, prequeue_draw=draw, now_ms=now_ms, client_ip=client_ip
+        room_redis.join,
+        room_id=room_id,
+        user_id=user_id,
+        prequeue_draw=draw,
+        now_ms=now_ms,
+        client_ip=client_ip,
+        ticket=tickets.ticket_read(token=ticket, room_id=room_id, user_id=user_id) if ticket else None,
     )
     result = join()
     if result.outcome == "missing":
@@ -144,6 +165,7 @@ class RoomStatus:
     throttled: bool
     access_pass: str | None = None
     pass_expires_ms: int | None = None
+    ticket: str | None = None  # the user's arrival ticket (tickets.py), while in line
 
 
 def poll_interval(*, ahead: int, rate: float, silence_timeout: int) -> int:
@@ -155,13 +177,18 @@ def poll_interval(*, ahead: int, rate: float, silence_timeout: int) -> int:
     return int(max(1, min(cap, math.ceil(eta / 10))))
 
 
-def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -> RoomStatus:
-    """Where the user stands; also their heartbeat. Admitted users get their signed pass."""
-    result = room_redis.status(room_id=room.pk, user_id=user_id, now_ms=now_ms)
+def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, ticket: str | None = None) -> RoomStatus:
+    """Where the user stands; also their heartbeat. Admitted users get their signed pass, queued
+    ones a fresh arrival ticket; a user Redis no longer knows is put back at their `ticket`'s place."""
+    status = partial(room_redis.status, room_id=room.pk, user_id=user_id, now_ms=now_ms)
+    result = status()
     if result.outcome == "missing":
         _room_meta_ensure(room.pk)
-        result = room_redis.status(room_id=room.pk, user_id=user_id, now_ms=now_ms)
-    rate = max(result.rate_ema if result.rate_ema >= 0.1 else float(room.admit_rate), 0.1)
+        result = status()
+    if result.outcome == "absent" and ticket:
+        # The ticket is read only here: a user Redis knows needs none (W8).
+        result = status(ticket=tickets.ticket_read(token=ticket, room_id=room.pk, user_id=user_id))
+    pace = eta.Pace(result.rate_ema, result.pos_ema, result.admissible, result.last_tick_ms)
     now = now_ms if now_ms is not None else clock.now_ms()
     if result.outcome == "admitted":
         return RoomStatus(
@@ -179,18 +206,23 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None) -
     if result.outcome == "absent":
         return RoomStatus("absent", result.state, 0, 0, result.size, None, 5, result.throttled)
     ahead = result.position - 1
+    ticket = tickets.ticket_issue(room_id=room.pk, user_id=user_id, score=result.score, now_ms=now)
     cap = max(1, min(45, room.silence_timeout_seconds // 3))
     opens_ms = clock.to_ms(room.opens_at)
     if now < opens_ms:
         # Before opening the pre-queue order must stay secret (whatever the state,
         # paused included), or re-joining until a good draw would pay off.
         wait_to_open = (opens_ms - now) // 1000
-        return RoomStatus(
-            "prequeued", result.state, 0, 0, result.size, None, int(min(cap, max(1, wait_to_open // 4))), False
-        )
-    eta = None if result.state in ("paused", "closed", "sold_out") else math.ceil(ahead / rate)
+        poll_after = int(min(cap, max(1, wait_to_open // 4)))
+        return RoomStatus("prequeued", result.state, 0, 0, result.size, None, poll_after, False, ticket=ticket)
+    wait = None
+    if result.state not in ("paused", "closed", "sold_out"):
+        wait = eta.eta_seconds(ahead=ahead, pace=pace, configured_rate=room.admit_rate, now_ms=now)
+    rate = eta.people_per_tick(pace, configured_rate=room.admit_rate)
     poll_after = poll_interval(ahead=ahead, rate=rate, silence_timeout=room.silence_timeout_seconds)
-    return RoomStatus("queued", result.state, result.position, ahead, result.size, eta, poll_after, result.throttled)
+    return RoomStatus(
+        "queued", result.state, result.position, ahead, result.size, wait, poll_after, result.throttled, ticket=ticket
+    )
 
 
 def room_leave(*, room_id: int, user_id: int) -> None:
@@ -227,7 +259,10 @@ def pass_room(*, token: str, user_id: int) -> int | None:
 
 
 def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> ConsumedPass:
-    """Check the signature and the owner, then use the pass once in Redis (W4)."""
+    """Check the signature and the owner, then use the pass once in Redis (W4).
+
+    The caller then reports back: pass_settle once its claim has taken a slot (or found it
+    needs none), pass_restore when it could not use the pass (the user keeps the turn)."""
     try:
         payload = signing.loads(token, salt=PASS_SALT)
         room_id, owner, expiry_ms = int(payload["r"]), int(payload["u"]), int(payload["x"])
@@ -239,17 +274,60 @@ def pass_consume(*, token: str, user_id: int, now_ms: int | None = None) -> Cons
     if expiry_ms <= (now_ms if now_ms is not None else clock.now_ms()):
         raise PassInvalid(_("This access pass has expired; join the room again."))
     outcome = room_redis.consume(room_id=room_id, user_id=user_id, expiry_ms=expiry_ms, now_ms=now_ms)
-    if outcome != 1:
+    if outcome == -2:
+        raise PassRoomClosed()
+    if outcome not in (1, 2):
         raise PassInvalid(_("This access pass was already used or has expired."))
-    return ConsumedPass(room_id, user_id, expiry_ms)
+    consumed = ConsumedPass(room_id, user_id, expiry_ms)
+    _pass_use_record(consumed)
+    return consumed
 
 
-def pass_restore(*, consumed: ConsumedPass) -> None:
-    """Give the place back after a claim failed on our side (best effort)."""
+def _pass_use_record(consumed: ConsumedPass) -> None:
+    """Write the use to PostgreSQL before the claim goes on: Redis may forget it (a failover,
+    a flush), and only this row then keeps the pass from working twice (W4 under W8).
+
+    Outside a transaction the INSERT commits on its own (one round trip); inside a caller's, a
+    savepoint keeps a conflict from breaking it."""
+    in_transaction = transaction.get_connection().in_atomic_block
     try:
-        room_redis.restore(room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms)
+        with transaction.atomic() if in_transaction else contextlib.nullcontext():
+            AccessPassUse.objects.create(
+                room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms
+            )
+    except IntegrityError as exc:
+        # Used before, and Redis forgot it (or the room is gone): it stays used, nothing was taken.
+        pass_settle(consumed=consumed)
+        raise PassInvalid(_("This access pass was already used or has expired.")) from exc
+    except DatabaseError:
+        pass_restore(consumed=consumed, recorded=False)  # PostgreSQL is away: the user keeps the turn (503)
+        raise
+
+
+def pass_settle(*, consumed: ConsumedPass) -> None:
+    """The claim that used this pass has taken its slot, or took none and never will (best effort:
+    a lost report only keeps the pass counted against the stock until USING_SECONDS; stock.py)."""
+    try:
+        room_redis.settle(room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms)
+    except RedisError as exc:
+        logger.warning("could not settle the pass of user %s: %s", consumed.user_id, exc)
+
+
+def pass_restore(*, consumed: ConsumedPass, recorded: bool = True) -> None:
+    """Give the place back after a claim failed on our side (best effort): the pass is unused
+    again, in Redis and in PostgreSQL, unless Redis refuses (expired, closed, full, re-queued)."""
+    try:
+        restored = room_redis.restore(room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms)
     except RedisError as exc:
         logger.warning("could not restore the pass of user %s: %s", consumed.user_id, exc)
+        return
+    if restored and recorded:
+        try:
+            AccessPassUse.objects.filter(
+                room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms
+            ).delete()
+        except DatabaseError as exc:  # the pass stays used after a failover: the user re-joins
+            logger.warning("could not give back the pass use of user %s: %s", consumed.user_id, exc)
 
 
 def room_url(*, slug: str) -> str:
@@ -287,19 +365,15 @@ def pressure_measure(*, room: WaitingRoom) -> Pressure:
     return Pressure(pending_grants=pending, latency_ms=max(redis_ms, db_ms))
 
 
-def _campaign_gate_check(room: WaitingRoom) -> WaitingRoom | None:
+def _campaign_gate_check(room: WaitingRoom, stock: CampaignStock) -> WaitingRoom | None:
     """Follow the protected campaign: hold the room while it is sold out, reopen it when a
     slot comes back (a grant failed), close it when the campaign ends. Returns the room to
     tick, or None when it must not admit now."""
-    from coupons import redis as gate
-    from coupons.models import Campaign
-
-    status = Campaign.objects.filter(pk=room.campaign_id).values_list("status", flat=True).first()
-    if status in (Campaign.Status.CLOSED, Campaign.Status.CANCELLED, None):
+    if stock.ended:
         if room.status != Status.CLOSED:
             room_close(room=room, reason="campaign_ended")
         return None
-    remaining = gate.remaining(campaign_id=room.campaign_id)
+    remaining = stock.remaining
     sold_out = room.status == Status.CLOSED and room.closed_reason == "sold_out"
     if remaining == 0 and not sold_out:
         room_close(room=room, reason="sold_out")
@@ -315,19 +389,26 @@ def _campaign_gate_check(room: WaitingRoom) -> WaitingRoom | None:
 def room_tick(
     *, room: WaitingRoom, now_ms: int | None = None, pressure: Pressure | None = None
 ) -> room_redis.TickResult:
-    """One admission step: follow the campaign, apply back-pressure, then the tick script."""
+    """One admission step: follow the campaign, apply back-pressure, then the tick script.
+
+    Admission is capped by the campaign's remaining stock minus the passes outstanding (W6):
+    the settle mark is read before the stock, in that order (waitingroom/stock.py)."""
+    mark, remaining = 0, None
     if room.campaign_id:
-        checked = _campaign_gate_check(room)
-        if checked is None:
-            return room_redis.TickResult("held", 0, 0, "sold_out" if room.closed_reason == "sold_out" else "closed")
-        room = checked
+        mark = room_redis.settle_mark(room_id=room.pk)
+        stock = campaign_stock(campaign_id=room.campaign_id)
+        if stock is not None:
+            checked = _campaign_gate_check(room, stock)
+            if checked is None:
+                return room_redis.TickResult("held", 0, 0, "sold_out" if room.closed_reason == "sold_out" else "closed")
+            room, remaining = checked, stock.remaining
     if room.status == Status.CLOSED:
         return room_redis.TickResult("held", 0, 0, "closed")
     pressure = pressure or pressure_measure(room=room)
     admit = not pressure.too_high(room)
     if not admit:
         logger.info("room %s holds admission: %s", room.slug, pressure)
-    tick = partial(room_redis.tick, room_id=room.pk, admit=admit, now_ms=now_ms)
+    tick = partial(room_redis.tick, room_id=room.pk, admit=admit, now_ms=now_ms, stock=remaining, settle_mark=mark)
     result = tick()
     if result.outcome == "missing":
         _room_meta_ensure(room.pk)
@@ -370,6 +451,8 @@ def room_sweep_silent(
 
 
 def rooms_sweep_silent(*, now_ms: int | None = None) -> int:
+    # Uses of passes that have expired prove nothing any more: an expired pass is refused anyway.
+    AccessPassUse.objects.filter(expiry_ms__lt=now_ms if now_ms is not None else clock.now_ms()).delete()
     return sum(
         room_sweep_silent(room=room, now_ms=now_ms) for room in WaitingRoom.objects.exclude(status=Status.CLOSED)
     )

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from config.clientip import client_ip
 from config.errors import ApplicationError
-from waitingroom import selectors, services
+from waitingroom import selectors, services, ticket_cookie
 
 
 def _start_key(room_id: int) -> str:
@@ -24,7 +24,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
         room = selectors.room_get(slug=slug)
     except ApplicationError:
         return render(request, "404.html", status=404)
-    status = services.room_status(room=room, user_id=request.user.pk)
+    status = services.room_status(room=room, user_id=request.user.pk, ticket=ticket_cookie.read(request, room=room))
     # The progress bar measures from where the user stood when first seen in line.
     start = request.session.get(_start_key(room.pk))
     if status.outcome == "queued" and (start is None or status.ahead > start):
@@ -36,7 +36,9 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if status.pass_expires_ms:
         pass_expires_at = datetime.fromtimestamp(status.pass_expires_ms / 1000, tz=UTC)
     context = {"room": room, "status": status, "progress": progress, "pass_expires_at": pass_expires_at}
-    return render(request, "waitingroom/room_detail.html", context)
+    response = render(request, "waitingroom/room_detail.html", context)
+    ticket_cookie.keep(response, room=room, ticket=status.ticket)
+    return response
 
 
 @login_required
@@ -44,7 +46,8 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def room_join(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         room = selectors.room_get(slug=slug)
-        services.room_join(room_id=room.pk, user_id=request.user.pk, client_ip=client_ip(request))
+        ticket = ticket_cookie.read(request, room=room)
+        services.room_join(room_id=room.pk, user_id=request.user.pk, client_ip=client_ip(request), ticket=ticket)
     except ApplicationError as error:
         messages.error(request, error.detail)
     return redirect("room-detail", slug=slug)
@@ -60,4 +63,7 @@ def room_leave(request: HttpRequest, slug: str) -> HttpResponse:
         messages.info(request, _("You left the queue."))
     except ApplicationError as error:
         messages.error(request, error.detail)
-    return redirect("home")
+        return redirect("home")
+    response = redirect("home")
+    ticket_cookie.forget(response, room=room)  # a place given up is not to come back
+    return response

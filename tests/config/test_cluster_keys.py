@@ -104,6 +104,7 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     room_redis.status(room_id=room.pk, user_id=user_id)
     room_redis.tick(room_id=room.pk, admit=True)
     room_redis.consume(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
+    room_redis.settle(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
     room_redis.restore(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
     room_redis.sweep(room_id=room.pk, batch=10)
     room_services.room_leave(room_id=room.pk, user_id=user_id)

@@ -1,7 +1,8 @@
 """Join, status (the heartbeat) and leave for a room; room stats for staff."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,7 +10,7 @@ from rest_framework.views import APIView
 
 from config.api.schema import RETRY_AFTER, error_response, rate_limited_response
 from config.clientip import client_ip
-from waitingroom import selectors, services
+from waitingroom import selectors, services, ticket_cookie, tickets
 
 
 class RoomStatusOutputSerializer(serializers.Serializer):
@@ -18,12 +19,32 @@ class RoomStatusOutputSerializer(serializers.Serializer):
     position = serializers.IntegerField(help_text="1 = next in line; 0 when admitted, absent or before opening")
     ahead = serializers.IntegerField()
     size = serializers.IntegerField(help_text="people in the queue")
-    eta_seconds = serializers.IntegerField(allow_null=True)
+    eta_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="seconds until admission (at least 1 while queued); null while paused, closed, before opening, "
+        "or when the stock left is spoken for by people ahead (you get in only if a pass expires or a grant fails)",
+    )
     poll_after = serializers.IntegerField(help_text="seconds until the next status poll")
     throttled = serializers.BooleanField(help_text="admission holds while the system behind catches up")
     access_pass = serializers.CharField(allow_null=True, help_text="present once admitted: send it with the claim")
     pass_expires_ms = serializers.IntegerField(allow_null=True)
+    ticket = serializers.CharField(
+        allow_null=True,
+        help_text="your arrival ticket while in line (queued or prequeued), renewed with every answer: keep the "
+        "latest and send it back with status and join. If the room's Redis state is lost (a failover), it puts "
+        "you back at your place; without it you join at the back. Signed, readable: "
+        "base64url JSON {r: room, u: user, s: arrival score, h: last heard ms}, a colon, a signature.",
+    )
     next_url = serializers.CharField(allow_null=True)
+
+
+TICKET_PARAMETER = OpenApiParameter(
+    "ticket",
+    str,
+    OpenApiParameter.QUERY,
+    required=False,
+    description="the latest arrival ticket this user was given in this room (else the room's ticket cookie is read)",
+)
 
 
 def _status_body(room, result: services.RoomStatus) -> dict:
@@ -33,33 +54,70 @@ def _status_body(room, result: services.RoomStatus) -> dict:
     return RoomStatusOutputSerializer({**result.__dict__, "next_url": next_url}).data
 
 
+def _ticket(request: Request, room, explicit: str | None) -> str | None:
+    """The ticket a client sent: the one named in the request (a bad one is 400 ticket_invalid),
+    else the page's cookie (a bad one is ignored: it may be another account's)."""
+    if explicit:
+        tickets.ticket_read(token=explicit, room_id=room.pk, user_id=request.user.id)
+        return explicit
+    return ticket_cookie.read(request, room=room)
+
+
+def _answer(request: Request, room, result: services.RoomStatus) -> Response:
+    response = Response(_status_body(room, result))
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        ticket_cookie.keep(response, room=room, ticket=result.ticket)  # the page's script polls with the session
+    return response
+
+
 class RoomJoinApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    class InputSerializer(serializers.Serializer):
+        ticket = serializers.CharField(
+            required=False, help_text="your latest arrival ticket in this room, if you have one: keeps your place"
+        )
+
     @extend_schema(
-        request=None,
+        request=InputSerializer,
         responses={
             200: RoomStatusOutputSerializer,
+            400: error_response("malformed body, or ticket_invalid (forged, garbled, another user's or room's)"),
             404: error_response("no such room"),
             409: error_response("not_open, closed or sold_out"),
             429: rate_limited_response(),
         },
         parameters=[RETRY_AFTER],
-        summary="Join a room's queue (idempotent: a re-join keeps the place)",
+        summary="Join a room's queue (idempotent: a re-join keeps the place; a ticket brings a lost place back)",
     )
     def post(self, request: Request, slug: str) -> Response:
         room = selectors.room_get(slug=slug)
-        services.room_join(room_id=room.pk, user_id=request.user.id, client_ip=client_ip(request))
-        return Response(_status_body(room, services.room_status(room=room, user_id=request.user.id)))
+        explicit = None
+        if request.body.strip() not in (b"", b"{}"):
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            explicit = data.validated_data.get("ticket")
+        ticket = _ticket(request, room, explicit)
+        services.room_join(room_id=room.pk, user_id=request.user.id, client_ip=client_ip(request), ticket=ticket)
+        return _answer(request, room, services.room_status(room=room, user_id=request.user.id))
 
 
 class RoomStatusApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: RoomStatusOutputSerializer, 404: error_response("no such room")}, summary="My place")
+    @extend_schema(
+        parameters=[TICKET_PARAMETER],
+        responses={
+            200: RoomStatusOutputSerializer,
+            400: error_response("ticket_invalid (forged, garbled, another user's or room's)"),
+            404: error_response("no such room"),
+        },
+        summary="My place (a ticket brings a place the room lost back)",
+    )
     def get(self, request: Request, slug: str) -> Response:
         room = selectors.room_get(slug=slug)
-        return Response(_status_body(room, services.room_status(room=room, user_id=request.user.id)))
+        ticket = _ticket(request, room, request.query_params.get("ticket"))
+        return _answer(request, room, services.room_status(room=room, user_id=request.user.id, ticket=ticket))
 
 
 class RoomLeaveApi(APIView):

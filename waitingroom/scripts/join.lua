@@ -13,6 +13,9 @@
 --         when the pre-queue is on (a random order: fair against early bots)
 -- KEYS[7] the user's token bucket, KEYS[8] the client IP's (config:lib/token_bucket.lua)
 -- ARGV[4] "1" when KEYS[8] names the caller's IP, "" when the IP is unknown (no per-IP limit)
+-- ARGV[5] the score of the user's arrival ticket (signature checked by the caller), or "":
+--         the user goes back to that place, or keeps a better one (W8)
+-- ARGV[6] when the ticket's holder was last heard (ms)
 --
 -- Rate limits come first, before any other answer: every join spends a token
 -- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off), a
@@ -20,13 +23,14 @@
 -- burst; a script hammering gets "rate_limited"). Status polls spend nothing.
 --
 -- Every new arrival takes the next arrival number from `seq`; its score is
--- 2^52 + arrival after opening, draw * 2^27 + arrival in the pre-queue (see
+-- 2^52 + band * 2^27 + arrival after opening (the band: tenths of a second
+-- since opening), draw * 2^27 + arrival in the pre-queue (see
 -- lib/heartbeat.lua). A join is also a heartbeat.
 -- Returns {outcome, position, size, arrival score}: outcome "queued" |
 -- "prequeued" | "admitted" | "not_open" | "closed" | "sold_out" | "missing";
 -- {"rate_limited", ms until a token is there, 0, ""}: nothing changed.
 -- A pre-queue past 2^27 arrivals answers "not_open" (join at opening), a room
--- past 2^32 arrivals "closed".
+-- past 2^27 arrivals "closed".
 assert(#KEYS == 8, "join.lua takes 8 keys")
 
 -- include: config:lib/clock.lua
@@ -55,7 +59,11 @@ local expiry = redis.call("ZSCORE", KEYS[3], user)
 if expiry and tonumber(expiry) > now then
   return {"admitted", 0, redis.call("ZCARD", KEYS[2]), ""}
 end
-local opened = now >= tonumber(meta[2])
+local opens_at = tonumber(meta[2])
+local opened = now >= opens_at
+if ARGV[5] ~= "" then
+  place_restore(KEYS[1], KEYS[2], KEYS[4], user, ARGV[5], ARGV[6], now)
+end
 local score = redis.call("ZSCORE", KEYS[2], user)
 if not score then
   if not opened and meta[3] ~= "1" then
@@ -66,15 +74,14 @@ if not score then
     if arrival >= MAX_ARRIVALS then
       return {"closed", 0, 0, ""}
     end
-    score = ARRIVAL_BASE + arrival
+    score = arrival_score(KEYS[1], opens_at, now, arrival)
   else
-    if arrival >= PREQUEUE_SPAN then
+    if arrival >= MAX_ARRIVALS then
       return {"not_open", 0, 0, ""}
     end
-    score = (tonumber(ARGV[3]) % 33554432) * PREQUEUE_SPAN + arrival
+    score = (tonumber(ARGV[3]) % 33554432) * ARRIVAL_SPAN + arrival
   end
-  redis.call("ZADD", KEYS[2], score, user)
-  -- the score as a string: Lua numbers above 2^53 would lose digits as integers
+  redis.call("ZADD", KEYS[2], string.format("%.0f", score), user)
   score = redis.call("ZSCORE", KEYS[2], user)
 end
 heartbeat_windows(KEYS[1], KEYS[5], KEYS[6], now)

@@ -13,39 +13,74 @@
 -- meta fields: silence_ms (T, published from PostgreSQL), hb_start (when the
 -- current window began, ms) and hb_len (its length: T when it began).
 
--- Arrivals after opening score ARRIVAL_BASE + arrival: behind the pre-queue,
--- in order, never tied.
+-- Arrivals after opening score ARRIVAL_BASE + band * ARRIVAL_SPAN + arrival:
+-- behind the pre-queue, never tied. The band is the tenth of a second since
+-- opening the join came in (BAND_MS), so the line is ordered by arrival time
+-- first and arrival number second: arrival numbers come from `seq`, which a
+-- Redis failover to a replica that missed the last joins sets back, and the
+-- joins after such a failover get the numbers of the lost ones again, but in
+-- a later band, behind them (W8; docs/waitingroom.md, Failover).
 local ARRIVAL_BASE = 4503599627370496 -- 2^52
--- Before opening (pre-queue) the score is draw * PREQUEUE_SPAN + arrival, the
+local ARRIVAL_SPAN = 134217728 -- 2^27: arrival numbers stay below it
+local BAND_MS = 100
+local MAX_BAND = 33554431 -- 2^25 - 1 tenths of a second: 38.8 days; later joins share the last band
+-- Before opening (pre-queue) the score is draw * ARRIVAL_SPAN + arrival, the
 -- draw random below 2^25: a random order (a shared draw falls back to arrival
 -- order), still below ARRIVAL_BASE, and the arrival number stays readable.
-local PREQUEUE_SPAN = 134217728 -- 2^27
--- SETBIT offsets stop below 2^32 (a 512 MB bitmap): a room takes at most this
--- many arrivals over its Redis lifetime.
-local MAX_ARRIVALS = 4294967296 -- 2^32
+-- SETBIT offsets stay below 2^27 (a 16 MB bitmap): a room takes at most this
+-- many arrivals over its Redis lifetime, and a pre-queue as many.
+local MAX_ARRIVALS = ARRIVAL_SPAN
 
 local floor, byte, band, rshift = math.floor, string.byte, bit.band, bit.rshift
 
+-- Both kinds of score end in the arrival number (ARRIVAL_BASE is a multiple of the span).
 local function arrival_of(score)
-  score = tonumber(score)
-  if score >= ARRIVAL_BASE then
-    return score - ARRIVAL_BASE
+  return tonumber(score) % ARRIVAL_SPAN
+end
+
+-- The score of an arrival after opening at `now`: its band never goes back
+-- (meta `band` keeps the highest given, should the server clock step back).
+local function arrival_score(meta, opens_at, now, arrival)
+  local at = math.max(0, math.min(MAX_BAND, floor((now - opens_at) / BAND_MS)))
+  local highest = tonumber(redis.call("HGET", meta, "band") or "0")
+  if at > highest then
+    redis.call("HSET", meta, "band", at)
+  else
+    at = highest
   end
-  return score % PREQUEUE_SPAN
+  return ARRIVAL_BASE + at * ARRIVAL_SPAN + arrival
+end
+
+-- Put a user back at the place an arrival ticket names (its signature and
+-- owner checked by the caller; waitingroom/tickets.py), unless its holder was
+-- last heard a whole silence timeout ago (they may have been swept: W5) or
+-- the tick has served that place already (meta `served_upto`: the last score
+-- it popped). A lower score than the user holds wins (ZADD LT), a higher one
+-- changes nothing. `seq` is raised to the ticket's arrival number, so no later
+-- arrival takes it again. Returns true when the user stands there now.
+local function place_restore(meta, queue, seq, user, score, heard, now)
+  local kept = redis.call("HMGET", meta, "served_upto", "silence_ms")
+  if now - tonumber(heard) >= tonumber(kept[2]) then
+    return false
+  end
+  if kept[1] and tonumber(score) <= tonumber(kept[1]) then
+    return false
+  end
+  redis.call("ZADD", queue, "LT", score, user)
+  local arrival = arrival_of(score)
+  if arrival > tonumber(redis.call("GET", seq) or "0") then
+    redis.call("SET", seq, string.format("%.0f", arrival))
+  end
+  return true
 end
 
 -- The arrival numbers of a {member, score, member, score, ...} reply
 -- (ZRANGE ... WITHSCORES). The tick and the sweep run this over a thousand
--- rows at a time, so the loops in this file stay plain.
+-- rows at a time, so the loop stays plain.
 local function arrivals_of(rows)
   local arrivals = {}
   for i = 2, #rows, 2 do
-    local score = tonumber(rows[i])
-    if score >= ARRIVAL_BASE then
-      arrivals[i / 2] = score - ARRIVAL_BASE
-    else
-      arrivals[i / 2] = score % PREQUEUE_SPAN
-    end
+    arrivals[i / 2] = tonumber(rows[i]) % ARRIVAL_SPAN
   end
   return arrivals
 end
