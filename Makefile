@@ -16,7 +16,7 @@ test: $(VENV_STAMP)  ## the whole pytest suite against real PostgreSQL and Redis
 
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt scripts/venv.sh
+$(VENV_STAMP): requirements.txt requirements-dev.txt requirements-charts.txt scripts/venv.sh
 	@scripts/venv.sh
 	@touch $@
 
@@ -26,7 +26,7 @@ bench: $(BENCH_STAMP)  ## every benchmark (bench/run.py), then docs/benchmarks.m
 	@scripts/services.sh up
 	.venv/bin/python bench/run.py $(BENCH)
 
-$(BENCH_STAMP): $(VENV_STAMP) requirements-bench.txt
+$(BENCH_STAMP): $(VENV_STAMP) requirements-bench.txt requirements-charts.txt
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	@touch $@
 

@@ -52,8 +52,8 @@ SETUP_THREADS = 4  # claims of the setup overlap their round trips; not timed
 
 def campaign_with_pending_grants(*, label: str, user_ids: list[int]):
     """A published, open credit campaign whose every slot was claimed through the claim service."""
-    from coupons import services
     from coupons.models import Grant
+    from coupons.services import claims
 
     campaign = stack.campaign_create(slug=f"drain-{label}-{uuid.uuid4().hex[:8]}", quantity=len(user_ids))
 
@@ -62,17 +62,17 @@ def campaign_with_pending_grants(*, label: str, user_ids: list[int]):
             cursor.execute("SET synchronous_commit TO off")
         try:
             for user_id in chunk:
-                services.claim_create(campaign_id=campaign.pk, user_id=user_id)
+                claims.claim_create(campaign_id=campaign.pk, user_id=user_id)
         finally:
             connection.close()
 
-    held_back = services._drain_enqueue
-    services._drain_enqueue = lambda campaign_id: True  # the timed part starts the drain
+    held_back = claims.drain_enqueue
+    claims.drain_enqueue = lambda campaign_id: True  # the timed part starts the drain
     try:
         with ThreadPoolExecutor(max_workers=SETUP_THREADS) as pool:
             list(pool.map(claim_chunk, [user_ids[i::SETUP_THREADS] for i in range(SETUP_THREADS)]))
     finally:
-        services._drain_enqueue = held_back
+        claims.drain_enqueue = held_back
     pending = Grant.objects.filter(campaign=campaign, status=Grant.Status.PENDING).count()
     assert pending == len(user_ids), f"setup: {pending} pending grants for {len(user_ids)} claims"
     return campaign
@@ -195,8 +195,8 @@ def measure(*, label: str, workers: int, user_ids: list[int], logs: Path, per_gr
     from django.db.models import Max
 
     from coupons import redis as gate
-    from coupons import services
     from coupons.models import Grant
+    from coupons.services.claims import confirm_quietly
     from coupons.tasks import grant_transfer_task
 
     campaign = campaign_with_pending_grants(label=label, user_ids=user_ids)
@@ -219,7 +219,7 @@ def measure(*, label: str, workers: int, user_ids: list[int], logs: Path, per_gr
             last = Grant.objects.filter(campaign=campaign).order_by("-created_at").first()
             started = timezone.now()
             # What the last claim does after its commit: confirm its hold and ring the doorbell.
-            services._confirm_quietly(
+            confirm_quietly(
                 campaign_id=campaign.pk, hold=gate.Hold(last.slot, last.user_id, str(last.pk)), pending=True
             )
         wait_settled(campaign, expected=len(user_ids), timeout=300)

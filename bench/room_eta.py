@@ -49,10 +49,12 @@ def simulate(
     """Join everyone just before t0, then run second by second until every polling user is done."""
     from config import redis as fc_redis
     from waitingroom import redis as room_redis
-    from waitingroom import services
+    from waitingroom.services.admission import room_tick
+    from waitingroom.services.queue import room_join, room_status
+    from waitingroom.services.rooms import room_pause, room_resume
 
     for user_id in user_ids:
-        services.room_join(room_id=room.pk, user_id=user_id, now_ms=t0_ms - 500)
+        room_join(room_id=room.pk, user_id=user_id, now_ms=t0_ms - 500)
     run = EtaRun()
     next_poll = {user_id: 0 for user_id in user_ids if user_id not in silent}
     active_key = room_redis.RoomKeys.of(room.pk).active
@@ -61,16 +63,16 @@ def simulate(
             break
         run.seconds = second + 1
         if pause and second == pause[0]:
-            room = services.room_pause(room=room)
+            room = room_pause(room=room)
         if pause and second == pause[1]:
-            room = services.room_resume(room=room)
+            room = room_resume(room=room)
         now = t0_ms + second * 1000
-        services.room_tick(room=room, now_ms=now)
+        room_tick(room=room, now_ms=now)
         for member in fc_redis.client().zrange(active_key, 0, -1):
             run.admitted_at.setdefault(int(member), second)
         polled = now + POLL_OFFSET_MS
         for user_id in [u for u, at in next_poll.items() if at <= second]:
-            status = services.room_status(room=room, user_id=user_id, now_ms=polled)
+            status = room_status(room=room, user_id=user_id, now_ms=polled)
             run.polls += 1
             if status.outcome == "admitted":
                 run.claimed[user_id] = _use(campaign, user_id, status.access_pass, polled)
@@ -88,16 +90,14 @@ def simulate(
 def _use(campaign, user_id: int, access_pass: str, now_ms: int) -> str:
     """Claim with the pass; a room with no campaign protects a page: the page uses the pass."""
     from config.errors import ApplicationError
-    from coupons import services as coupon_services
-    from waitingroom import services
+    from coupons.services.claims import claim_create
+    from waitingroom.services.passes import pass_consume, pass_settle
 
     try:
         if campaign is None:
-            services.pass_settle(consumed=services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms))
+            pass_settle(consumed=pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms))
         else:
-            coupon_services.claim_create(
-                campaign_id=campaign.pk, user_id=user_id, access_pass=access_pass, now_ms=now_ms
-            )
+            claim_create(campaign_id=campaign.pk, user_id=user_id, access_pass=access_pass, now_ms=now_ms)
     except ApplicationError as error:
         return error.code
     return "granted"

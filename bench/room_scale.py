@@ -13,7 +13,7 @@ then measures:
   and `MEMORY USAGE` of each room key (exact, SAMPLES 0). The Redis server is
   shared, so used_memory also moves with other clients' writes: the sum of the
   room's keys is printed beside it as a cross-check.
-- the admission tick (services.room_tick, the production path) admitting
+- the admission tick (admission.room_tick, the production path) admitting
   exactly 1,000 users (rate = max_active = 1,000; `active` is emptied between
   ticks, as consumed passes would): its Redis time as the script measures it
   with the server clock (TIME at its start and end, returned as redis_us), so
@@ -53,13 +53,13 @@ from redis.exceptions import OutOfMemoryError  # noqa: E402
 from bench import stack  # noqa: E402
 from config import redis as fc_redis  # noqa: E402
 from waitingroom import redis as room_redis  # noqa: E402
-from waitingroom import services  # noqa: E402
 from waitingroom.models import WaitingRoom  # noqa: E402
+from waitingroom.services import admission, rooms  # noqa: E402
 
 ADMIT = 1_000
 SILENCE_SECONDS = 120
 CHUNK = 100_000  # script calls per batch (stack.batch_send writes them 20,000 at a time)
-SWEEP_BATCH = 1_000  # services.room_sweep_silent's default
+SWEEP_BATCH = 1_000  # admission.room_sweep_silent's default
 
 
 def main() -> None:
@@ -74,7 +74,7 @@ def main() -> None:
 
     client = fc_redis.client()
     opens = timezone.now() + timedelta(days=1)
-    room = WaitingRoom.objects.create(
+    room = rooms.room_create(
         slug=f"bench-room-scale-{int(time.time())}",
         title="bench: room at scale",
         max_active=ADMIT,
@@ -93,8 +93,8 @@ def main() -> None:
     )
     keys = room_redis.RoomKeys.of(room.pk)
     try:
-        client.delete(*keys.all())
-        services.room_publish(room=room)
+        client.delete(*keys.all())  # a queue left by an earlier run of a recreated database
+        rooms.room_publish(room=room)
         results = run(room, keys, client, args, t0=int(opens.timestamp() * 1000))
     finally:
         client.unlink(*keys.all())
@@ -152,11 +152,11 @@ def run(room: WaitingRoom, keys: room_redis.RoomKeys, client, args, *, t0: int) 
     for name in ("tick", "status", "join"):
         client.script_load(room_redis._script(name).script)
     second = polled + 1000
-    pressure = services.Pressure(pending_grants=0, latency_ms=0.0)  # measured elsewhere; not Redis time
+    pressure = admission.Pressure(pending_grants=0, latency_ms=0.0)  # measured elsewhere; not Redis time
     for _ in range(args.ticks):
         client.delete(keys.active)  # the admitted used their passes
         second += 1000
-        usec, result = redis_usec(client, lambda s=second: services.room_tick(room=room, now_ms=s, pressure=pressure))
+        usec, result = redis_usec(client, lambda s=second: admission.room_tick(room=room, now_ms=s, pressure=pressure))
         assert (result.admitted, result.dropped) == (ADMIT, 0), result
         tick_us.append(result.redis_us)
         if usec is not None:

@@ -192,10 +192,10 @@ def room_create(*, slug: str, title: str, **fields):
 
     from django.utils import timezone
 
-    from waitingroom import services
     from waitingroom.models import WaitingRoom
+    from waitingroom.services import rooms
 
-    room = WaitingRoom.objects.create(
+    return rooms.room_create(
         slug=slug,
         title=title,
         opens_at=timezone.now() - timedelta(minutes=1),
@@ -206,8 +206,6 @@ def room_create(*, slug: str, title: str, **fields):
         rate_ip_burst=0,
         **fields,
     )
-    services.room_publish(room=room)
-    return room
 
 
 def campaign_create(*, slug: str, quantity: int, amount: int = 10):
@@ -220,11 +218,11 @@ def campaign_create(*, slug: str, quantity: int, amount: int = 10):
 
     from django.utils import timezone
 
-    from coupons import services
     from coupons.models import Campaign
+    from coupons.services import campaigns
 
     now = timezone.now()
-    campaign = Campaign.objects.create(
+    campaign = campaigns.campaign_create(
         slug=slug,
         title=f"Bench {slug}",
         quantity=quantity,
@@ -233,7 +231,7 @@ def campaign_create(*, slug: str, quantity: int, amount: int = 10):
         closes_at=now + timedelta(days=1),
         rate_ip_burst=0,
     )
-    services.campaign_publish(campaign=campaign)
+    campaigns.campaign_publish(campaign=campaign)
     return Campaign.objects.get(pk=campaign.pk)
 
 

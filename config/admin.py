@@ -49,7 +49,7 @@ class AdminLoginForm(RateLimitedFormMixin, AdminAuthenticationForm):
 
 
 class FirstcomeAdminSite(admin.AdminSite):
-    """The admin site: its front page links the live dashboard (config/dashboard.py), and its login
+    """The admin site: its front page links the live dashboard (operations/dashboard.py), and its login
     answers 429 when the login buckets are empty (the login form says so: accounts/forms.py)."""
 
     index_template = "admin/firstcome_index.html"

@@ -28,14 +28,14 @@ urlpatterns = [
     path("", include("ranking.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.metrics, name="metrics"),
+    # the staff dashboard (admin/dashboard/, before the admin's catch-all patterns) and /metrics
+    path("", include("operations.urls")),
     path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher's POST
     # The pages' JavaScript strings in the reader's language (from the cookie); the URL
     # carries the language (?v=ko) so the browser's cache never serves the other one,
     # and "private" keeps shared caches from storing one language for everybody.
     path("jsi18n/", cache_control(private=True, max_age=3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
-    path("admin/dashboard/", include("config.dashboard")),  # before the admin's catch-all patterns
     path("admin/", admin.site.urls),
 ]
 

@@ -8,8 +8,13 @@ from django.utils.translation import gettext_lazy as _
 
 from config.admin import RateLimitFieldsAdmin, apply_each
 from config.errors import ApplicationError
-from coupons import seats, selectors, services
+from coupons import selectors
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
+from coupons.seats.services import seat_map_generate
+from coupons.services.campaigns import campaign_cancel, campaign_close, campaign_open_now, campaign_publish
+from coupons.services.gate import campaign_gate_publish
+from coupons.services.grants import grant_redrive
+from coupons.services.reconcile import campaign_reconcile
 
 TERMS = ("kind", "allocation", "quantity", "amount", "coupon_valid_days", "opens_at", "closes_at")
 
@@ -83,7 +88,7 @@ class CampaignAdmin(RateLimitFieldsAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        services.campaign_gate_publish(campaign=obj)  # new rate limits apply from the next claim
+        campaign_gate_publish(campaign=obj)  # new rate limits apply from the next claim
 
     @admin.display(description=_("claimed"), ordering="n_claimed")
     def claimed(self, obj):
@@ -123,24 +128,24 @@ class CampaignAdmin(RateLimitFieldsAdmin):
 
     @admin.action(description=_("Publish (freeze terms, open at opens_at)"), permissions=["change"])
     def publish(self, request, queryset):
-        apply_each(self, request, queryset, lambda c: services.campaign_publish(campaign=c), _("Published"))
+        apply_each(self, request, queryset, lambda c: campaign_publish(campaign=c), _("Published"))
 
     @admin.action(description=_("Open now"), permissions=["change"])
     def open_now(self, request, queryset):
-        apply_each(self, request, queryset, lambda c: services.campaign_open_now(campaign=c), _("Opened"))
+        apply_each(self, request, queryset, lambda c: campaign_open_now(campaign=c), _("Opened"))
 
     @admin.action(description=_("Close (stop claims now)"), permissions=["change"])
     def close(self, request, queryset):
-        apply_each(self, request, queryset, lambda c: services.campaign_close(campaign=c), _("Closed"))
+        apply_each(self, request, queryset, lambda c: campaign_close(campaign=c), _("Closed"))
 
     @admin.action(description=_("Cancel"), permissions=["change"])
     def cancel(self, request, queryset):
-        apply_each(self, request, queryset, lambda c: services.campaign_cancel(campaign=c), _("Cancelled"))
+        apply_each(self, request, queryset, lambda c: campaign_cancel(campaign=c), _("Cancelled"))
 
     @admin.action(description=_("Reconcile Redis with the database"), permissions=["change"])
     def reconcile(self, request, queryset):
         for campaign in queryset.filter(status__in=Campaign.PUBLISHED):
-            report = services.campaign_reconcile(campaign=campaign, fix=True)
+            report = campaign_reconcile(campaign=campaign, fix=True)
             level = messages.WARNING if report.drifted else messages.SUCCESS
             self.message_user(
                 request,
@@ -165,7 +170,7 @@ class CampaignAdmin(RateLimitFieldsAdmin):
         if form.is_valid():
             for campaign in queryset:
                 try:
-                    count = seats.seat_map_generate(
+                    count = seat_map_generate(
                         campaign=campaign,
                         rows=form.cleaned_data["rows"],
                         seats_per_row=form.cleaned_data["seats_per_row"],
@@ -190,7 +195,7 @@ class CampaignAdmin(RateLimitFieldsAdmin):
     @admin.action(description=_("Re-drive stuck pending grants"), permissions=["change"])
     def redrive_stuck(self, request, queryset):
         ids = Grant.objects.filter(campaign__in=queryset, status=Grant.Status.PENDING).values_list("id", flat=True)
-        count = services.grant_redrive(grant_ids=[str(i) for i in ids])
+        count = grant_redrive(grant_ids=[str(i) for i in ids])
         self.message_user(request, _("Re-enqueued %(count)d pending grant(s).") % {"count": count}, messages.SUCCESS)
 
 
@@ -211,7 +216,7 @@ class GrantAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Re-drive the selected pending grants"), permissions=["redrive"])
     def redrive(self, request, queryset):
         ids = queryset.filter(status=Grant.Status.PENDING).values_list("id", flat=True)
-        count = services.grant_redrive(grant_ids=[str(i) for i in ids])
+        count = grant_redrive(grant_ids=[str(i) for i in ids])
         self.message_user(request, _("Re-enqueued %(count)d pending grant(s).") % {"count": count}, messages.SUCCESS)
 
 

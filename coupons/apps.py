@@ -7,8 +7,10 @@ class CouponsConfig(AppConfig):
     verbose_name = _("Coupons")
 
     def ready(self) -> None:
-        from coupons.selectors import campaign_stock_for_room
-        from waitingroom.stock import stock_provider_register
+        from coupons.providers import RoomCampaigns
+        from coupons.services.rankings import CampaignRankingSource
+        from ranking.feed import source_register
+        from waitingroom.protected import provider_register
 
-        # The waiting room caps admission by what its campaign can still give (W6).
-        stock_provider_register(campaign_stock_for_room)
+        provider_register(RoomCampaigns())
+        source_register(CampaignRankingSource())

@@ -1,8 +1,14 @@
-"""Domain errors of the coupons app, each with a stable code and status."""
+"""Domain errors of the coupons app, each with a stable code and status, and what the gate's
+script outcomes mean as errors (raise_for_outcome)."""
+
+from typing import NoReturn
 
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
+from config.ratelimit import RateLimited
+from waitingroom.errors import AdmissionRequired
+from waitingroom.selectors import room_for_campaign, room_url
 
 
 class CampaignNotFound(ApplicationError):
@@ -67,12 +73,6 @@ class ClaimInProgress(ApplicationError):
         return cls(extra={"retry_after": seconds}, headers={"Retry-After": str(seconds)})
 
 
-class CampaignTermsFrozen(ApplicationError):
-    code = "terms_frozen"
-    status_code = 409
-    default_detail = _("The campaign is published: its terms are read-only.")
-
-
 class InvalidTransition(ApplicationError):
     code = "invalid_transition"
     status_code = 409
@@ -101,6 +101,66 @@ class GrantNotFound(ApplicationError):
     code = "not_found"
     status_code = 404
     default_detail = _("No such grant.")
+
+
+class SeatTaken(ApplicationError):
+    code = "seat_taken"
+    status_code = 409
+    default_detail = _("Someone else holds or bought this seat.")
+
+
+class NoSuchSeat(ApplicationError):
+    code = "not_found"
+    status_code = 404
+    default_detail = _("No such seat.")
+
+
+class HoldInvalid(ApplicationError):
+    code = "hold_expired"
+    status_code = 409
+    default_detail = _("Your hold has expired or was replaced; pick the seat again.")
+
+
+class StaleToken(ApplicationError):
+    code = "stale_token"
+    status_code = 409
+    default_detail = _("This hold is older than the seat's last sale; it cannot confirm.")
+
+
+class InsufficientFunds(ApplicationError):
+    code = "insufficient_funds"
+    status_code = 409
+    default_detail = _("Your wallet cannot pay for this seat; nothing was charged.")
+
+
+class AlreadyBooked(ApplicationError):
+    code = "already_booked"
+    status_code = 409
+    default_detail = _("You already have a seat for this event.")
+
+
+def raise_for_outcome(*, outcome: str, campaign_id: int, retry_after_ms: int = 0, room_slug: str = "") -> NoReturn:
+    """The error a refusal of claim.lua or seat_hold.lua stands for.
+
+    An outcome no branch knows (after a rebuild, "missing" still) is 404: the
+    campaign has no gate because there is no such published campaign.
+    """
+    if outcome == "rate_limited":
+        raise RateLimited.after(retry_after_ms)
+    if outcome in REJECTIONS:
+        raise REJECTIONS[outcome]()
+    if outcome == "admission_required":
+        if not room_slug:  # seat_hold.lua does not name the room: look it up (the rare answer)
+            room = room_for_campaign(campaign_id=campaign_id)
+            room_slug = room.slug if room else ""
+        raise AdmissionRequired(extra={"room_url": room_url(slug=room_slug)} if room_slug else {})
+    if outcome == "choose_seat":
+        raise ChooseSeat()
+    if outcome == "seat_taken":
+        raise SeatTaken()
+    if outcome == "no_seat":
+        raise NoSuchSeat()
+    raise CampaignNotFound()
 
 
 class TransferError(Exception):

@@ -19,7 +19,7 @@ SLUG_MAP_KEY = "campaigns:slugs"
 @dataclass(frozen=True)
 class GateKeys:
     meta: str
-    next: str
+    next: str  # first-free: the highest slot handed out; chosen seats: how many were sold (seats_sold)
     free: str
     holders: str
     leases: str
@@ -37,6 +37,12 @@ class GateKeys:
     @classmethod
     def of(cls, campaign_id: int) -> "GateKeys":
         return _gate_keys(fc_redis.key(f"{{camp:{campaign_id}}}"))
+
+    @property
+    def seats_sold(self) -> str:
+        """The seats' sold counter: the `next` key itself, so remaining.lua's quantity − next + free
+        answers for both allocations (a seat campaign has no free list)."""
+        return self.next
 
     def all(self) -> tuple[str, ...]:
         """Every key a rebuild replaces (the fence counter is only ever raised, never reset;
@@ -62,12 +68,43 @@ def _gate_keys(base: str) -> GateKeys:
     return GateKeys(*(f"{base}:{name}" for name in (*names, *more)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClaimResult:
     outcome: str  # accepted | duplicate | in_flight | sold_out | not_open | closed | cancelled | missing | rate_limited
-    slot: int  # for rate_limited: the ms until the buckets have a token again
-    grant_id: str
-    remaining: int
+    # | choose_seat | admission_required
+    slot: int = 0  # accepted, duplicate, in_flight: the user's slot
+    grant_id: str = ""  # accepted, duplicate, in_flight: the grant the slot is held for
+    remaining: int = 0
+    retry_after_ms: int = 0  # rate_limited: the ms until the buckets have a token again
+    room_slug: str = ""  # admission_required: the room in front of the campaign
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateMeta:
+    """The gate's meta hash: every field claim.lua and seat_hold.lua read (their headers list
+    these names), built in one place (coupons/services/gate.py) and written here."""
+
+    state: str  # live | closed | cancelled (the window decides the rest, by the Redis clock)
+    opens_at_ms: int
+    closes_at_ms: int
+    quantity: int
+    room: str  # id of the waiting room in front, or ""
+    room_slug: str
+    allocation: str  # first_free | chosen
+    rate_limits: dict[str, int | float]  # rl_user_burst, rl_user_rate, rl_ip_burst, rl_ip_rate (config/ratelimit.py)
+
+    def fields(self) -> dict[str, str | int | float]:
+        """The hash as Redis holds it (HSET mapping)."""
+        return {
+            "state": self.state,
+            "opens_at_ms": self.opens_at_ms,
+            "closes_at_ms": self.closes_at_ms,
+            "quantity": self.quantity,
+            "room": self.room,
+            "room_slug": self.room_slug,
+            "allocation": self.allocation,
+            **self.rate_limits,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,7 +132,7 @@ def _script(name: str) -> Script:
     return fc_redis.client().register_script(fc_redis.script_source("coupons", name))
 
 
-def _text(value: bytes | str | int) -> str | int:
+def text(value: bytes | str | int) -> str | int:
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -134,8 +171,14 @@ def claim(
         ],
         client=fc_redis.client(),
     )
-    outcome, slot, grant, remaining = (_text(v) for v in reply)
-    return ClaimResult(str(outcome), int(slot), str(grant), int(remaining))
+    outcome, slot, grant, remaining = (text(v) for v in reply)
+    outcome, slot, grant, remaining = str(outcome), int(slot), str(grant), int(remaining)
+    # claim.lua's reply is positional and reuses two places (its header says which); the result names them.
+    if outcome == "rate_limited":
+        return ClaimResult(outcome=outcome, retry_after_ms=slot, remaining=remaining)
+    if outcome == "admission_required":
+        return ClaimResult(outcome=outcome, room_slug=grant, remaining=remaining)
+    return ClaimResult(outcome=outcome, slot=slot, grant_id=grant, remaining=remaining)
 
 
 def release(
@@ -192,16 +235,16 @@ def leases_expired(*, campaign_id: int, now_ms: int, limit: int = 500) -> list[H
     return [Hold.from_lease(m) for m in members]
 
 
-def meta_set(*, campaign_id: int, **fields: str | int) -> bool:
-    """Update fields of an existing gate's meta; False if the gate is missing (rebuild instead)."""
-    args = [item for pair in fields.items() for item in pair]
+def meta_set(*, campaign_id: int, meta: GateMeta) -> bool:
+    """Update an existing gate's meta; False if the gate is missing (rebuild instead)."""
+    args = [item for pair in meta.fields().items() for item in pair]
     updated = _script("meta_update")(keys=[GateKeys.of(campaign_id).meta], args=args, client=fc_redis.client())
     return bool(updated)
 
 
 def meta_get(*, campaign_id: int) -> dict[str, str]:
     raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).meta)
-    return {_text(k): _text(v) for k, v in raw.items()}
+    return {text(k): text(v) for k, v in raw.items()}
 
 
 @dataclass(frozen=True)
@@ -243,68 +286,16 @@ def doorbell_clear(*, campaign_id: int) -> None:
     fc_redis.client().delete(GateKeys.of(campaign_id).doorbell)
 
 
-@dataclass(frozen=True)
-class GateState:
-    """A full gate state, as rebuilt from PostgreSQL."""
-
-    state: str
-    opens_at_ms: int
-    closes_at_ms: int
-    quantity: int
-    room: str  # id of the waiting room in front, or ""
-    room_slug: str
-    allocation: str
-    rate_limits: dict[str, int | float]  # the meta's rl_* fields (config/ratelimit.py)
-    sold_seats: list[int]
-    next: int
-    free: list[int]
-    holds: list[Hold]
-    lease_deadline_ms: dict[str, int]  # lease member -> deadline, for the holds still pending
-
-
-def gate_write(*, campaign_id: int, gate: GateState) -> None:
-    """Replace the campaign's gate state in one MULTI; meta goes last so claims wait for all of it."""
-    keys = GateKeys.of(campaign_id)
-    pipe = fc_redis.client().pipeline(transaction=True)
-    pipe.delete(*keys.all())
-    if gate.next:
-        pipe.set(keys.next, gate.next)
-    for start in range(0, len(gate.free), 5000):
-        pipe.rpush(keys.free, *gate.free[start : start + 5000])
-    for start in range(0, len(gate.holds), 5000):
-        chunk = gate.holds[start : start + 5000]
-        pipe.hset(keys.holders, mapping={h.user_id: f"{h.slot}:{h.grant_id}" for h in chunk})
-    leases = list(gate.lease_deadline_ms.items())
-    for start in range(0, len(leases), 5000):
-        pipe.zadd(keys.leases, dict(leases[start : start + 5000]))
-    pipe.hset(
-        keys.meta,
-        mapping={
-            "state": gate.state,
-            "opens_at_ms": gate.opens_at_ms,
-            "closes_at_ms": gate.closes_at_ms,
-            "quantity": gate.quantity,
-            "room": gate.room,
-            "room_slug": gate.room_slug,
-            "allocation": gate.allocation,
-            **gate.rate_limits,
-        },
-    )
-    if gate.sold_seats:
-        pipe.hset(keys.seats, mapping={slot: "sold" for slot in gate.sold_seats})
-    pipe.execute()
-
-
-def _hold_of(value: bytes | str | None, user_id: int) -> Hold | None:
+def hold_parse(value: bytes | str | None, user_id: int) -> Hold | None:
     if value is None:
         return None
-    slot, grant_id = _text(value).split(":", 1)
+    slot, grant_id = text(value).split(":", 1)
     return Hold(int(slot), user_id, grant_id)
 
 
 def holder_of(*, campaign_id: int, user_id: int) -> Hold | None:
     """The user's hold in this campaign, if Redis has one (one HGET)."""
-    return _hold_of(fc_redis.client().hget(GateKeys.of(campaign_id).holders, user_id), user_id)
+    return hold_parse(fc_redis.client().hget(GateKeys.of(campaign_id).holders, user_id), user_id)
 
 
 def hold_state(*, campaign_id: int, user_id: int) -> tuple[Hold | None, str | None]:
@@ -314,81 +305,13 @@ def hold_state(*, campaign_id: int, user_id: int) -> tuple[Hold | None, str | No
     pipe.hget(keys.holders, user_id)
     pipe.hget(keys.provisional, user_id)
     held, mark = pipe.execute()
-    return _hold_of(held, user_id), None if mark is None else str(_text(mark))
+    return hold_parse(held, user_id), None if mark is None else str(text(mark))
 
 
 def room_of(*, campaign_id: int) -> str | None:
     """Id of the waiting room in front of the campaign ("" for none), or None when the gate is missing."""
     value = fc_redis.client().hget(GateKeys.of(campaign_id).meta, "room")
-    return None if value is None else str(_text(value))
-
-
-def gate_read_holds(*, campaign_id: int) -> dict[int, Hold]:
-    """Every hold in Redis by user id (O(claims))."""
-    raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).holders)
-    return {int(user): _hold_of(value, int(user)) for user, value in raw.items()}
-
-
-@dataclass(frozen=True)
-class GateSnapshot:
-    """The keys of a first-free gate that a drift check compares, read in one MULTI (one instant).
-
-    Holds stay raw text ("<slot>:<grant id>" by user id as text): a check
-    compares ten thousands of them, and parsing each into a Hold would cost more
-    than the read.
-    """
-
-    meta: dict[str, str]
-    next: int
-    free: list[int]
-    holders: dict[str, str]  # user id -> "<slot>:<grant id>"
-    provisional: dict[str, str]  # user id -> grant id of a hold not yet known to be committed
-
-
-def gate_snapshot(*, campaign_id: int) -> GateSnapshot:
-    """O(claims): for drift checks, never on a claim's path."""
-    keys = GateKeys.of(campaign_id)
-    pipe = fc_redis.client().pipeline(transaction=True)
-    pipe.hgetall(keys.meta)
-    pipe.get(keys.next)
-    pipe.lrange(keys.free, 0, -1)
-    pipe.hgetall(keys.holders)
-    pipe.hgetall(keys.provisional)
-    meta, taken, free, holders, provisional = pipe.execute()
-    return GateSnapshot(
-        meta={_text(k): _text(v) for k, v in meta.items()},
-        next=int(taken or 0),
-        free=[int(slot) for slot in free],
-        holders={user.decode(): value.decode() for user, value in holders.items()},
-        provisional={user.decode(): grant.decode() for user, grant in provisional.items()},
-    )
-
-
-def holders_now(*, campaign_id: int, user_ids: list[str]) -> dict[str, str | None]:
-    """The raw holds of these users now (one HMGET), for a drift check's second look."""
-    if not user_ids:
-        return {}
-    values = fc_redis.client().hmget(GateKeys.of(campaign_id).holders, user_ids)
-    return {user: None if value is None else _text(value) for user, value in zip(user_ids, values, strict=True)}
-
-
-def lease_deadlines(*, campaign_id: int, members: list[str]) -> dict[str, int]:
-    """Deadlines of these leases (one ZMSCORE); a missing lease is absent."""
-    if not members:
-        return {}
-    scores = fc_redis.client().zmscore(GateKeys.of(campaign_id).leases, members)
-    return {member: int(score) for member, score in zip(members, scores, strict=True) if score is not None}
-
-
-def gate_exists(*, campaign_id: int) -> bool:
-    return bool(fc_redis.client().exists(GateKeys.of(campaign_id).meta))
-
-
-def rebuild_lock(*, campaign_id: int, timeout_s: float = 30.0, wait_s: float = 10.0):
-    """A Redis lock so one process rebuilds a lost gate while claims wait."""
-    return fc_redis.client().lock(
-        GateKeys.of(campaign_id).rebuild_lock, timeout=timeout_s, blocking_timeout=wait_s, sleep=0.02
-    )
+    return None if value is None else str(text(value))
 
 
 def slug_lookup(slug: str) -> int | None:
@@ -400,97 +323,6 @@ def slug_remember(slug: str, campaign_id: int) -> None:
     fc_redis.client().hset(fc_redis.key(SLUG_MAP_KEY), slug, campaign_id)
 
 
-# --- seats (allocation = chosen) ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeatHoldResult:
-    outcome: str  # held | seat_taken | no_seat | not_open | closed | cancelled | missing | rate_limited
-    token: int  # for rate_limited: the ms until the buckets have a token again
-    expiry_ms: int
-
-
-def seat_hold(
-    *,
-    campaign_id: int,
-    user_id: int,
-    slot: int,
-    hold_ms: int,
-    session_ms: int,
-    room_id: int | None = None,
-    now_ms: int | None = None,
-    client_ip: str | None = None,
-) -> SeatHoldResult:
-    keys = GateKeys.of(campaign_id)
-    user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
-    outcome, token, expiry = _script("seat_hold")(
-        keys=[
-            keys.meta,
-            keys.seats,
-            keys.seat_holder,
-            keys.fence,
-            keys.seat_holds,
-            keys.seat_session,
-            user_bucket,
-            ip_bucket,
-            keys.stats,
-        ],
-        args=[
-            user_id,
-            slot,
-            hold_ms,
-            "" if now_ms is None else now_ms,
-            "" if room_id is None else room_id,
-            session_ms,
-            by_ip,
-        ],
-        client=fc_redis.client(),
-    )
-    return SeatHoldResult(str(_text(outcome)), int(token), int(expiry))
-
-
-def seat_check(*, campaign_id: int, user_id: int, slot: int, token: int, now_ms: int | None = None) -> str:
-    """ "ok" | "sold" | "not_holder" | "expired"."""
-    reply = _script("seat_check")(
-        keys=[GateKeys.of(campaign_id).seats],
-        args=[user_id, slot, token, "" if now_ms is None else now_ms],
-        client=fc_redis.client(),
-    )
-    return str(_text(reply))
-
-
-def seat_settle(*, campaign_id: int, action: str, slot: int, user_id: int, token: int | str) -> bool:
-    keys = GateKeys.of(campaign_id)
-    changed = _script("seat_settle")(
-        keys=[keys.seats, keys.seat_holder, keys.seat_holds, keys.next],
-        args=[action, slot, user_id, token],
-        client=fc_redis.client(),
-    )
-    return bool(changed)
-
-
-def seat_sweep(*, campaign_id: int, batch: int, now_ms: int | None = None) -> int:
-    keys = GateKeys.of(campaign_id)
-    args = ["" if now_ms is None else now_ms, batch]
-    keys_used = [keys.seats, keys.seat_holder, keys.seat_holds, keys.seat_session]
-    return int(_script("seat_sweep")(keys=keys_used, args=args, client=fc_redis.client()))
-
-
-def seat_states(*, campaign_id: int) -> dict[int, str]:
-    """slot -> "sold" | "held:<user>:<token>:<expiry>" for every seat Redis knows about."""
-    raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).seats)
-    return {int(_text(k)): str(_text(v)) for k, v in raw.items()}
-
-
-def fence_raise(*, campaign_id: int, at_least: int) -> None:
-    """Move the fencing counter up to at least this value (never down)."""
-    client = fc_redis.client()
-    key = GateKeys.of(campaign_id).fence
-    current = int(client.get(key) or 0)
-    if current < at_least:
-        client.incrby(key, at_least - current)
-
-
 def stats_many(campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Each campaign's answers by outcome so far (claim.lua's, and seat_hold.lua's as "hold:<outcome>")."""
     ids = list(campaign_ids)
@@ -499,7 +331,7 @@ def stats_many(campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         pipe.hgetall(GateKeys.of(campaign_id).stats)
     replies = pipe.execute() if ids else []
     return {
-        campaign_id: {_text(field): int(count) for field, count in reply.items()}
+        campaign_id: {text(field): int(count) for field, count in reply.items()}
         for campaign_id, reply in zip(ids, replies, strict=True)
     }
 

@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from coupons import redis as gate
 from coupons.errors import CampaignNotFound, GrantNotFound
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Wallet
-from waitingroom.stock import CampaignStock
+from waitingroom.protected import CampaignStock
 
 # slug -> id of published campaigns; a published campaign's slug never changes
 # and it is never deleted, so this per-process memo needs no invalidation.
@@ -61,8 +61,8 @@ def campaign_remaining(*, campaign: Campaign) -> int:
     return max(value, 0)
 
 
-def campaign_stock_for_room(campaign_id: int) -> CampaignStock:
-    """The campaign as its waiting room sees it (waitingroom/stock.py): ended, and the slots left
+def campaign_stock_for_room(*, campaign_id: int) -> CampaignStock:
+    """The campaign as its waiting room sees it (waitingroom/protected.py): ended, and the slots left
     of a first-come stock (a seat campaign's stock is its seat map: no cap)."""
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None or campaign.status in (Campaign.Status.CLOSED, Campaign.Status.CANCELLED):
@@ -70,6 +70,10 @@ def campaign_stock_for_room(campaign_id: int) -> CampaignStock:
     if campaign.allocation == Campaign.Allocation.CHOSEN:
         return CampaignStock(ended=False, remaining=None)
     return CampaignStock(ended=False, remaining=campaign_remaining(campaign=campaign))
+
+
+def campaign_pending_grants(*, campaign_id: int) -> int:
+    return Grant.objects.filter(campaign_id=campaign_id, status=Grant.Status.PENDING).count()
 
 
 def campaign_remaining_many(*, campaigns: list[Campaign]) -> dict[int, int]:

@@ -1,30 +1,24 @@
-"""The HTTP spike behind `manage.py simulate_spike`: many keep-alive clients claiming at once, every answer timed.
-
-Plain threads on `http.client` connections: on a shared two-core machine the
-client's own CPU per request is what the server loses, and the standard
-library's client spent about 0.25 s of CPU per 1,000 claims where a
-`requests.Session` per thread spent 0.9 s (measured: docs/cli.md).
-"""
+"""The spike behind `manage.py simulate_spike`: many keep-alive clients claiming at once, every answer timed
+(the load driver is config/http_load.py), summed up and drawn as a chart (with requirements-charts.txt)."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import math
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from config.http_load import NO_ANSWER, Call, Result, fire
 
 # Outcomes in the order the summary and the chart show them.
 ACCEPTED, DUPLICATE, SOLD_OUT, CONNECTION_ERROR = "accepted", "duplicate", "sold_out", "connection_error"
+CHARTS_INSTALL = "pip install -r requirements-charts.txt"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     at: float  # seconds from the start of the spike to the answer
     latency: float  # seconds
@@ -32,17 +26,15 @@ class Answer:
     outcome: str
 
 
-def outcome_of(status: int, body: bytes) -> str:
+def outcome_of(result: Result) -> str:
     """accepted / duplicate for 202 / 200, else the error's stable `code`, else `http_<status>`."""
-    if status == 202:
+    if result.status == NO_ANSWER:
+        return CONNECTION_ERROR
+    if result.status == 202:
         return ACCEPTED
-    if status == 200:
+    if result.status == 200:
         return DUPLICATE
-    try:
-        code = json.loads(body).get("code")
-    except (ValueError, AttributeError):
-        code = None
-    return code if isinstance(code, str) and code else f"http_{status}"
+    return result.code or f"http_{result.status}"
 
 
 @dataclass
@@ -51,34 +43,6 @@ class Live:
 
     done: int = 0
     outcomes: Counter = field(default_factory=Counter)
-
-
-class HttpClient:
-    """One keep-alive connection; a request that finds it closed by the server is sent once more on a new one."""
-
-    def __init__(self, base_url: str, timeout: float) -> None:
-        parts = urlsplit(base_url)
-        self._host, self._port, self._timeout = parts.hostname, parts.port or 80, timeout
-        self._conn = self._connect()
-
-    def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-
-    def request(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        for attempt in range(2):
-            try:
-                self._conn.request(method, path, headers=headers)
-                response = self._conn.getresponse()
-                return response.status, response.read()
-            except (OSError, http.client.HTTPException):
-                self._conn.close()
-                self._conn = self._connect()
-                if attempt == 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 def spike_fire(
@@ -94,49 +58,34 @@ def spike_fire(
 ) -> tuple[list[Answer], float]:
     """POST `path` `requests` times from `concurrency` clients, each time as a user drawn at random
     from `tokens` (so users repeat: retries and double clicks). Returns every answer and the duration."""
-    live = Live()
-    lock = threading.Lock()
-    issued = 0
-    answers: list[list[Answer]] = [[] for _ in range(concurrency)]
+    rng = random.Random(seed)
+    calls = [Call("POST", path, rng.choice(tokens)) for _ in range(requests)]
+
+    def tick(so_far: list[Result], elapsed: float) -> None:
+        on_tick(Live(len(so_far), Counter(outcome_of(r) for r in so_far)), elapsed)
+
     started = time.perf_counter()
-
-    def client(index: int) -> None:
-        nonlocal issued
-        rng = random.Random(None if seed is None else seed * 1000 + index)
-        http_client = HttpClient(base_url, timeout)
-        mine = answers[index]
-        try:
-            while True:
-                with lock:
-                    if issued >= requests:
-                        return
-                    issued += 1
-                headers = {"Authorization": f"Bearer {rng.choice(tokens)}", "Accept": "application/json"}
-                sent = time.perf_counter()
-                try:
-                    status, body = http_client.request("POST", path, headers)
-                    outcome = outcome_of(status, body)
-                except (OSError, http.client.HTTPException):
-                    status, outcome = 0, CONNECTION_ERROR
-                now = time.perf_counter()
-                mine.append(Answer(at=now - started, latency=now - sent, status=status, outcome=outcome))
-                with lock:
-                    live.done += 1
-                    live.outcomes[outcome] += 1
-        finally:
-            http_client.close()
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    while alive := [thread for thread in threads if thread.is_alive()]:
-        if on_tick is not None:
-            with lock:
-                snapshot = Live(live.done, Counter(live.outcomes))
-            on_tick(snapshot, time.perf_counter() - started)
-        alive[0].join(0.25)
+    results = fire(
+        base_url, calls, concurrency=concurrency, timeout=timeout, attempts=2, on_tick=tick if on_tick else None
+    )
     seconds = time.perf_counter() - started
-    return sorted((a for own in answers for a in own), key=lambda a: a.at), seconds
+    answers = sorted(
+        (
+            Answer(at=r.sent_at + r.latency, latency=r.latency, status=r.status, outcome=outcome_of(r))
+            for r in results
+        ),
+        key=lambda a: a.at,
+    )
+    return answers, seconds
+
+
+def chart_missing() -> str | None:
+    """How to get the chart when its library is not installed (None: it is)."""
+    try:
+        import matplotlib  # noqa: F401 - only the chart needs it
+    except ImportError:
+        return CHARTS_INSTALL
+    return None
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:

@@ -6,8 +6,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from coupons import services
 from coupons.errors import TransientTransferError
+from coupons.seats.services import seats_sweep
+from coupons.services import campaigns, drain, grants, reconcile, sweeper
 
 
 @shared_task(
@@ -23,7 +24,7 @@ from coupons.errors import TransientTransferError
     max_retries=settings.GRANT_MAX_RETRIES,
 )
 def grant_transfer_task(self, grant_id: str) -> str:
-    return services.grant_transfer(grant_id=grant_id, final_attempt=self.request.retries >= self.max_retries)
+    return grants.grant_transfer(grant_id=grant_id, final_attempt=self.request.retries >= self.max_retries)
 
 
 @shared_task(
@@ -40,26 +41,24 @@ def grant_transfer_task(self, grant_id: str) -> str:
 )
 def grant_drain_task(self, campaign_id: int) -> dict:
     """Deliver a campaign's pending grants in batches (one message per ring, not per grant)."""
-    return asdict(services.grant_drain(campaign_id=campaign_id))
+    return asdict(drain.grant_drain(campaign_id=campaign_id))
 
 
 @shared_task(ignore_result=True)
 def grant_sweep_tick_task() -> None:
-    services.grant_sweep()
+    sweeper.grant_sweep()
 
 
 @shared_task(ignore_result=True)
 def campaign_status_tick_task() -> None:
-    services.campaign_status_refresh()
+    campaigns.campaign_status_refresh()
 
 
 @shared_task(ignore_result=True)
 def seat_sweep_tick_task() -> None:
-    from coupons import seats
-
-    seats.seats_sweep()
+    seats_sweep()
 
 
 @shared_task(ignore_result=True)
 def campaign_gate_heal_tick_task() -> None:
-    services.campaign_gates_heal()
+    reconcile.campaign_gates_heal()

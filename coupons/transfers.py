@@ -18,25 +18,20 @@ docs/coupons.md.
 """
 
 import random
-import secrets
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Protocol
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 from coupons.errors import PermanentTransferError, TransferError, TransientTransferError
-from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Wallet
-
-COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-
+from coupons.locks import wallet_lock, wallets_lock
+from coupons.models import Campaign, Grant, LedgerEntry
+from coupons.services.coupon_codes import coupon_issue
+from coupons.services.wallets import Posting, ledger_post
 
 # Per grant id: None when delivered, else the TransientTransferError or
 # PermanentTransferError that stopped it.
@@ -76,84 +71,18 @@ def transfer_many(backend: TransferBackend, grants: Sequence[Grant]) -> Transfer
     return many(grants=grants) if many is not None else transfer_each(backend, grants)
 
 
-def wallet_lock(*, user_id: int) -> Wallet:
-    """The user's wallet, created if needed, locked FOR UPDATE (always the last lock taken)."""
-    Wallet.objects.bulk_create([Wallet(user_id=user_id)], ignore_conflicts=True)
-    return Wallet.objects.select_for_update().get(user_id=user_id)
-
-
-# The batch path below speaks SQL with one array per column: a batch costs the
-# same few statements whatever its size, and no model instance per row.
-
-
-def wallets_lock(*, user_ids: Sequence[int]) -> dict[int, int]:
-    """Wallet ids by user id, wallets created if needed and locked FOR UPDATE in id order.
-
-    Creation goes in user id order and locking in wallet id order, so two
-    transactions doing this for overlapping users wait for each other instead
-    of deadlocking. Each holds no other wallet lock while it waits, which is what
-    keeps it deadlock-free against wallet_lock (seat confirm, wallet_adjust, the
-    per-grant transfer) too: those take a single wallet, last.
-    """
-    ordered = sorted(set(user_ids))
-    table = Wallet._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} (user_id, balance, updated_at)
-                SELECT u, 0, %s FROM unnest(%s::bigint[]) AS t(u) ORDER BY u
-                ON CONFLICT (user_id) DO NOTHING""",
-            [timezone.now(), ordered],
-        )
-        cursor.execute(
-            f"SELECT id, user_id FROM {table} WHERE user_id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE", [ordered]
-        )
-        return {user_id: wallet_id for wallet_id, user_id in cursor.fetchall()}
-
-
-def _ledger_credit(*, credits: Sequence[tuple[int, int, uuid.UUID]]) -> None:
-    """(wallet id, amount, grant id) triples: one entry each (reference "grant:<id>"), then the balances."""
-    amounts: dict[int, int] = defaultdict(int)
-    for wallet_id, amount, _ in credits:
-        amounts[wallet_id] += amount
-    wallet_ids, amount_list, grant_ids = (list(column) for column in zip(*credits, strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {LedgerEntry._meta.db_table} (wallet_id, amount, kind, reference, grant_id, created_at)
-                SELECT w, a, %s, 'grant:' || g::text, g, %s
-                FROM unnest(%s::bigint[], %s::bigint[], %s::uuid[]) AS t(w, a, g)""",
-            [LedgerEntry.Kind.GRANT_CREDIT.value, timezone.now(), wallet_ids, amount_list, grant_ids],
-        )
-        cursor.execute(
-            f"""UPDATE {Wallet._meta.db_table} AS w SET balance = w.balance + v.amount
-                FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, amount) WHERE w.id = v.id""",
-            [list(amounts), list(amounts.values())],
-        )
-
-
-def coupon_code_new() -> str:
-    raw = "".join(secrets.choice(COUPON_ALPHABET) for _ in range(12))
-    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
-
-
 class LedgerBackend:
     """Credit the wallet (credit campaigns) or issue a coupon code (coupon campaigns)."""
 
     def transfer(self, *, grant: Grant) -> None:
         campaign: Campaign = grant.campaign
         if campaign.kind == Campaign.Kind.COUPON:
-            self._issue_coupon(grant=grant, campaign=campaign)
+            coupon_issue(grant=grant, campaign=campaign)
             return
         wallet = wallet_lock(user_id=grant.user_id)
         # The unique reference makes a second run of the same grant fail loudly
         # instead of paying twice; the caller's status check normally stops it first.
-        LedgerEntry.objects.create(
-            wallet=wallet,
-            amount=campaign.amount,
-            kind=LedgerEntry.Kind.GRANT_CREDIT,
-            reference=f"grant:{grant.id}",
-            grant=grant,
-        )
-        Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + campaign.amount)
+        ledger_post(postings=[_credit(wallet_id=wallet.pk, grant=grant)])
 
     def transfer_many(self, *, grants: Sequence[Grant]) -> TransferResults:
         """Credit campaigns set-based (a handful of statements for the whole batch);
@@ -165,27 +94,18 @@ class LedgerBackend:
         wallets = wallets_lock(user_ids=[g.user_id for g in credits])
         # The unique reference still refuses a second credit of the same grant:
         # then the whole batch rolls back and its grants go the per-grant way.
-        _ledger_credit(credits=[(wallets[g.user_id], g.campaign.amount, g.id) for g in credits])
+        ledger_post(postings=[_credit(wallet_id=wallets[g.user_id], grant=g) for g in credits])
         return results | {g.id: None for g in credits}
 
-    def _issue_coupon(self, *, grant: Grant, campaign: Campaign) -> None:
-        expires_at = timezone.now() + timedelta(days=campaign.coupon_valid_days)
-        for _ in range(5):
-            try:
-                with transaction.atomic():
-                    Coupon.objects.create(
-                        grant=grant,
-                        campaign=campaign,
-                        user_id=grant.user_id,
-                        code=coupon_code_new(),
-                        discount=campaign.amount,
-                        expires_at=expires_at,
-                    )
-                return
-            except IntegrityError:
-                if Coupon.objects.filter(grant=grant).exists():
-                    raise
-        raise TransientTransferError("could not find a free coupon code")
+
+def _credit(*, wallet_id: int, grant: Grant) -> Posting:
+    return Posting(
+        wallet_id=wallet_id,
+        amount=grant.campaign.amount,
+        kind=LedgerEntry.Kind.GRANT_CREDIT,
+        reference=f"grant:{grant.id}",
+        grant_id=grant.id,
+    )
 
 
 class FlakyBackend:

@@ -9,7 +9,9 @@ from django.views.decorators.http import require_POST
 
 from config.clientip import client_ip
 from config.errors import ApplicationError
-from coupons import selectors, services
+from coupons import selectors
+from coupons.seats.selectors import seat_map
+from coupons.services.claims import claim_create
 
 
 def campaign_list(request: HttpRequest) -> HttpResponse:
@@ -34,10 +36,8 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     room = room_for_campaign(campaign_id=campaign.pk)
     context = {"campaign": campaign, "my_grant": my_grant, "room": room}
     if campaign.allocation == campaign.Allocation.CHOSEN:
-        from coupons import seats
-
         user_id = request.user.pk if request.user.is_authenticated else None
-        context["seat_map"] = seats.seat_map(campaign_id=campaign.pk, user_id=user_id)
+        context["seat_map"] = seat_map(campaign_id=campaign.pk, user_id=user_id)
         context["wallet"] = selectors.wallet_get_for_user(user_id=user_id) if user_id else None
         return render(request, "coupons/seat_map.html", context)
     return render(request, "coupons/campaign_detail.html", context)
@@ -49,7 +49,7 @@ def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse:
     """The claim as a plain form: POST, then redirect back to the campaign page."""
     try:
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        outcome = services.claim_create(
+        outcome = claim_create(
             campaign_id=campaign_id,
             user_id=request.user.pk,
             access_pass=request.POST.get("access_pass") or None,

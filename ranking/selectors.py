@@ -5,23 +5,11 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config.errors import ApplicationError
 from ranking import services
+from ranking.errors import BadPeriod, BoardNotFound
 from ranking.models import Board, BoardSnapshot
 
 PERIOD_KINDS = ("d", "w", "all")
-
-
-class BoardNotFound(ApplicationError):
-    code = "not_found"
-    status_code = 404
-    default_detail = _("No such board.")
-
-
-class BadPeriod(ApplicationError):
-    code = "invalid"
-    status_code = 400
-    default_detail = _("period must be d, w or all, and date YYYY-MM-DD.")
 
 
 def board_list_visible():
@@ -39,7 +27,7 @@ def board_get(*, slug: str, staff: bool = False) -> Board:
 def period_key_for(*, board: Board, kind: str, date: str | None = None) -> str:
     """The key of a period the board keeps, for today or the given local date."""
     if kind not in PERIOD_KINDS or kind not in board.periods():
-        raise BadPeriod(f"This board keeps the periods {', '.join(board.periods())}.")
+        raise BadPeriod(_("This board keeps the periods %(periods)s.") % {"periods": ", ".join(board.periods())})
     moment = timezone.now()
     if date:
         try:

@@ -9,11 +9,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Max
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config import redis as fc_redis
+from ranking import feed
 from ranking import redis as rank_redis
 from ranking.models import Board, BoardSnapshot
 
@@ -187,48 +186,6 @@ def member_standing(*, board: Board, key: str, member: str, around: int = 2) -> 
 # --- rebuild from PostgreSQL ------------------------------------------------
 
 
-def _events(board: Board, since: datetime) -> dict[str, dict[str, tuple[int, datetime]]]:
-    """period key → member → (value, time the value was reached), from the grants table."""
-    from coupons.models import Campaign, Grant
-
-    tz = ZoneInfo(settings.TIME_ZONE)
-    result: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
-    if board.metric == Board.Metric.SELL_OUT_SECONDS:
-        rows = Campaign.objects.filter(sold_out_at__isnull=False).values_list("pk", "opens_at", "sold_out_at")
-        for campaign_id, opens_at, sold_out_at in rows:
-            value = max(0, int((sold_out_at - opens_at).total_seconds()))
-            for kind in board.periods():
-                if kind == "all" or sold_out_at >= since:
-                    result[period_key(kind, sold_out_at)][str(campaign_id)] = (value, sold_out_at)
-        return result
-
-    if board.metric == Board.Metric.CLAIMS:
-        # live boards count a claim when its grant settles: pending ones are not counted yet
-        grants, moment = Grant.objects.exclude(status=Grant.Status.PENDING), "created_at"
-    else:
-        grants, moment = Grant.objects.filter(status=Grant.Status.SUCCEEDED), "completed_at"
-    for kind in board.periods():
-        if kind == "all":
-            rows = grants.values("campaign_id").annotate(n=Count("id"), last=Max(moment))
-            for row in rows:
-                result["all"][str(row["campaign_id"])] = (row["n"], row["last"])
-            continue
-        rows = (
-            grants.filter(**{f"{moment}__gte": since})
-            .annotate(day=TruncDate(moment, tzinfo=tz))
-            .values("campaign_id", "day")
-            .annotate(n=Count("id"), last=Max(moment))
-        )
-        merged: dict[tuple[str, str], list] = {}
-        for row in rows:
-            slot = (period_key(kind, row["last"]), str(row["campaign_id"]))
-            n, last = merged.get(slot, (0, row["last"]))
-            merged[slot] = [n + row["n"], max(last, row["last"])]
-        for (key, member), (n, last) in merged.items():
-            result[key][member] = (n, last)
-    return result
-
-
 @dataclass
 class RebuildReport:
     board: str
@@ -237,7 +194,8 @@ class RebuildReport:
 
 
 def board_rebuild(*, board: Board, top: int = 10, now: datetime | None = None) -> RebuildReport:
-    """Recompute every live period key of a board from PostgreSQL; report top-N differences.
+    """Recompute every live period key of a board from PostgreSQL (the events ranking/feed.py's
+    source reads from its rows); report top-N differences.
 
     Run it when the boards are quiet (after a Redis loss, before traffic): an
     event recorded between its database read and the key swap can be lost or
@@ -246,7 +204,7 @@ def board_rebuild(*, board: Board, top: int = 10, now: datetime | None = None) -
     now = now or timezone.now()
     since = now - timedelta(days=15)
     report = RebuildReport(board=board.slug, differences=[])
-    for key, members in _events(board, since).items():
+    for key, members in feed.board_events(board=board, since=since).items():
         kind = key.split(":", 1)[0]
         sample = members and next(iter(members.values()))[1]
         end = period_end(kind, sample) if sample else None
@@ -269,13 +227,6 @@ def board_rebuild(*, board: Board, top: int = 10, now: datetime | None = None) -
 # --- snapshots --------------------------------------------------------------
 
 
-def labels_for(members: list[str]) -> dict[str, str]:
-    from coupons.models import Campaign
-
-    ids = [int(m) for m in members if m.isdigit()]
-    return {str(pk): title for pk, title in Campaign.objects.filter(pk__in=ids).values_list("pk", "title")}
-
-
 def boards_snapshot(*, now: datetime | None = None) -> int:
     """Store each board's current top N per period in PostgreSQL (history that survives Redis)."""
     now = now or timezone.now()
@@ -286,7 +237,7 @@ def boards_snapshot(*, now: datetime | None = None) -> int:
             ranked = board_top(board=board, key=key, limit=board.snapshot_size)
             if not ranked:
                 continue
-            labels = labels_for([r.member for r in ranked])
+            labels = feed.labels_for([r.member for r in ranked])
             entries = [
                 {"rank": r.rank, "member": r.member, "label": labels.get(r.member, r.member), "value": r.value}
                 for r in ranked

@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from config.errors import ApplicationError
-from ranking import selectors, services
+from ranking import feed, selectors, services
 
 CHART_WIDTH, CHART_HEIGHT = 600, 180
 COLORS = ("#d93a40", "#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f")
@@ -38,7 +38,7 @@ def rankings(request: HttpRequest) -> HttpResponse:
         except ApplicationError:
             key = selectors.period_key_for(board=board, kind=board.periods()[-1]) if board.periods() else None
         ranked = services.board_top(board=board, key=key, limit=10) if key else []
-        labels = services.labels_for([r.member for r in ranked])
+        labels = feed.labels_for([r.member for r in ranked])
         entries = [{"rank": r.rank, "label": labels.get(r.member, r.member), "value": r.value} for r in ranked]
         chart = _chart(selectors.chart_series(board=board, kind="all"))
         boards.append({"board": board, "key": key, "entries": entries, "chart": chart})

@@ -30,7 +30,7 @@ CLUSTER_SUITES = (
     "tests/coupons/test_gate_repair.py",
     "tests/waitingroom/test_room.py",
     "tests/waitingroom/test_heartbeat.py",
-    "tests/waitingroom/test_stock_cap.py",  # the stock and the room on different nodes (waitingroom/stock.py)
+    "tests/waitingroom/test_stock_cap.py",  # the stock and the room on different nodes (waitingroom/protected.py)
     "tests/waitingroom/test_failover.py",
     "tests/ranking/test_ranking.py",
     "tests/config/test_cluster_keys.py",

@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from config.admin import RateLimitFieldsAdmin, apply_each
-from waitingroom import selectors, services
+from waitingroom import selectors
 from waitingroom.models import WaitingRoom
+from waitingroom.services.rooms import room_close, room_pause, room_publish, room_resume
 
 
 @admin.register(WaitingRoom)
@@ -71,16 +72,16 @@ class WaitingRoomAdmin(RateLimitFieldsAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        services.room_publish(room=obj)  # new rate and max_active apply from the next tick, rate limits at once
+        room_publish(room=obj)  # new rate and max_active apply from the next tick, rate limits at once
 
     @admin.action(description=_("Pause admission"), permissions=["change"])
     def pause(self, request, queryset):
-        apply_each(self, request, queryset, lambda r: services.room_pause(room=r), _("Paused"))
+        apply_each(self, request, queryset, lambda r: room_pause(room=r), _("Paused"))
 
     @admin.action(description=_("Resume admission (also reopens a room staff closed)"), permissions=["change"])
     def resume(self, request, queryset):
-        apply_each(self, request, queryset, lambda r: services.room_resume(room=r), _("Resumed"))
+        apply_each(self, request, queryset, lambda r: room_resume(room=r), _("Resumed"))
 
     @admin.action(description=_("Close the room (passes stop working until it reopens)"), permissions=["change"])
     def close(self, request, queryset):
-        apply_each(self, request, queryset, lambda r: services.room_close(room=r, reason="staff"), _("Closed"))
+        apply_each(self, request, queryset, lambda r: room_close(room=r, reason="staff"), _("Closed"))

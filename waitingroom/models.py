@@ -15,6 +15,11 @@ class WaitingRoom(RateLimitFields):
         PAUSED = "paused", _("Paused")
         CLOSED = "closed", _("Closed")
 
+    class ClosedReason(models.TextChoices):
+        STAFF = "staff", _("Closed by staff")
+        SOLD_OUT = "sold_out", _("Sold out (reopens when a slot comes back)")
+        CAMPAIGN_ENDED = "campaign_ended", _("Its campaign ended")
+
     slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
     title = models.CharField(max_length=200, verbose_name=_("title"))
     campaign = models.OneToOneField(
@@ -60,7 +65,9 @@ class WaitingRoom(RateLimitFields):
         help_text=_("Pause admission while Redis or PostgreSQL answers slower than this (0: off)."),
         verbose_name=_("max store latency ms"),
     )
-    closed_reason = models.CharField(max_length=40, blank=True, verbose_name=_("closed reason"))
+    closed_reason = models.CharField(
+        max_length=40, blank=True, choices=ClosedReason.choices, verbose_name=_("closed reason")
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 

@@ -31,7 +31,7 @@ class RoomKeys:
     seq: str
     hb: str  # heartbeat bitmap of the current silence window, by arrival number
     hb_prev: str  # ... of the previous window (scripts/lib/heartbeat.lua)
-    using: str  # "<user>:<pass expiry>" -> deadline: passes consumed whose claim has not reported back (stock.py)
+    using: str  # "<user>:<pass expiry>" -> deadline: passes consumed whose claim has not reported back (protected.py)
     settled: str  # "<user>:<pass expiry>" -> settle number: claims that reported back, until a tick drops them
     used: str  # "<user>:<pass expiry>" -> pass expiry: passes used or given up (consume.lua)
 
@@ -77,12 +77,13 @@ def _ticket_args(ticket: Ticket | None) -> list[str | int]:
     return ["", ""] if ticket is None else [ticket.score, ticket.heard_ms]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JoinResult:
     outcome: str  # queued | prequeued | admitted | not_open | closed | sold_out | missing | rate_limited
-    position: int  # for rate_limited: the ms until the buckets have a token again
-    size: int
-    score: int | None  # arrival score (admission order), when queued
+    position: int = 0  # 1 = next in line, when queued
+    size: int = 0
+    score: int | None = None  # arrival score (admission order), when queued
+    retry_after_ms: int = 0  # rate_limited: the ms until the buckets have a token again
 
 
 def join(
@@ -108,7 +109,10 @@ def join(
         batch.add(_script("join"), keys, args)
         return None
     outcome, position, size, score = _run("join", keys, args)
-    return JoinResult(_text(outcome), int(position), int(size), _score(score))
+    outcome = _text(outcome)
+    if outcome == "rate_limited":  # join.lua answers the wait in the position's place
+        return JoinResult(outcome=outcome, retry_after_ms=int(position), size=int(size))
+    return JoinResult(outcome=outcome, position=int(position), size=int(size), score=_score(score))
 
 
 def _score(value) -> int | None:
@@ -122,7 +126,7 @@ def _number(value) -> float | None:
     return float(text) if text else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StatusResult:
     outcome: str  # admitted | queued | absent | missing
     position: int
@@ -157,21 +161,21 @@ def status(
     outcome, position, size, expiry, ema, state, throttled, pos_ema, admissible, last_tick, score = reply
     admissible, last_tick = _number(admissible), _number(last_tick)
     return StatusResult(
-        _text(outcome),
-        int(position),
-        int(size),
-        int(expiry),
-        _number(ema),
-        _text(state),
-        _text(throttled) == "1",
-        _number(pos_ema),
-        None if admissible is None else int(admissible),
-        None if last_tick is None else int(last_tick),
-        _score(score),
+        outcome=_text(outcome),
+        position=int(position),
+        size=int(size),
+        pass_expiry_ms=int(expiry),
+        rate_ema=_number(ema),
+        state=_text(state),
+        throttled=_text(throttled) == "1",
+        pos_ema=_number(pos_ema),
+        admissible=None if admissible is None else int(admissible),
+        last_tick_ms=None if last_tick is None else int(last_tick),
+        score=_score(score),
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TickResult:
     outcome: str  # ok | duplicate | missing
     admitted: int
@@ -185,14 +189,21 @@ def tick(
     *, room_id: int, admit: bool, now_ms: int | None = None, stock: int | None = None, settle_mark: int = 0
 ) -> TickResult:
     """Run tick.lua; `stock` caps admission at stock − passes outstanding (W6), `settle_mark` is
-    settle_mark() read before `stock` was (waitingroom/stock.py says why that order)."""
+    settle_mark() read before `stock` was (waitingroom/protected.py says why that order)."""
     k = RoomKeys.of(room_id)
     outcome, admitted, expired, state, dropped, redis_us = _run(
         "tick",
         [k.meta, k.queue, k.active, k.hb, k.hb_prev, k.using, k.settled, k.used],
         [_now_arg(now_ms), "1" if admit else "0", "" if stock is None else stock, settle_mark],
     )
-    return TickResult(_text(outcome), int(admitted), int(expired), _text(state), int(dropped), int(redis_us))
+    return TickResult(
+        outcome=_text(outcome),
+        admitted=int(admitted),
+        expired=int(expired),
+        state=_text(state),
+        dropped=int(dropped),
+        redis_us=int(redis_us),
+    )
 
 
 def settle_mark(*, room_id: int) -> int:
@@ -218,7 +229,7 @@ def consume(*, room_id: int, user_id: int, expiry_ms: int, now_ms: int | None = 
 
 
 def settle(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
-    """The claim of a consumed pass took its slot or never will: `using` → `settled` (stock.py)."""
+    """The claim of a consumed pass took its slot or never will: `using` → `settled` (protected.py)."""
     k = RoomKeys.of(room_id)
     return bool(_run("settle", [k.meta, k.using, k.settled], [pass_member(user_id, expiry_ms)]))
 
@@ -234,7 +245,7 @@ def restore(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SweepResult:
     removed: int
     looked_at: int
@@ -245,7 +256,7 @@ def sweep(*, room_id: int, batch: int, now_ms: int | None = None) -> SweepResult
     """One step of the silent-user pass: looks at up to `batch` queued users."""
     k = RoomKeys.of(room_id)
     removed, looked_at, progress = _run("sweep", [k.meta, k.queue, k.hb, k.hb_prev], [_now_arg(now_ms), batch])
-    return SweepResult(int(removed), int(looked_at), _text(progress))
+    return SweepResult(removed=int(removed), looked_at=int(looked_at), progress=_text(progress))
 
 
 def leave(*, room_id: int, user_id: int) -> None:

@@ -4,6 +4,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.urls import reverse
 
 from waitingroom import redis as room_redis
 from waitingroom.errors import RoomNotFound
@@ -35,6 +36,15 @@ def rooms_forget(**_) -> None:
 
 def room_for_campaign(*, campaign_id: int) -> WaitingRoom | None:
     return WaitingRoom.objects.filter(campaign_id=campaign_id).first()
+
+
+def room_ref_for_campaign(*, campaign_id: int) -> tuple[int, str] | None:
+    """(id, slug) of the room in front of the campaign, without loading the row."""
+    return WaitingRoom.objects.filter(campaign_id=campaign_id).values_list("pk", "slug").first()
+
+
+def room_url(*, slug: str) -> str:
+    return reverse("room-detail", args=[slug])
 
 
 @dataclass(frozen=True)

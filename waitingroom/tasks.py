@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from waitingroom import services
+from waitingroom.services.admission import rooms_sweep_silent, rooms_tick
 
 
 @shared_task(ignore_result=True)
 def room_admission_tick_task() -> None:
-    services.rooms_tick()
+    rooms_tick()
 
 
 @shared_task(ignore_result=True)
 def room_sweep_tick_task() -> None:
-    services.rooms_sweep_silent()
+    rooms_sweep_silent()

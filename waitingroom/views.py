@@ -11,7 +11,8 @@ from django.views.decorators.http import require_POST
 
 from config.clientip import client_ip
 from config.errors import ApplicationError
-from waitingroom import selectors, services, ticket_cookie
+from waitingroom import selectors, ticket_cookie
+from waitingroom.services import queue
 
 
 def _start_key(room_id: int) -> str:
@@ -24,7 +25,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
         room = selectors.room_get(slug=slug)
     except ApplicationError:
         return render(request, "404.html", status=404)
-    status = services.room_status(room=room, user_id=request.user.pk, ticket=ticket_cookie.read(request, room=room))
+    status = queue.room_status(room=room, user_id=request.user.pk, ticket=ticket_cookie.read(request, room=room))
     # The progress bar measures from where the user stood when first seen in line.
     start = request.session.get(_start_key(room.pk))
     if status.outcome == "queued" and (start is None or status.ahead > start):
@@ -47,7 +48,7 @@ def room_join(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         room = selectors.room_get(slug=slug)
         ticket = ticket_cookie.read(request, room=room)
-        services.room_join(room_id=room.pk, user_id=request.user.pk, client_ip=client_ip(request), ticket=ticket)
+        queue.room_join(room_id=room.pk, user_id=request.user.pk, client_ip=client_ip(request), ticket=ticket)
     except ApplicationError as error:
         messages.error(request, error.detail)
     return redirect("room-detail", slug=slug)
@@ -58,7 +59,7 @@ def room_join(request: HttpRequest, slug: str) -> HttpResponse:
 def room_leave(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         room = selectors.room_get(slug=slug)
-        services.room_leave(room_id=room.pk, user_id=request.user.pk)
+        queue.room_leave(room_id=room.pk, user_id=request.user.pk)
         request.session.pop(_start_key(room.pk), None)
         messages.info(request, _("You left the queue."))
     except ApplicationError as error:

@@ -12,8 +12,12 @@ from rest_framework.views import APIView
 
 from config.api.schema import RETRY_AFTER, ErrorSerializer, error_response, rate_limited_response
 from config.clientip import client_ip
-from coupons import seats, selectors, services
+from coupons import selectors
 from coupons.models import Campaign
+from coupons.seats.selectors import seat_get, seat_map
+from coupons.seats.services import seat_confirm, seat_hold, seat_release
+from coupons.services.claims import claim_create
+from coupons.services.coupon_codes import coupon_redeem
 
 
 class Pagination(PageNumberPagination):
@@ -136,7 +140,7 @@ class CampaignClaimApi(APIView):
             data.is_valid(raise_exception=True)
             access_pass = data.validated_data.get("access_pass")
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        outcome = services.claim_create(
+        outcome = claim_create(
             campaign_id=campaign_id, user_id=request.user.id, access_pass=access_pass, client_ip=client_ip(request)
         )
         body = {
@@ -247,7 +251,7 @@ class CouponRedeemApi(APIView):
         summary="Redeem one of my coupons (works once)",
     )
     def post(self, request: Request, code: str) -> Response:
-        coupon = services.coupon_redeem(code=code, user_id=request.user.id)
+        coupon = coupon_redeem(code=code, user_id=request.user.id)
         return Response(CouponOutputSerializer(coupon).data)
 
 
@@ -269,7 +273,7 @@ class SeatMapApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
         user_id = request.user.id if request.user.is_authenticated else None
-        return Response(SeatOutputSerializer(seats.seat_map(campaign_id=campaign_id, user_id=user_id), many=True).data)
+        return Response(SeatOutputSerializer(seat_map(campaign_id=campaign_id, user_id=user_id), many=True).data)
 
 
 class SeatHoldApi(APIView):
@@ -301,8 +305,8 @@ class SeatHoldApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        seat = seats.seat_get(campaign_id=campaign_id, label=label)
-        hold = seats.seat_hold(
+        seat = seat_get(campaign_id=campaign_id, label=label)
+        hold = seat_hold(
             campaign_id=campaign_id,
             user_id=request.user.id,
             slot=seat.slot,
@@ -337,8 +341,8 @@ class SeatConfirmApi(APIView):
         data = SeatTokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        seat = seats.seat_get(campaign_id=campaign_id, label=label)
-        sale = seats.seat_confirm(
+        seat = seat_get(campaign_id=campaign_id, label=label)
+        sale = seat_confirm(
             campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, token=data.validated_data["token"]
         )
         grant = selectors.grant_get_for_user(grant_id=sale.grant.pk, user_id=request.user.id)
@@ -355,8 +359,8 @@ class SeatReleaseApi(APIView):
         data = SeatTokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        seat = seats.seat_get(campaign_id=campaign_id, label=label)
-        seats.seat_release(
+        seat = seat_get(campaign_id=campaign_id, label=label)
+        seat_release(
             campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, token=data.validated_data["token"]
         )
         return Response(status=status.HTTP_204_NO_CONTENT)

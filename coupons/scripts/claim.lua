@@ -3,8 +3,9 @@
 -- The shebang makes Redis refuse the whole script up front when it is out of
 -- memory (noeviction), instead of letting it write past the limit.
 --
--- KEYS[1] meta     hash: state ("live" | "closed" | "cancelled"), opens_at_ms, closes_at_ms, quantity,
---                  room, room_slug, allocation, rl_user_burst, rl_user_rate, rl_ip_burst, rl_ip_rate
+-- KEYS[1] meta     hash: the fields of GateMeta (coupons/redis.py), every one read here: state
+--                  ("live" | "closed" | "cancelled"), opens_at_ms, closes_at_ms, quantity, room,
+--                  room_slug, allocation, rl_user_burst, rl_user_rate, rl_ip_burst, rl_ip_rate
 -- KEYS[2] next     string: the highest slot number handed out so far (INCR)
 -- KEYS[3] free     list: released slot numbers, handed out again before new ones
 -- KEYS[4] holders  hash: user id -> "<slot>:<grant id>"
@@ -29,7 +30,8 @@
 -- with the user's slot from Redis alone; a script hammering gets
 -- "rate_limited" whether it holds a slot or not, before opening too.
 --
--- Returns {outcome, slot, grant id, remaining}:
+-- Returns {outcome, slot, grant id, remaining} (coupons.redis.claim names the reused places:
+-- retry_after_ms, room_slug):
 --   {"rate_limited", ms until a token is there, "", -1}  nothing was taken or spent
 --   {"accepted", slot, grant_id, remaining}   a slot was taken for this user
 --   {"duplicate", slot, grant_id, remaining}  the user already holds one, committed (idempotent)

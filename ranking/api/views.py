@@ -1,5 +1,6 @@
 """Boards, a board's top N for a period, a member's standing."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -7,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ranking import selectors, services
+from ranking import feed, selectors, services
+from ranking.errors import BadPeriod, BoardNotFound
 
 MAX_OFFSET = 10_000
 PERIOD_PARAMS = [
@@ -33,7 +35,7 @@ class EntrySerializer(serializers.Serializer):
 
 
 def _entries(ranked) -> list[dict]:
-    labels = services.labels_for([r.member for r in ranked])
+    labels = feed.labels_for([r.member for r in ranked])
     return [
         {"rank": r.rank, "member": r.member, "label": labels.get(r.member, r.member), "value": r.value} for r in ranked
     ]
@@ -76,9 +78,11 @@ class BoardTopApi(APIView):
             limit = min(100, max(1, int(request.query_params.get("limit", 10))))
             offset = max(0, int(request.query_params.get("offset", 0)))
         except ValueError as exc:
-            raise selectors.BadPeriod("limit and offset must be whole numbers.") from exc
+            raise BadPeriod(_("limit and offset must be whole numbers.")) from exc
         if offset > MAX_OFFSET:
-            raise selectors.BadPeriod(f"offset is at most {MAX_OFFSET}; ask a member's standing instead.")
+            raise BadPeriod(
+                _("offset is at most %(max)d; ask a member's standing instead.") % {"max": MAX_OFFSET}
+            )
         ranked = services.board_top(board=board, key=key, limit=limit, offset=offset)
         return Response(
             self.OutputSerializer({"board": board.slug, "period_key": key, "entries": _entries(ranked)}).data
@@ -105,7 +109,7 @@ class BoardMemberApi(APIView):
         )
         standing = services.member_standing(board=board, key=key, member=member)
         if standing is None:
-            raise selectors.BoardNotFound("This member has no score in that period.")
+            raise BoardNotFound(_("This member has no score in that period."))
         around = _entries(standing.around)
         entry = next(e for e in around if e["member"] == member)
         body = {"board": board.slug, "period_key": key, "entry": entry, "around": around, "size": standing.size}

@@ -8,8 +8,10 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from coupons import seats, services
 from coupons.models import Campaign
+from coupons.seats.services import seat_map_generate
+from coupons.services.campaigns import campaign_publish
+from coupons.services.claims import claim_create
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.waitingroom.factories import published_room
@@ -50,12 +52,12 @@ def test_every_page_passes_the_wcag_aa_rules(new_page, shots, locale, scheme):
     user.set_password(PASSWORD)
     user.save()
     credit = published_campaign(slug="credit", title="Credit drop", quantity=5, amount=10)
-    services.claim_create(campaign_id=credit.pk, user_id=user.pk)
+    claim_create(campaign_id=credit.pk, user_id=user.pk)
     protected = published_campaign(slug="protected", title="Protected drop", quantity=5)
     room = published_room(slug="line", title="The line", campaign=protected)
     concert = CampaignFactory(slug="concert", title="Concert", quantity=1, amount=0)
-    seats.seat_map_generate(campaign=concert, rows="A-B:50000", seats_per_row=4)
-    services.campaign_publish(campaign=Campaign.objects.get(pk=concert.pk))
+    seat_map_generate(campaign=concert, rows="A-B:50000", seats_per_row=4)
+    campaign_publish(campaign=Campaign.objects.get(pk=concert.pk))
 
     anonymous = new_page(locale=locale, color_scheme=scheme)
     found = {}

@@ -12,14 +12,17 @@ from playwright.sync_api import expect
 
 from accounts import services as account_services
 from accounts.models import User
-from coupons import seats, services
 from coupons.models import Campaign, Grant, LedgerEntry, Seat
+from coupons.seats.services import seat_map_generate
+from coupons.services.campaigns import campaign_publish
+from coupons.services.claims import claim_create
+from coupons.services.wallets import wallet_adjust
 from coupons.spike import spike_fire
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.processes import wait_until
 from tests.waitingroom.factories import published_room
-from waitingroom import services as room_services
+from waitingroom.services.queue import room_join, room_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,8 +45,8 @@ def test_sign_up_wait_in_the_room_get_admitted_claim_and_see_the_wallet_grow(new
     room = published_room(campaign=campaign, admit_rate=1, max_active=1)
     worker_factory(name="browser")
     ahead = UserFactory()
-    room_services.room_join(room_id=room.pk, user_id=ahead.pk)
-    wait_until(lambda: room_services.room_status(room=room, user_id=ahead.pk).outcome == "admitted",
+    room_join(room_id=room.pk, user_id=ahead.pk)
+    wait_until(lambda: room_status(room=room, user_id=ahead.pk).outcome == "admitted",
                timeout=30, message="the first user admitted by the tick")  # fmt: skip
     page = new_page()
 
@@ -59,8 +62,8 @@ def test_sign_up_wait_in_the_room_get_admitted_claim_and_see_the_wallet_grow(new
     shots(page, "waiting")
 
     # and once the one ahead claims (their pass frees the place), the page admits them by itself
-    ahead_pass = room_services.room_status(room=room, user_id=ahead.pk).access_pass
-    services.claim_create(campaign_id=campaign.pk, user_id=ahead.pk, access_pass=ahead_pass)
+    ahead_pass = room_status(room=room, user_id=ahead.pk).access_pass
+    claim_create(campaign_id=campaign.pk, user_id=ahead.pk, access_pass=ahead_pass)
     claim = page.get_by_role("button", name="Claim now")
     expect(claim).to_be_visible(timeout=30_000)
     shots(page, "admitted")
@@ -82,12 +85,12 @@ def test_sign_up_wait_in_the_room_get_admitted_claim_and_see_the_wallet_grow(new
 def test_pick_a_seat_and_confirm_it(new_page, shots):
     # given a seat campaign and a funded shopper who is logged in
     campaign = CampaignFactory(quantity=1, amount=0, title="Concert")
-    seats.seat_map_generate(campaign=campaign, rows="A-B:50000", seats_per_row=4)
-    services.campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
+    seat_map_generate(campaign=campaign, rows="A-B:50000", seats_per_row=4)
+    campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
     page = new_page()
     sign_up(page, shots, "jisoo")
     shopper = User.objects.get(username="jisoo")
-    services.wallet_adjust(user_id=shopper.pk, amount=120_000, reference=f"browser-fund:{uuid.uuid4()}")
+    wallet_adjust(user_id=shopper.pk, amount=120_000, reference=f"browser-fund:{uuid.uuid4()}")
 
     # when they pick A-2 on the map and confirm
     page.goto(reverse("campaign-detail", args=[campaign.slug]))

@@ -9,7 +9,6 @@ then every row is counted.
 
 import contextlib
 import http.client
-import json
 import random
 import threading
 import time
@@ -26,6 +25,7 @@ from django.test import override_settings
 from accounts.models import User
 from accounts.services import api_token_generation_warm_many
 from accounts.tokens import api_token_build
+from config.http_load import NO_ANSWER, HttpClient, body_of
 from coupons.models import Campaign, Grant
 from tests.chaos.stores import PostgresCluster, RedisServer
 from tests.coupons.invariants import invariant_violations
@@ -43,8 +43,6 @@ EXPECTED = {
     429: {"rate_limited"},
     503: {"store_unavailable"},
 }
-NO_ANSWER = 0  # the connection failed before any status line
-
 REPORTS: list["ScenarioReport"] = []
 
 
@@ -85,18 +83,17 @@ class ScenarioReport:
 
 
 class Driver:
-    """HTTP clients against every web server at once; every answer is kept."""
+    """HTTP clients (config/http_load.py) against every web server at once; every answer is kept."""
 
     def __init__(self, urls: list[str], tokens: dict[int, str]) -> None:
-        self.servers = [url.removeprefix("http://").split(":") for url in urls]
+        self.servers = urls
         self.tokens = tokens
         self.answers: list[Answer] = []
         self.lock = threading.Lock()
         self.started = time.monotonic()
 
-    def _connect(self, server: int) -> http.client.HTTPConnection:
-        host, port = self.servers[server % len(self.servers)]
-        return http.client.HTTPConnection(host, int(port), timeout=30)
+    def _connect(self, server: int) -> HttpClient:
+        return HttpClient(self.servers[server % len(self.servers)], timeout=30)
 
     def send(
         self, user_id: int, method: str, path: str, *, server: int, body: dict | None = None, conns: dict | None = None
@@ -104,29 +101,14 @@ class Driver:
         """One request on the client's keep-alive connection to `server` (a fresh one without `conns`)."""
         conns = {} if conns is None else conns
         index = server % len(self.servers)
-        headers = {"Authorization": f"Bearer {self.tokens[user_id]}", "Accept": "application/json"}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        status, data = NO_ANSWER, {}
-        for _ in range(2):  # a keep-alive connection the server closed meanwhile: reconnect once
-            conn = conns.get(index) or self._connect(index)
-            conns[index] = conn
-            try:
-                conn.request(method, path, body=payload, headers=headers)
-                response = conn.getresponse()
-                raw = response.read()
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conns.pop(index, None)
-                continue
-            status = response.status
-            try:
-                data = json.loads(raw) if raw else {}
-            except ValueError:
-                data = {"raw": raw[:200].decode(errors="replace")}
-            break
+        client = conns.get(index) or self._connect(index)
+        conns[index] = client
+        try:  # a keep-alive connection the server closed meanwhile is reconnected once
+            status, raw = client.request(method, path, token=self.tokens[user_id], body=body)
+        except (OSError, http.client.HTTPException):
+            status, data = NO_ANSWER, {}
+        else:
+            data = body_of(raw)
         answer = Answer(user_id, status, data.get("code"), data.get("grant_id"), index, time.monotonic(), data)
         with self.lock:
             self.answers.append(answer)
@@ -183,8 +165,8 @@ class Driver:
         barrier = threading.Barrier(copies)
         conns = [{} for _ in range(copies)]
         for number in range(copies):  # connect first, so the barrier releases requests, not handshakes
-            conn = conns[number][number % len(self.servers)] = self._connect(number)
-            conn.connect()
+            conns[number][number % len(self.servers)] = self._connect(number)
+            conns[number][number % len(self.servers)].connect()
 
         def fire(number: int) -> Answer:
             barrier.wait(timeout=30)

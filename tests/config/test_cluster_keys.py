@@ -18,6 +18,8 @@ from redis.crc import key_slot
 from config import ratelimit
 from config import redis as fc_redis
 from coupons import redis as gate
+from coupons.seats import redis as seats_redis
+from coupons.services.gate import gate_meta_build
 from ranking import redis as rank_redis
 from ranking import services as ranking_services
 from tests.accounts.factories import UserFactory
@@ -25,7 +27,7 @@ from tests.coupons.factories import published_campaign
 from tests.ranking.test_ranking import make_board
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
-from waitingroom import services as room_services
+from waitingroom.services.queue import room_join, room_leave
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,15 +93,15 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     gate.confirm(campaign_id=campaign.pk, hold=hold, lease_deadline_ms=now_ms + 60_000, ring_seconds=5)
     gate.remaining(campaign_id=campaign.pk)
     gate.remaining_many([campaign.pk, other.pk])
-    gate.meta_set(campaign_id=campaign.pk, state="open")
+    gate.meta_set(campaign_id=campaign.pk, meta=gate_meta_build(campaign=campaign))
     batch = fc_redis.ScriptBatch()
     gate.release(campaign_id=campaign.pk, hold=hold, batch=batch)
     batch.execute()
     gate.release(campaign_id=other.pk, hold=hold)
-    gate.seat_hold(campaign_id=campaign.pk, user_id=user_id, slot=1, hold_ms=1000, session_ms=1000)
-    gate.seat_check(campaign_id=campaign.pk, user_id=user_id, slot=1, token=1)
-    gate.seat_settle(campaign_id=campaign.pk, action="release", slot=1, user_id=user_id, token=1)
-    gate.seat_sweep(campaign_id=campaign.pk, batch=10)
+    seats_redis.seat_hold(campaign_id=campaign.pk, user_id=user_id, slot=1, hold_ms=1000, session_ms=1000)
+    seats_redis.seat_check(campaign_id=campaign.pk, user_id=user_id, slot=1, token=1)
+    seats_redis.seat_settle(campaign_id=campaign.pk, action="release", slot=1, user_id=user_id, token=1)
+    seats_redis.seat_sweep(campaign_id=campaign.pk, batch=10)
     room_redis.join(room_id=room.pk, user_id=user_id, prequeue_draw=0)
     room_redis.status(room_id=room.pk, user_id=user_id)
     room_redis.tick(room_id=room.pk, admit=True)
@@ -107,7 +109,7 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     room_redis.settle(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
     room_redis.restore(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
     room_redis.sweep(room_id=room.pk, batch=10)
-    room_services.room_leave(room_id=room.pk, user_id=user_id)
+    room_leave(room_id=room.pk, user_id=user_id)
     ranking_services.event_record(metric="claims", member=campaign.pk, at=timezone.now())
     ratelimit.ip_token_take(scope="signup", client_ip="192.0.2.7", bucket=ratelimit.Bucket(5, 1.0))
 
@@ -127,7 +129,7 @@ def test_campaigns_and_rooms_spread_over_every_master(redis_clean):
         campaign = published_campaign(quantity=5)
         assert gate.claim(campaign_id=campaign.pk, user_id=user_id, grant_id="g", lease_ms=60_000).outcome == "accepted"
         room = published_room()
-        assert room_services.room_join(room_id=room.pk, user_id=user_id).outcome == "queued"
+        assert room_join(room_id=room.pk, user_id=user_id).outcome == "queued"
 
     # when: each master is asked which keys it holds
     primaries = redis_clean.get_primaries()

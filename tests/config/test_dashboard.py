@@ -13,13 +13,16 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
-from coupons import services
 from coupons.models import Campaign, Grant
+from coupons.services.claims import claim_create
+from coupons.services.grants import grant_transfer
 from coupons.transfers import FlakyBackend, TransientTransferError
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
 from tests.waitingroom.factories import published_room
 from waitingroom.models import WaitingRoom
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,22 +101,19 @@ def test_metrics_are_for_operators_only(settings, user):
 def test_metrics_count_rooms_and_failures_of_the_flaky_backend(settings):
     campaign = published_campaign(slug="room-drop", quantity=5)
     room = published_room(slug="the-line", campaign=campaign, admit_rate=2, max_active=2)
-    from waitingroom import services as room_services
 
     for user in UserFactory.create_batch(3):
-        room_services.room_join(room_id=room.pk, user_id=user.pk)
-    room_services.room_tick(room=room)
+        room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
     # and three grants of another campaign meet a backend that always refuses: once
     # for good, once with retries left, once on the last try
     other = published_campaign(slug="refused", quantity=5)
-    grants = [
-        services.claim_create(campaign_id=other.pk, user_id=user.pk).grant_id for user in UserFactory.create_batch(3)
-    ]
+    grants = [claim_create(campaign_id=other.pk, user_id=user.pk).grant_id for user in UserFactory.create_batch(3)]
     refusing, failing = FlakyBackend(permanent_rate=1.0), FlakyBackend(transient_rate=1.0)
-    services.grant_transfer(grant_id=grants[0], final_attempt=False, backend=refusing)
+    grant_transfer(grant_id=grants[0], final_attempt=False, backend=refusing)
     with pytest.raises(TransientTransferError):
-        services.grant_transfer(grant_id=grants[1], final_attempt=False, backend=failing)
-    services.grant_transfer(grant_id=grants[2], final_attempt=True, backend=failing)
+        grant_transfer(grant_id=grants[1], final_attempt=False, backend=failing)
+    grant_transfer(grant_id=grants[2], final_attempt=True, backend=failing)
 
     text = staff_client("view_campaign").get("/metrics").content.decode()
     assert metric(text, "firstcome_room_queued", room="the-line") == 1

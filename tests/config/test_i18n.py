@@ -15,12 +15,17 @@ from django.utils import translation
 
 from accounts.models import User
 from config.errors import ApplicationError
-from coupons import seats, services
 from coupons.models import Campaign
+from coupons.seats.services import seat_map_generate
+from coupons.services.campaigns import campaign_publish
+from coupons.services.claims import claim_create
+from coupons.services.wallets import wallet_adjust
 from ranking.models import Board
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.waitingroom.factories import published_room
-from waitingroom import services as room_services
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join, room_leave
+from waitingroom.services.rooms import room_close, room_pause, room_resume
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,11 +89,11 @@ def korean_pages(user) -> dict[str, str]:
     """Every page of the site in its interesting states, with Korean content (titles are staff data)."""
     credit = published_campaign(slug="credit", title="선착순 만 명 10원", quantity=5, amount=10)
     coupon = published_campaign(slug="coupon", title="커피 할인", kind=Campaign.Kind.COUPON, amount=3000)
-    services.claim_create(campaign_id=credit.pk, user_id=user.pk)
-    services.wallet_adjust(user_id=user.pk, amount=120_000, reference="i18n-fund")
+    claim_create(campaign_id=credit.pk, user_id=user.pk)
+    wallet_adjust(user_id=user.pk, amount=120_000, reference="i18n-fund")
     concert = CampaignFactory(slug="concert", title="콘서트", quantity=1, amount=0)
-    seats.seat_map_generate(campaign=concert, rows="A-B:50000", seats_per_row=3)
-    services.campaign_publish(campaign=Campaign.objects.get(pk=concert.pk))
+    seat_map_generate(campaign=concert, rows="A-B:50000", seats_per_row=3)
+    campaign_publish(campaign=Campaign.objects.get(pk=concert.pk))
     protected = published_campaign(slug="protected", title="한정판", quantity=3)
     room = published_room(slug="room", title="한정판 대기실", campaign=protected, admit_rate=5, max_active=1)
     Board.objects.update(title="순위표")
@@ -107,17 +112,17 @@ def korean_pages(user) -> dict[str, str]:
         "not found": client.get("/campaigns/nothing-here/").content.decode(),
     }
     other = User.objects.create_user("지수", "jisoo@example.com", "a-long-passphrase-4-drops")
-    room_services.room_join(room_id=room.pk, user_id=other.pk)
-    room_services.room_tick(room=room)  # the other takes the only active place
+    room_join(room_id=room.pk, user_id=other.pk)
+    room_tick(room=room)  # the other takes the only active place
     client.post(f"/rooms/{room.slug}/join/")
     pages["room, queued (with a message)"] = client.get(f"/rooms/{room.slug}/").content.decode()
-    room_services.room_pause(room=room)
+    room_pause(room=room)
     pages["room, paused"] = client.get(f"/rooms/{room.slug}/").content.decode()
-    room_services.room_resume(room=room)
-    room_services.room_leave(room_id=room.pk, user_id=other.pk)
-    room_services.room_tick(room=room)
+    room_resume(room=room)
+    room_leave(room_id=room.pk, user_id=other.pk)
+    room_tick(room=room)
     pages["room, admitted"] = client.get(f"/rooms/{room.slug}/").content.decode()
-    room_services.room_close(room=room, reason="sold_out")
+    room_close(room=room, reason="sold_out")
     pages["room, sold out"] = client.get(f"/rooms/{room.slug}/").content.decode()
     anonymous = ko_client()
     pages["log in"] = anonymous.get(reverse("login")).content.decode()
@@ -153,7 +158,7 @@ def test_the_switcher_overrides_the_browser_and_sticks(korean_user):
 
 def test_api_errors_keep_their_code_and_speak_the_users_language(korean_user):
     campaign = published_campaign(quantity=1)
-    services.claim_create(campaign_id=campaign.pk, user_id=User.objects.create_user("first").pk)
+    claim_create(campaign_id=campaign.pk, user_id=User.objects.create_user("first").pk)
     client = ko_client(korean_user)
     response = client.post(f"/api/v1/campaigns/{campaign.slug}/claims/", content_type="application/json")
     assert response.status_code == 409
@@ -214,7 +219,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 def test_the_admin_speaks_korean_to_korean_staff(korean_user):
     # given a campaign with grants and a room, and a superuser with a Korean browser
     campaign = published_campaign(slug="c-1", title="선착순", quantity=5)
-    services.claim_create(campaign_id=campaign.pk, user_id=korean_user.pk)
+    claim_create(campaign_id=campaign.pk, user_id=korean_user.pk)
     room = published_room(slug="r-1", title="대기실", campaign=campaign)
     boss = User.objects.create_superuser("운영자", "ops@example.com", "a-long-passphrase-4-drops")
     client = ko_client(boss)

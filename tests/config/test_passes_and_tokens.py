@@ -25,8 +25,9 @@ from accounts import services as account_services
 from accounts.authentication import BearerTokenAuthentication
 from accounts.models import User
 from coupons import redis as gate
-from coupons import seats, services
 from coupons.models import Grant, LedgerEntry, Seat, Wallet
+from coupons.seats.selectors import seat_map
+from coupons.services.wallets import wallet_adjust
 from tests import processes
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
@@ -36,7 +37,9 @@ from tests.coupons.factories import published_campaign
 from tests.coupons.test_seats import funded_user, seat_campaign
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
-from waitingroom import services as room_services
+from waitingroom.services.admission import room_tick
+from waitingroom.services.passes import pass_issue
+from waitingroom.services.queue import room_join, room_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,9 +49,9 @@ def now_ms() -> int:
 
 
 def admitted(room, user, *, at_ms: int | None = None) -> str:
-    room_services.room_join(room_id=room.pk, user_id=user.pk, now_ms=at_ms)
-    room_services.room_tick(room=room, now_ms=at_ms)
-    status = room_services.room_status(room=room, user_id=user.pk, now_ms=at_ms)
+    room_join(room_id=room.pk, user_id=user.pk, now_ms=at_ms)
+    room_tick(room=room, now_ms=at_ms)
+    status = room_status(room=room, user_id=user.pk, now_ms=at_ms)
     assert status.outcome == "admitted"
     return status.access_pass
 
@@ -64,13 +67,13 @@ def test_forged_foreign_and_expired_passes_are_refused_and_change_nothing():
     # admitted 10 minutes ago (the scripts' clock override): the pass ran out long since
     expired_pass = admitted(room, late, at_ms=now_ms() - 600_000)
     access_pass = admitted(room, owner)
-    expiry_ms = room_services.room_status(room=room, user_id=owner.pk).pass_expires_ms
+    expiry_ms = room_status(room=room, user_id=owner.pk).pass_expires_ms
     forged = access_pass[:-4] + ("AAAA" if not access_pass.endswith("AAAA") else "BBBB")
     cases = [
         (owner, forged, "forged signature"),
         (
             owner,
-            room_services.pass_issue(room_id=room.pk, user_id=owner.pk, expiry_ms=expiry_ms + 1),
+            pass_issue(room_id=room.pk, user_id=owner.pk, expiry_ms=expiry_ms + 1),
             "another admission's",
         ),
         (other, access_pass, "someone else's"),
@@ -103,7 +106,7 @@ def test_a_pass_is_used_up_only_by_the_campaign_its_room_protects():
     elsewhere = published_campaign(quantity=5)
     published_room(campaign=elsewhere)
     user = UserFactory()
-    services.wallet_adjust(user_id=user.pk, amount=100_000, reference="test-fund")
+    wallet_adjust(user_id=user.pk, amount=100_000, reference="test-fund")
     client = client_with(account_services.api_token_issue(user=user)[0])
     access_pass = admitted(room, user)
 
@@ -113,12 +116,12 @@ def test_a_pass_is_used_up_only_by_the_campaign_its_room_protects():
     hold = client.post(hold_url, {"access_pass": access_pass}, format="json")
     assert hold.status_code == 200, hold.content
     assert_error(claim(client, elsewhere, access_pass), 403, "admission_required")
-    assert room_services.room_status(room=room, user_id=user.pk).outcome == "admitted"  # still the user's turn
+    assert room_status(room=room, user_id=user.pk).outcome == "admitted"  # still the user's turn
 
     # where its room stands it is used, once
     first = claim(client, protected, access_pass)
     assert first.status_code == 202, first.content
-    assert room_services.room_status(room=room, user_id=user.pk).outcome == "absent"
+    assert room_status(room=room, user_id=user.pk).outcome == "absent"
     assert Grant.objects.filter(user=user).count() == 2
 
 
@@ -223,7 +226,7 @@ def test_stale_and_foreign_seat_tokens_are_refused_and_change_nothing():
     assert Seat.objects.get(campaign=campaign, label="A-1").status == Seat.Status.FREE
     # and the real holder still buys it
     assert bob_client.post(f"{base}/A-1/confirm/", {"token": bob_hold["token"]}, format="json").status_code == 201
-    assert seats.seat_map(campaign_id=campaign.pk, user_id=None)[0].state == "sold"
+    assert seat_map(campaign_id=campaign.pk, user_id=None)[0].state == "sold"
 
 
 def signed(payload: dict) -> str:

@@ -9,16 +9,19 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import User
 from coupons import redis as gate
-from coupons import seats
-from coupons import services as coupon_services
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
+from coupons.seats.services import Hold, seat_hold, seat_map_generate
+from coupons.services.campaigns import campaign_publish
+from coupons.services.claims import claim_create
+from coupons.services.grants import grant_transfer
 from ranking import services as ranking_services
 from ranking.models import Board, BoardSnapshot
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.waitingroom.factories import published_room
-from waitingroom import services as room_services
 from waitingroom.models import WaitingRoom
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join, room_status
 
 SEAT_PRICE = 30_000
 
@@ -39,7 +42,7 @@ class World:
     board: Board
     grant: Grant
     coupon: Coupon
-    hold: seats.Hold
+    hold: Hold
     access_pass: str
     snapshot: BoardSnapshot
 
@@ -75,7 +78,7 @@ def _staff_with_view_permissions() -> User:
 def _claimed(campaign: Campaign, user: User) -> str:
     """A claim as committed: the world is built inside the test's transaction, which never commits,
     so the claim's after-commit confirm (it clears the hold's provisional mark, I8) is run here."""
-    outcome = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+    outcome = claim_create(campaign_id=campaign.pk, user_id=user.pk)
     hold = gate.Hold(outcome.slot, user.pk, outcome.grant_id)
     gate.confirm(campaign_id=campaign.pk, hold=hold, lease_deadline_ms=None, ring_seconds=None)
     return outcome.grant_id
@@ -89,22 +92,22 @@ def build_world() -> World:
 
     campaign = published_campaign(quantity=50, amount=10)
     grant_id = _claimed(campaign, owner)
-    coupon_services.grant_transfer(grant_id=grant_id, final_attempt=False)
+    grant_transfer(grant_id=grant_id, final_attempt=False)
     coupon_campaign = published_campaign(kind=Campaign.Kind.COUPON, quantity=50, amount=1000)
     coupon_grant = _claimed(coupon_campaign, owner)
-    coupon_services.grant_transfer(grant_id=coupon_grant, final_attempt=False)
+    grant_transfer(grant_id=coupon_grant, final_attempt=False)
 
     seat_campaign = CampaignFactory(quantity=1, amount=0)
-    seats.seat_map_generate(campaign=seat_campaign, rows=f"A-B:{SEAT_PRICE}", seats_per_row=5)
-    coupon_services.campaign_publish(campaign=seat_campaign)
+    seat_map_generate(campaign=seat_campaign, rows=f"A-B:{SEAT_PRICE}", seats_per_row=5)
+    campaign_publish(campaign=seat_campaign)
     seat_campaign.refresh_from_db()
-    hold = seats.seat_hold(campaign_id=seat_campaign.pk, user_id=owner.pk, slot=1, label="A-1")
+    hold = seat_hold(campaign_id=seat_campaign.pk, user_id=owner.pk, slot=1, label="A-1")
 
     room_campaign = published_campaign(quantity=50)
     room = published_room(campaign=room_campaign, admit_rate=50, max_active=50)
-    room_services.room_join(room_id=room.pk, user_id=owner.pk)
-    room_services.room_tick(room=room)
-    access_pass = room_services.room_status(room=room, user_id=owner.pk).access_pass
+    room_join(room_id=room.pk, user_id=owner.pk)
+    room_tick(room=room)
+    access_pass = room_status(room=room, user_id=owner.pk).access_pass
     assert access_pass
 
     board, _ = Board.objects.get_or_create(slug="hot", defaults={"title": "Hottest", "metric": Board.Metric.CLAIMS})

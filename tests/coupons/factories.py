@@ -3,8 +3,8 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from coupons import services
 from coupons.models import Campaign
+from coupons.services.campaigns import campaign_publish
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -23,6 +23,6 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 def published_campaign(**fields) -> Campaign:
     """A campaign published through the service, so its Redis gate exists."""
     campaign = CampaignFactory(**fields)
-    services.campaign_publish(campaign=campaign)
+    campaign_publish(campaign=campaign)
     campaign.refresh_from_db()
     return campaign

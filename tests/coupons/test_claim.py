@@ -10,13 +10,18 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from coupons import redis as gate
-from coupons import selectors, services
+from coupons import selectors
 from coupons.models import Campaign, Grant
+from coupons.services.campaigns import campaign_cancel, campaign_close, campaign_open_now
+from coupons.services.claims import claim_create
+from coupons.services.grants import grant_fail
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.coupons.hooks import WAIT, PausedInsert, claim_in_thread
 from tests.isolation import redis_flush
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join, room_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,9 +79,9 @@ def test_rejections_are_409_and_run_zero_queries(setup, code, django_assert_num_
     if setup == "sold_out":
         bearer_for(UserFactory()).post(claim_url(campaign))
     elif setup == "closed_by_staff":
-        services.campaign_close(campaign=campaign)
+        campaign_close(campaign=campaign)
     elif setup == "cancelled":
-        services.campaign_cancel(campaign=campaign)
+        campaign_cancel(campaign=campaign)
     client = bearer_for(UserFactory())
     client.post(claim_url(campaign))  # warms the per-process slug memo, as any earlier request would
     grants_before = Grant.objects.count()
@@ -118,18 +123,18 @@ def test_malformed_body_is_400_and_takes_nothing(user, body):
 def test_failed_grant_frees_the_slot_and_the_user_may_claim_again():
     campaign = published_campaign(quantity=1)
     alice, bob = UserFactory(), UserFactory()
-    first = services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+    first = claim_create(campaign_id=campaign.pk, user_id=alice.pk)
     with pytest.raises(Exception) as rejected:
-        services.claim_create(campaign_id=campaign.pk, user_id=bob.pk)
+        claim_create(campaign_id=campaign.pk, user_id=bob.pk)
     assert getattr(rejected.value, "code", None) == "sold_out"
 
-    assert services.grant_fail(grant_id=first.grant_id, reason="card declined") is True
-    assert services.grant_fail(grant_id=first.grant_id, reason="again") is False  # once only
+    assert grant_fail(grant_id=first.grant_id, reason="card declined") is True
+    assert grant_fail(grant_id=first.grant_id, reason="again") is False  # once only
 
-    second = services.claim_create(campaign_id=campaign.pk, user_id=bob.pk)
+    second = claim_create(campaign_id=campaign.pk, user_id=bob.pk)
     assert second.created and second.slot == 1
     with pytest.raises(Exception) as rejected:
-        services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+        claim_create(campaign_id=campaign.pk, user_id=alice.pk)
     assert getattr(rejected.value, "code", None) == "sold_out"
     assert list(Grant.objects.filter(campaign=campaign).values_list("user_id", "status").order_by("created_at")) == [
         (alice.pk, "failed"),
@@ -140,9 +145,9 @@ def test_failed_grant_frees_the_slot_and_the_user_may_claim_again():
 def test_stale_release_does_not_free_a_slot_someone_else_now_holds():
     campaign = published_campaign(quantity=1)
     alice, bob = UserFactory(), UserFactory()
-    first = services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
-    services.grant_fail(grant_id=first.grant_id, reason="declined")
-    services.claim_create(campaign_id=campaign.pk, user_id=bob.pk)
+    first = claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+    grant_fail(grant_id=first.grant_id, reason="declined")
+    claim_create(campaign_id=campaign.pk, user_id=bob.pk)
     # the failed grant's release arrives again (a retried task, a sweeper pass)
     assert gate.release(campaign_id=campaign.pk, hold=gate.Hold(1, alice.pk, first.grant_id)) is False
     assert selectors.campaign_remaining(campaign=campaign) == 0
@@ -180,18 +185,18 @@ def test_insert_failure_releases_the_slot_and_answers_503(user):
 def test_redis_flush_rebuilds_the_gate_from_postgresql(redis_clean):
     campaign = published_campaign(quantity=3)
     alice, bob, carol, dave = UserFactory.create_batch(4)
-    a = services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
-    b = services.claim_create(campaign_id=campaign.pk, user_id=bob.pk)
-    services.grant_fail(grant_id=a.grant_id, reason="declined")  # slot 1 back in the pool
+    a = claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+    b = claim_create(campaign_id=campaign.pk, user_id=bob.pk)
+    grant_fail(grant_id=a.grant_id, reason="declined")  # slot 1 back in the pool
 
     redis_flush()  # Redis loses everything
 
-    again = services.claim_create(campaign_id=campaign.pk, user_id=bob.pk)
+    again = claim_create(campaign_id=campaign.pk, user_id=bob.pk)
     assert (again.created, again.grant_id, again.slot) == (False, b.grant_id, 2)
-    slots = {services.claim_create(campaign_id=campaign.pk, user_id=u.pk).slot for u in (carol, dave)}
+    slots = {claim_create(campaign_id=campaign.pk, user_id=u.pk).slot for u in (carol, dave)}
     assert slots == {1, 3}
     with pytest.raises(Exception) as rejected:
-        services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+        claim_create(campaign_id=campaign.pk, user_id=alice.pk)
     assert getattr(rejected.value, "code", None) == "sold_out"
     assert Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count() == 3
 
@@ -200,9 +205,9 @@ def test_claim_window_follows_the_redis_clock_override(user):
     campaign = published_campaign(opens_at=timezone.now() + timedelta(minutes=5))
     opens_ms = int(campaign.opens_at.timestamp() * 1000)
     with pytest.raises(Exception) as rejected:
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=opens_ms - 1)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=opens_ms - 1)
     assert getattr(rejected.value, "code", None) == "not_open"
-    assert services.claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=opens_ms).created
+    assert claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=opens_ms).created
 
 
 def test_published_terms_are_read_only_in_the_database():
@@ -228,10 +233,10 @@ def test_check_constraints_refuse_bad_terms():
 def test_open_now_moves_a_scheduled_campaign_forward(user):
     campaign = published_campaign(opens_at=timezone.now() + timedelta(hours=2))
     assert campaign.status == Campaign.Status.SCHEDULED
-    services.campaign_open_now(campaign=campaign)
+    campaign_open_now(campaign=campaign)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.OPEN and campaign.opens_at <= timezone.now()
-    assert services.claim_create(campaign_id=campaign.pk, user_id=user.pk).created
+    assert claim_create(campaign_id=campaign.pk, user_id=user.pk).created
 
 
 # --- I8: a repeat click racing the first click's INSERT ---------------------------
@@ -239,12 +244,11 @@ def test_open_now_moves_a_scheduled_campaign_forward(user):
 
 def admitted_pass(campaign, user) -> str:
     from tests.waitingroom.factories import published_room
-    from waitingroom import services as room_services
 
     room = published_room(campaign=campaign)
-    room_services.room_join(room_id=room.pk, user_id=user.pk)
-    room_services.room_tick(room=room)
-    return room_services.room_status(room=room, user_id=user.pk).access_pass
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
+    return room_status(room=room, user_id=user.pk).access_pass
 
 
 @pytest.mark.parametrize("with_pass", [False, True], ids=["plain", "behind-a-room"])
@@ -278,7 +282,7 @@ def test_a_repeat_click_racing_an_insert_that_fails_never_hears_that_grant(user,
 
 
 def test_a_repeat_click_racing_an_insert_that_commits_waits_for_it_and_names_it(user, settings, monkeypatch):
-    from coupons import gate_heal
+    from coupons.services import gate_heal
 
     settings.CLAIM_IN_FLIGHT_WAIT_SECONDS = 30  # longer than any pause of a loaded machine
     campaign = published_campaign(quantity=2)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import sys
 from collections import Counter
 
 import pytest
@@ -195,3 +196,20 @@ def test_simulate_spike_names_a_server_that_refuses_its_tokens(tmp_path, transac
     finally:
         web.stop()
     assert not Grant.objects.exists()
+
+
+def test_simulate_spike_without_the_chart_library_says_how_to_get_it_and_goes_on(closed_port, monkeypatch):
+    # given: matplotlib is not installed (requirements-charts.txt is optional)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    campaign = published_campaign(quantity=5)
+    out = io.StringIO()
+
+    # when: a chart is asked for (and nothing answers at the URL, so the spike stops at its preflight)
+    with pytest.raises(CommandError, match="Nothing answers"):
+        call_command(
+            "simulate_spike", "--url", f"http://127.0.0.1:{closed_port}", "--campaign", campaign.slug,
+            "--chart", "spike.png", "--users", "1", "--no-progress", stdout=out,
+        )  # fmt: skip
+
+    # then: it said how to get the chart and went on to the spike, instead of crashing
+    assert "no chart: matplotlib is not installed here (pip install -r requirements-charts.txt)" in out.getvalue()

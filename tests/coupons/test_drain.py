@@ -16,8 +16,12 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from coupons import redis as gate
-from coupons import services
 from coupons.models import Grant, LedgerEntry
+from coupons.services.claims import claim_create
+from coupons.services.drain import grant_drain
+from coupons.services.grants import grant_transfer
+from coupons.services.sweeper import grant_sweep
+from coupons.services.wallets import wallet_adjust
 from coupons.transfers import FlakyBackend, LedgerBackend
 from ranking import services as ranking
 from ranking.models import Board
@@ -82,7 +86,7 @@ def drain_in_thread(campaign, backend, **options) -> tuple[threading.Thread, lis
     def run():
         close_old_connections()
         try:
-            reports.append(services.grant_drain(campaign_id=campaign.pk, backend=backend, **options))
+            reports.append(grant_drain(campaign_id=campaign.pk, backend=backend, **options))
         finally:
             close_old_connections()
 
@@ -115,7 +119,7 @@ def test_claims_publish_one_drain_per_ring_not_one_message_per_grant(redis_clean
     # no worker has started the drain: the first claim rang, the other 49 found the bell set
     assert queued(redis_clean) == [(DRAIN, [campaign.pk], 0)]
 
-    report = services.grant_drain(campaign_id=campaign.pk)
+    report = grant_drain(campaign_id=campaign.pk)
     assert (report.succeeded, report.batches) == (50, 1)
     check_invariants(campaign, acknowledged=acknowledged, full=True)
     # the drain cleared the bell: the next claim anywhere rings again
@@ -137,7 +141,7 @@ def test_a_batch_with_mixed_flaky_outcomes_gives_each_grant_its_own_outcome(redi
         expected["failed" if draw < 0.1 else "retrying" if draw < 0.4 else "succeeded"] += 1
     assert all(expected.values()), expected
 
-    report = services.grant_drain(campaign_id=campaign.pk, backend=backend)
+    report = grant_drain(campaign_id=campaign.pk, backend=backend)
 
     # then: one batch, and every grant has its own outcome
     assert report.batches == 1
@@ -184,7 +188,7 @@ def test_two_drains_at_once_take_disjoint_batches_and_pay_each_grant_once(redis_
 
     try:
         # while the first drain holds its first 15 grants inside its transaction, a second one runs to the end
-        second = services.grant_drain(campaign_id=campaign.pk, batch_size=15, backend=LedgerBackend())
+        second = grant_drain(campaign_id=campaign.pk, batch_size=15, backend=LedgerBackend())
     finally:
         blocking.release.set()
         holding.join(30)
@@ -209,7 +213,7 @@ def test_two_workers_draining_one_campaign_pay_each_grant_exactly_once(redis_cle
 def test_a_claim_committed_while_a_drain_runs_is_delivered_without_the_sweeper(redis_clean, worker_factory):
     campaign = published_campaign(quantity=3, amount=10)
     first, second, third = UserFactory.create_batch(3)
-    acknowledged = {services.claim_create(campaign_id=campaign.pk, user_id=first.pk).grant_id}
+    acknowledged = {claim_create(campaign_id=campaign.pk, user_id=first.pk).grant_id}
     assert drains_queued(redis_clean, campaign) == 1  # the first claim rang
 
     # a drain starts (it clears the bell, then selects) and holds the first grant
@@ -219,10 +223,10 @@ def test_a_claim_committed_while_a_drain_runs_is_delivered_without_the_sweeper(r
 
     try:
         # a claim commits after that drain's select: the bell is clear, so it rings and publishes
-        acknowledged.add(services.claim_create(campaign_id=campaign.pk, user_id=second.pk).grant_id)
+        acknowledged.add(claim_create(campaign_id=campaign.pk, user_id=second.pk).grant_id)
         assert drains_queued(redis_clean, campaign) == 2
         # the next one finds the bell rung: the drain asked for will take it too, no new message
-        acknowledged.add(services.claim_create(campaign_id=campaign.pk, user_id=third.pk).grant_id)
+        acknowledged.add(claim_create(campaign_id=campaign.pk, user_id=third.pk).grant_id)
         assert drains_queued(redis_clean, campaign) == 2
     finally:
         backend.release.set()
@@ -294,21 +298,21 @@ def test_a_batch_that_fails_whole_sends_its_grants_one_by_one_and_one_bad_grant_
     redis_clean.delete(broker_key("grants"))
     poisoned = Grant.objects.filter(campaign=campaign).order_by("created_at")[2]
     # a credit for a pending grant that should not exist: the batch's ledger insert hits the unique reference
-    services.wallet_adjust(user_id=poisoned.user_id, amount=1, reference=f"grant:{poisoned.pk}")
+    wallet_adjust(user_id=poisoned.user_id, amount=1, reference=f"grant:{poisoned.pk}")
 
-    report = services.grant_drain(campaign_id=campaign.pk)
+    report = grant_drain(campaign_id=campaign.pk)
 
     assert (report.succeeded, report.retrying) == (0, 5)
     assert sorted(args[0] for task, args, _ in queued(redis_clean) if task == TRANSFER) == sorted(acknowledged)
     assert set(Grant.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {1}
     # the per-grant path settles every other grant; the bad one stays pending for someone to look at
     for grant_id in acknowledged - {str(poisoned.pk)}:
-        assert services.grant_transfer(grant_id=grant_id, final_attempt=False) == Grant.Status.SUCCEEDED
+        assert grant_transfer(grant_id=grant_id, final_attempt=False) == Grant.Status.SUCCEEDED
     with pytest.raises(Exception, match="reference"):
-        services.grant_transfer(grant_id=str(poisoned.pk), final_attempt=False)
+        grant_transfer(grant_id=str(poisoned.pk), final_attempt=False)
     assert Grant.objects.get(pk=poisoned.pk).status == Grant.Status.PENDING
     # the drain leaves a grant the per-grant path owns alone
-    assert services.grant_drain(campaign_id=campaign.pk).batches == 0
+    assert grant_drain(campaign_id=campaign.pk).batches == 0
 
 
 def test_the_sweeper_starts_a_drain_for_grants_whose_drain_was_lost(redis_clean):
@@ -316,14 +320,14 @@ def test_the_sweeper_starts_a_drain_for_grants_whose_drain_was_lost(redis_clean)
     acknowledged = claim_all(campaign, UserFactory.create_batch(10))
     redis_clean.delete(broker_key("grants"))  # the broker lost the drain message; the bell is still set
 
-    assert services.grant_sweep().drains_started == 0  # too recent: the drain asked for may still come
+    assert grant_sweep().drains_started == 0  # too recent: the drain asked for may still come
     later = timezone.now() + timedelta(seconds=30)
-    assert services.grant_sweep(now=later).drains_started == 1
+    assert grant_sweep(now=later).drains_started == 1
     assert drains_queued(redis_clean, campaign) == 1
 
-    services.grant_drain(campaign_id=campaign.pk)
+    grant_drain(campaign_id=campaign.pk)
     check_invariants(campaign, acknowledged=acknowledged, full=True)
-    assert services.grant_sweep(now=later).drains_started == 0
+    assert grant_sweep(now=later).drains_started == 0
 
 
 def test_a_full_batch_rings_for_help_so_an_idle_worker_joins(redis_clean):
@@ -332,7 +336,7 @@ def test_a_full_batch_rings_for_help_so_an_idle_worker_joins(redis_clean):
     redis_clean.delete(broker_key("grants"))
     gate.doorbell_clear(campaign_id=campaign.pk)
 
-    report = services.grant_drain(campaign_id=campaign.pk, batch_size=10)
+    report = grant_drain(campaign_id=campaign.pk, batch_size=10)
 
     # the first full batch rang (the bell was clear after the drain's own delete); later full
     # batches found it rung: one helper message, however long the backlog
@@ -347,7 +351,7 @@ def test_drained_grants_count_on_the_boards_exactly_as_a_rebuild_does(redis_clea
     for index, grant in enumerate(Grant.objects.filter(campaign=campaign).order_by("created_at")):
         # several claims share a second, others have one of their own: the batch groups by second
         Grant.objects.filter(pk=grant.pk).update(created_at=base + timedelta(seconds=index // 3, microseconds=index))
-    services.grant_drain(campaign_id=campaign.pk)
+    grant_drain(campaign_id=campaign.pk)
     keys = [f"{settings.REDIS_KEY_PREFIX}:{{rank}}:{b.slug}:*" for b in boards.values()]
     live = {k: redis_clean.zrange(k, 0, -1, withscores=True) for pattern in keys for k in redis_clean.keys(pattern)}
     assert board_value(boards["claims"], campaign) == 12
@@ -365,7 +369,7 @@ def test_without_retries_a_transient_failure_in_a_batch_is_the_last_try(redis_cl
     claim_all(campaign, UserFactory.create_batch(3))
     redis_clean.delete(broker_key("grants"))
 
-    report = services.grant_drain(campaign_id=campaign.pk, backend=FlakyBackend(transient_rate=1.0, permanent_rate=0))
+    report = grant_drain(campaign_id=campaign.pk, backend=FlakyBackend(transient_rate=1.0, permanent_rate=0))
 
     assert (report.failed, report.retrying) == (3, 0)
     assert set(Grant.objects.filter(campaign=campaign).values_list("status", "last_error")) == {

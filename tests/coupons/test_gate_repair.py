@@ -11,9 +11,15 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from coupons import redis as gate
-from coupons import selectors, services
+from coupons import redis_rebuild, selectors
 from coupons.errors import SoldOut
 from coupons.models import Campaign, Grant
+from coupons.redis import holder_of
+from coupons.services.campaigns import campaign_cancel, campaign_close, campaign_status_refresh
+from coupons.services.claims import claim_create
+from coupons.services.gate import campaign_gate_rebuild
+from coupons.services.grants import grant_fail
+from coupons.services.reconcile import campaign_gates_heal, campaign_reconcile
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
 from tests.coupons.hooks import PausedInsert, campaign_keys_dump, campaign_keys_restore, claim_in_thread
@@ -51,7 +57,7 @@ def test_a_rebuild_racing_an_in_flight_claim_loses_no_slot(redis_clean):
 
     def alice_claims():
         close_old_connections()
-        outcome["alice"] = services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+        outcome["alice"] = claim_create(campaign_id=campaign.pk, user_id=alice.pk)
         close_old_connections()
 
     try:
@@ -59,57 +65,57 @@ def test_a_rebuild_racing_an_in_flight_claim_loses_no_slot(redis_clean):
         thread.start()
         time.sleep(0.4)  # alice holds slot 1 in Redis; her insert is still running
         redis_flush()
-        services.campaign_gate_rebuild(campaign_id=campaign.pk)  # reads PostgreSQL: no row yet
+        campaign_gate_rebuild(campaign_id=campaign.pk)  # reads PostgreSQL: no row yet
         thread.join()
     finally:
         drop_slow_inserts()
 
     assert outcome["alice"].created and outcome["alice"].slot == 1
     # the gate knows alice's slot again, so bob gets the other one at once
-    assert services.claim_create(campaign_id=campaign.pk, user_id=bob.pk).slot == 2
+    assert claim_create(campaign_id=campaign.pk, user_id=bob.pk).slot == 2
     # alice's grant fails: her slot must come back, not leak
-    services.grant_fail(grant_id=outcome["alice"].grant_id, reason="declined")
-    assert services.claim_create(campaign_id=campaign.pk, user_id=carol.pk).slot == 1
+    grant_fail(grant_id=outcome["alice"].grant_id, reason="declined")
+    assert claim_create(campaign_id=campaign.pk, user_id=carol.pk).slot == 1
     with pytest.raises(Exception) as rejected:
-        services.claim_create(campaign_id=campaign.pk, user_id=dave.pk)
+        claim_create(campaign_id=campaign.pk, user_id=dave.pk)
     assert getattr(rejected.value, "code", None) == "sold_out"
-    assert not services.campaign_reconcile(campaign=campaign, fix=False).drifted
+    assert not campaign_reconcile(campaign=campaign, fix=False).drifted
 
 
 def test_grants_committing_and_failing_inside_a_rebuild_keep_the_gate_exact(redis_clean, monkeypatch):
     campaign = published_campaign(quantity=3)
     alice, bob, carol, dave = UserFactory.create_batch(4)
-    carols = services.claim_create(campaign_id=campaign.pk, user_id=carol.pk)  # slot 1
+    carols = claim_create(campaign_id=campaign.pk, user_id=carol.pk)  # slot 1
     paused = PausedInsert()
     # alice's claim was accepted (slot 2) before Redis lost its memory; her INSERT is in flight
     thread, alices = claim_in_thread(paused, campaign_id=campaign.pk, user_id=alice.pk)
     redis_flush()
-    real_write = gate.gate_write
+    real_write = redis_rebuild.gate_write
     seen = {}
 
     def write_after_a_commit_and_a_failure(*, campaign_id, gate):  # between the rebuild's read and its write
         seen["read"] = sorted(hold.user_id for hold in gate.holds)
         paused.go.set()
         thread.join()  # alice's INSERT commits; her confirm writes her hold back into the flushed gate
-        seen["alice repaired"] = services.gate.holder_of(campaign_id=campaign_id, user_id=alice.pk) is not None
-        services.grant_fail(grant_id=carols.grant_id, reason="declined")  # carol's grant fails; its release runs
+        seen["alice repaired"] = holder_of(campaign_id=campaign_id, user_id=alice.pk) is not None
+        grant_fail(grant_id=carols.grant_id, reason="declined")  # carol's grant fails; its release runs
         real_write(campaign_id=campaign_id, gate=gate)
 
-    monkeypatch.setattr(gate, "gate_write", write_after_a_commit_and_a_failure)
-    services.campaign_gate_rebuild(campaign_id=campaign.pk)
+    monkeypatch.setattr(redis_rebuild, "gate_write", write_after_a_commit_and_a_failure)
+    campaign_gate_rebuild(campaign_id=campaign.pk)
     monkeypatch.undo()
 
     assert seen == {"read": [carol.pk], "alice repaired": True}  # the interleaving happened
-    report = services.campaign_reconcile(campaign=campaign, fix=False)
+    report = campaign_reconcile(campaign=campaign, fix=False)
     assert not report.drifted, report
     # the winner's next click answers her grant; carol's slot is free again, and nothing is handed out twice
-    again = services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+    again = claim_create(campaign_id=campaign.pk, user_id=alice.pk)
     assert (again.created, again.grant_id) == (False, alices["result"].grant_id)
-    slots = {services.claim_create(campaign_id=campaign.pk, user_id=u.pk).slot for u in (bob, carol)}
+    slots = {claim_create(campaign_id=campaign.pk, user_id=u.pk).slot for u in (bob, carol)}
     assert slots == {1, 3}
     with pytest.raises(SoldOut):
-        services.claim_create(campaign_id=campaign.pk, user_id=dave.pk)
-    assert not services.campaign_reconcile(campaign=campaign, fix=False).drifted
+        claim_create(campaign_id=campaign.pk, user_id=dave.pk)
+    assert not campaign_reconcile(campaign=campaign, fix=False).drifted
 
 
 def test_the_drift_check_takes_claims_in_flight_for_no_drift():
@@ -122,8 +128,8 @@ def test_the_drift_check_takes_claims_in_flight_for_no_drift():
     def claim_many(batch):
         close_old_connections()
         for user in batch:
-            services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
-            services.claim_create(campaign_id=campaign.pk, user_id=user.pk)  # a repeat
+            claim_create(campaign_id=campaign.pk, user_id=user.pk)
+            claim_create(campaign_id=campaign.pk, user_id=user.pk)  # a repeat
         close_old_connections()
 
     claimers = [threading.Thread(target=claim_many, args=(users[1 + i :: 4],)) for i in range(4)]
@@ -131,7 +137,7 @@ def test_the_drift_check_takes_claims_in_flight_for_no_drift():
         claimer.start()
     reports = []
     while any(claimer.is_alive() for claimer in claimers) or len(reports) < 3:
-        reports.append(services.campaign_reconcile(campaign=campaign, fix=False))
+        reports.append(campaign_reconcile(campaign=campaign, fix=False))
     for claimer in claimers:
         claimer.join()
     paused.go.set()
@@ -140,7 +146,7 @@ def test_the_drift_check_takes_claims_in_flight_for_no_drift():
     assert [r for r in reports if r.drifted] == []
     assert all(r.in_flight >= 1 for r in reports)  # the paused claim was seen, and taken for a claim in flight
     assert outcome["result"].created
-    final = services.campaign_reconcile(campaign=campaign, fix=False)
+    final = campaign_reconcile(campaign=campaign, fix=False)
     assert not final.drifted and final.in_flight == 0 and final.remaining_db == 99
 
 
@@ -151,54 +157,54 @@ def test_after_a_failover_a_claim_meeting_an_owned_slot_heals_the_gate_and_gets_
     campaign = published_campaign(quantity=6)
     users = UserFactory.create_batch(7)
     for user in users[:3]:
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk)  # slots 1-3
+        claim_create(campaign_id=campaign.pk, user_id=user.pk)  # slots 1-3
     replica = campaign_keys_dump(campaign.pk)
-    winners = {u.pk: services.claim_create(campaign_id=campaign.pk, user_id=u.pk) for u in users[3:5]}  # 4, 5
+    winners = {u.pk: claim_create(campaign_id=campaign.pk, user_id=u.pk) for u in users[3:5]}  # 4, 5
     campaign_keys_restore(campaign.pk, replica)  # the promoted replica missed the last two claims
-    assert services.campaign_reconcile(campaign=campaign, fix=False).missing_in_redis
+    assert campaign_reconcile(campaign=campaign, fix=False).missing_in_redis
 
     # the next claimant is handed slot 4 again: its INSERT meets the owner's row, the gate is rebuilt
     # from PostgreSQL, and the claimant gets the one slot really left
-    newcomer = services.claim_create(campaign_id=campaign.pk, user_id=users[5].pk)
+    newcomer = claim_create(campaign_id=campaign.pk, user_id=users[5].pk)
 
     assert newcomer.created and newcomer.slot == 6
-    assert not services.campaign_reconcile(campaign=campaign, fix=False).drifted
+    assert not campaign_reconcile(campaign=campaign, fix=False).drifted
     for user_id, won in winners.items():
-        again = services.claim_create(campaign_id=campaign.pk, user_id=user_id)
+        again = claim_create(campaign_id=campaign.pk, user_id=user_id)
         assert (again.created, again.grant_id) == (False, won.grant_id)
     with pytest.raises(SoldOut):
-        services.claim_create(campaign_id=campaign.pk, user_id=users[6].pk)
+        claim_create(campaign_id=campaign.pk, user_id=users[6].pk)
     assert Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count() == 6
 
 
 def test_after_a_failover_the_periodic_check_heals_the_gate_without_a_person(redis_clean):
     campaign = published_campaign(quantity=3)
     alice, bob, carol, dave = UserFactory.create_batch(4)
-    alices = services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+    alices = claim_create(campaign_id=campaign.pk, user_id=alice.pk)
     for user in (bob, carol):
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk)
     replica = campaign_keys_dump(campaign.pk)  # sold out
-    services.grant_fail(grant_id=alices.grant_id, reason="declined")  # slot 1 comes back...
-    daves = services.claim_create(campaign_id=campaign.pk, user_id=dave.pk)  # ...and dave wins it
+    grant_fail(grant_id=alices.grant_id, reason="declined")  # slot 1 comes back...
+    daves = claim_create(campaign_id=campaign.pk, user_id=dave.pk)  # ...and dave wins it
     campaign_keys_restore(campaign.pk, replica)  # the promoted replica missed both
 
     # until the gate heals, Redis alone answers: dave, a winner it forgot, hears sold out
     with pytest.raises(SoldOut):
-        services.claim_create(campaign_id=campaign.pk, user_id=dave.pk)
-    report = services.campaign_reconcile(campaign=campaign, fix=False)
+        claim_create(campaign_id=campaign.pk, user_id=dave.pk)
+    report = campaign_reconcile(campaign=campaign, fix=False)
     assert report.missing_in_redis == [f"user {dave.pk} slot 1"] and report.unknown_in_redis == [
         f"user {alice.pk} slot 1"
     ]
 
     # the check beat runs every few seconds (campaign-gate-heal) finds the drift and rebuilds the gate
-    assert services.campaign_gates_heal() == 1
+    assert campaign_gates_heal() == 1
 
-    assert not services.campaign_reconcile(campaign=campaign, fix=False).drifted
-    again = services.claim_create(campaign_id=campaign.pk, user_id=dave.pk)
+    assert not campaign_reconcile(campaign=campaign, fix=False).drifted
+    again = claim_create(campaign_id=campaign.pk, user_id=dave.pk)
     assert (again.created, again.grant_id) == (False, daves.grant_id)
     with pytest.raises(SoldOut):  # alice's grant failed and the stock is gone: an honest answer
-        services.claim_create(campaign_id=campaign.pk, user_id=alice.pk)
-    assert services.campaign_gates_heal() == 0  # nothing left to heal
+        claim_create(campaign_id=campaign.pk, user_id=alice.pk)
+    assert campaign_gates_heal() == 0  # nothing left to heal
     assert settings.CELERY_BEAT_SCHEDULE["campaign-gate-heal"]["schedule"] <= HEAL_BOUND_SECONDS / 2
 
 
@@ -211,42 +217,42 @@ def test_after_a_failover_beat_heals_the_gate_within_the_stated_bound(redis_clea
     campaign = published_campaign(quantity=40)
     users = UserFactory.create_batch(40)
     for user in users[:30]:
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk)
     replica = campaign_keys_dump(campaign.pk)
-    winners = {u.pk: services.claim_create(campaign_id=campaign.pk, user_id=u.pk) for u in users[30:]}
+    winners = {u.pk: claim_create(campaign_id=campaign.pk, user_id=u.pk) for u in users[30:]}
     worker_factory(beat=True)  # the ticks worker with beat, as `make run` starts them
     campaign_keys_restore(campaign.pk, replica)
     failed_over = time.monotonic()
-    assert services.campaign_reconcile(campaign=campaign, fix=False).drifted
+    assert campaign_reconcile(campaign=campaign, fix=False).drifted
 
-    while services.campaign_reconcile(campaign=campaign, fix=False).drifted:
+    while campaign_reconcile(campaign=campaign, fix=False).drifted:
         assert time.monotonic() - failed_over < HEAL_BOUND_SECONDS, "the gate did not heal within the bound"
         time.sleep(0.1)
 
     for user_id, won in winners.items():
-        again = services.claim_create(campaign_id=campaign.pk, user_id=user_id)
+        again = claim_create(campaign_id=campaign.pk, user_id=user_id)
         assert (again.created, again.grant_id) == (False, won.grant_id)
 
 
 def test_a_status_change_lost_on_the_way_to_redis_heals_on_the_next_tick(redis_clean):
     campaign = published_campaign(quantity=3)
-    services.campaign_cancel(campaign=campaign)
+    campaign_cancel(campaign=campaign)
     # Redis missed the update (say it blipped): the gate still says live
     key = gate.GateKeys.of(campaign.pk).meta
     redis_clean.hset(key, "state", "live")
-    report = services.campaign_reconcile(campaign=campaign, fix=False)
+    report = campaign_reconcile(campaign=campaign, fix=False)
     assert report.drifted and any(line.startswith("state:") for line in report.meta_mismatch)
 
-    services.campaign_status_refresh()
+    campaign_status_refresh()
     with pytest.raises(Exception) as rejected:
-        services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+        claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
     assert getattr(rejected.value, "code", None) == "cancelled"
 
 
 def test_closing_a_campaign_whose_gate_is_missing_rebuilds_it_closed(redis_clean):
     campaign = published_campaign(quantity=3)
     redis_flush()
-    services.campaign_close(campaign=campaign)
+    campaign_close(campaign=campaign)
     assert gate.meta_get(campaign_id=campaign.pk)["state"] == "closed"
     assert selectors.campaign_remaining(campaign=campaign) == 3
 
@@ -263,20 +269,20 @@ def test_sold_out_does_not_flap_while_the_last_inserts_are_in_flight():
             lease_ms=60000,
         )
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SOLD_OUT)
-    services.campaign_status_refresh()
+    campaign_status_refresh()
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SOLD_OUT
 
 
 def test_sold_out_time_is_the_first_one():
     campaign = published_campaign(quantity=1)
-    first = services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+    first = claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
     campaign.refresh_from_db()
     sold_out_at = campaign.sold_out_at
     assert sold_out_at is not None
-    services.grant_fail(grant_id=first.grant_id, reason="declined")
-    services.campaign_status_refresh()
-    services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+    grant_fail(grant_id=first.grant_id, reason="declined")
+    campaign_status_refresh()
+    claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SOLD_OUT and campaign.sold_out_at == sold_out_at
 

@@ -5,8 +5,11 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import User
-from coupons import selectors, services
+from coupons import selectors
 from coupons.models import Campaign, Grant
+from coupons.services.campaigns import campaign_close, campaign_status_refresh
+from coupons.services.claims import claim_create
+from coupons.services.grants import grant_fail, grant_transfer
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.isolation import redis_flush
@@ -17,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_campaign_list_shows_published_campaigns_with_remaining(client):
     live = published_campaign(title="Live drop", quantity=7)
     CampaignFactory(title="Secret draft")
-    services.claim_create(campaign_id=live.pk, user_id=UserFactory().pk)
+    claim_create(campaign_id=live.pk, user_id=UserFactory().pk)
     html = client.get("/").content.decode()
     assert "Live drop" in html and "Secret draft" not in html
     assert "6 of 7 left" in html
@@ -39,7 +42,7 @@ def test_claim_as_a_plain_form(client, user):
 
 def test_claim_form_on_a_closed_campaign_explains_and_changes_nothing(client, user):
     campaign = published_campaign()
-    services.campaign_close(campaign=campaign)
+    campaign_close(campaign=campaign)
     client.force_login(user)
     client.post(f"/campaigns/{campaign.slug}/claim/")
     assert "This campaign is closed." in client.get(f"/campaigns/{campaign.slug}/").content.decode()
@@ -55,9 +58,9 @@ def test_claim_form_needs_login(client):
 def test_my_grants_page_and_api_show_only_mine(client):
     campaign = published_campaign(quantity=5, amount=10)
     me, other = UserFactory(), UserFactory()
-    mine = services.claim_create(campaign_id=campaign.pk, user_id=me.pk)
-    theirs = services.claim_create(campaign_id=campaign.pk, user_id=other.pk)
-    services.grant_transfer(grant_id=mine.grant_id, final_attempt=False)
+    mine = claim_create(campaign_id=campaign.pk, user_id=me.pk)
+    theirs = claim_create(campaign_id=campaign.pk, user_id=other.pk)
+    grant_transfer(grant_id=mine.grant_id, final_attempt=False)
     client.force_login(me)
     html = client.get("/me/").content.decode()
     assert "10 KRW" in html and "Succeeded" in html
@@ -71,8 +74,8 @@ def test_my_grants_page_and_api_show_only_mine(client):
 def test_coupon_redeem_works_once_and_only_for_the_owner(client):
     campaign = published_campaign(quantity=2, amount=3000, kind=Campaign.Kind.COUPON)
     me, other = UserFactory(), UserFactory()
-    outcome = services.claim_create(campaign_id=campaign.pk, user_id=me.pk)
-    services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
+    outcome = claim_create(campaign_id=campaign.pk, user_id=me.pk)
+    grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
     code = campaign.coupons.get().code
     client.force_login(other)
     assert client.post(f"/api/v1/coupons/{code}/redeem/").json()["code"] == "not_found"
@@ -85,7 +88,7 @@ def test_coupon_redeem_works_once_and_only_for_the_owner(client):
 
 def test_campaign_api_shows_live_remaining(api_client):
     campaign = published_campaign(quantity=3)
-    services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+    claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
     assert api_client.get(f"/api/v1/campaigns/{campaign.slug}/").json()["remaining"] == 2
     listed = {c["slug"]: c["remaining"] for c in api_client.get("/api/v1/campaigns/").json()}
     assert listed == {campaign.slug: 2}
@@ -101,7 +104,7 @@ def staff_client(client):
 def test_admin_changelist_shows_live_counts(staff_client):
     campaign = published_campaign(quantity=4)
     for user in UserFactory.create_batch(2):
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk)
     response = staff_client.get(reverse("admin:coupons_campaign_changelist"))
     assert response.status_code == 200
     row = response.content.decode().split(f">{campaign.title}</a>")[1].split("</tr>")[0]
@@ -116,7 +119,7 @@ def test_admin_actions_publish_close_reconcile(staff_client, redis_clean):
     staff_client.post(url, {"action": "publish", "_selected_action": [draft.pk]})
     draft.refresh_from_db()
     assert draft.status == Campaign.Status.OPEN
-    services.claim_create(campaign_id=draft.pk, user_id=UserFactory().pk)
+    claim_create(campaign_id=draft.pk, user_id=UserFactory().pk)
 
     redis_flush()
     staff_client.post(url, {"action": "reconcile", "_selected_action": [draft.pk]})
@@ -126,7 +129,7 @@ def test_admin_actions_publish_close_reconcile(staff_client, redis_clean):
     draft.refresh_from_db()
     assert draft.status == Campaign.Status.CLOSED
     with pytest.raises(Exception) as rejected:
-        services.claim_create(campaign_id=draft.pk, user_id=UserFactory().pk)
+        claim_create(campaign_id=draft.pk, user_id=UserFactory().pk)
     assert getattr(rejected.value, "code", None) == "closed"
 
 
@@ -140,7 +143,7 @@ def test_reconcile_command_reports_and_fixes_drift(redis_clean, capsys):
     from django.core.management import call_command
 
     campaign = published_campaign(quantity=3)
-    services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+    claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
     call_command("reconcile")
     assert "in sync" in capsys.readouterr().out
     redis_clean.delete(f"{settings.REDIS_KEY_PREFIX}:{{camp:{campaign.pk}}}:holders")
@@ -158,18 +161,18 @@ def test_status_follows_the_window_and_the_stock():
 
     campaign = published_campaign(quantity=1, opens_at=timezone.now() + timedelta(hours=1))
     assert campaign.status == Campaign.Status.SCHEDULED
-    services.campaign_status_refresh(now=campaign.opens_at)
+    campaign_status_refresh(now=campaign.opens_at)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.OPEN
-    outcome = services.claim_create(
+    outcome = claim_create(
         campaign_id=campaign.pk, user_id=UserFactory().pk, now_ms=int(campaign.opens_at.timestamp() * 1000)
     )
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SOLD_OUT and campaign.sold_out_at is not None
-    services.grant_fail(grant_id=outcome.grant_id, reason="declined")
-    services.campaign_status_refresh(now=campaign.opens_at)
+    grant_fail(grant_id=outcome.grant_id, reason="declined")
+    campaign_status_refresh(now=campaign.opens_at)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.OPEN
-    services.campaign_status_refresh(now=campaign.closes_at)
+    campaign_status_refresh(now=campaign.closes_at)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.CLOSED

@@ -7,16 +7,24 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from config.http_load import Call, fire
 from config.ratelimit import RateLimited
 from coupons import redis as gate
-from coupons import seats, services
+from coupons import redis_rebuild
 from coupons.models import Campaign, Grant
+from coupons.seats import redis as seats_redis
+from coupons.seats.services import seat_hold, seat_map_generate
+from coupons.services.campaigns import campaign_publish
+from coupons.services.claims import claim_create
+from coupons.services.gate import campaign_gate_publish
+from coupons.services.reconcile import campaign_reconcile
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error
 from tests.coupons.factories import CampaignFactory, published_campaign
 from tests.coupons.test_claim import bearer_for, claim_url
 from tests.isolation import redis_flush
-from tests.load import Call, fire
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join, room_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,8 +48,8 @@ def assert_rate_limited(response, retry_after: int) -> None:
 
 def seat_campaign(**fields) -> Campaign:
     campaign = CampaignFactory(quantity=1, amount=0, **fields)
-    seats.seat_map_generate(campaign=campaign, rows="A:1000", seats_per_row=5)
-    services.campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
+    seat_map_generate(campaign=campaign, rows="A:1000", seats_per_row=5)
+    campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
     return Campaign.objects.get(pk=campaign.pk)
 
 
@@ -79,7 +87,7 @@ def test_claim_hammering_before_opening_is_limited_and_takes_nothing():
         assert_error(client.post(claim_url(campaign)), 409, "not_open")
     assert_rate_limited(client.post(claim_url(campaign)), retry_after=1000)
     assert not Grant.objects.filter(campaign=campaign).exists()
-    assert gate.gate_read_holds(campaign_id=campaign.pk) == {}
+    assert redis_rebuild.gate_read_holds(campaign_id=campaign.pk) == {}
 
 
 def test_claim_per_ip_limit_spans_users_and_spares_other_addresses():
@@ -121,16 +129,16 @@ def test_claim_bucket_refills_as_time_moves():
     campaign = published_campaign(quantity=5, rate_user_burst=1, rate_user_per_second=SLOW, rate_ip_burst=0)
     user = UserFactory()
     t0 = now_ms()
-    assert services.claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0).created
+    assert claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0).created
     with pytest.raises(RateLimited) as refused:
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0 + 400_000)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0 + 400_000)
     assert refused.value.extra == {"retry_after": 600}  # 600 s until the token is whole again
     with pytest.raises(RateLimited):
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0 + 999_999)
-    again = services.claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0 + 1_000_000)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0 + 999_999)
+    again = claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0 + 1_000_000)
     assert not again.created  # the token came back: the repeat gets the user's grant
     with pytest.raises(RateLimited):  # and it was spent
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0 + 1_000_000)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk, now_ms=t0 + 1_000_000)
 
 
 def test_claim_limits_default_from_settings_and_campaign_values_override_them(settings):
@@ -152,7 +160,6 @@ def test_claim_limits_default_from_settings_and_campaign_values_override_them(se
 
 def test_claim_with_a_pass_keeps_the_turn_when_rate_limited():
     from tests.waitingroom.factories import published_room
-    from waitingroom import services as room_services
     from waitingroom.errors import AdmissionRequired
 
     campaign = published_campaign(quantity=5, rate_user_burst=1, rate_user_per_second=SLOW)
@@ -160,27 +167,26 @@ def test_claim_with_a_pass_keeps_the_turn_when_rate_limited():
     user = UserFactory()
     # the one token goes on a claim without the pass (refused: admission required)
     with pytest.raises(AdmissionRequired):
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
-    room_services.room_join(room_id=room.pk, user_id=user.pk)
-    room_services.room_tick(room=room)
-    access_pass = room_services.room_status(room=room, user_id=user.pk).access_pass
+        claim_create(campaign_id=campaign.pk, user_id=user.pk)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
+    access_pass = room_status(room=room, user_id=user.pk).access_pass
     with pytest.raises(RateLimited):
-        services.claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=access_pass)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=access_pass)
     # the pass was given back: still admitted, and usable once the bucket refills
-    assert room_services.room_status(room=room, user_id=user.pk).outcome == "admitted"
+    assert room_status(room=room, user_id=user.pk).outcome == "admitted"
     assert not Grant.objects.filter(campaign=campaign).exists()
 
 
 def test_every_claim_spends_a_token_whatever_the_pass():
     from tests.waitingroom.factories import published_room
-    from waitingroom import services as room_services
 
     campaign = published_campaign(quantity=5, rate_user_per_second=SLOW)  # the default burst: 5
     room = published_room(campaign=campaign)
     holder, stranger = UserFactory.create_batch(2)
-    room_services.room_join(room_id=room.pk, user_id=holder.pk)
-    room_services.room_tick(room=room)
-    access_pass = room_services.room_status(room=room, user_id=holder.pk).access_pass
+    room_join(room_id=room.pk, user_id=holder.pk)
+    room_tick(room=room)
+    access_pass = room_status(room=room, user_id=holder.pk).access_pass
     client = bearer_for(holder)
     assert client.post(claim_url(campaign), {"access_pass": access_pass}, format="json").status_code == 202
 
@@ -205,7 +211,7 @@ def test_editing_limits_of_a_published_campaign_reaches_the_gate(admin_client):
     assert client.post(claim_url(campaign)).status_code == 202
     assert client.post(claim_url(campaign)).status_code == 429
     Campaign.objects.filter(pk=campaign.pk).update(rate_user_burst=0)
-    services.campaign_gate_publish(campaign=Campaign.objects.get(pk=campaign.pk))
+    campaign_gate_publish(campaign=Campaign.objects.get(pk=campaign.pk))
     assert gate.meta_get(campaign_id=campaign.pk)["rl_user_burst"] == "0"
     assert client.post(claim_url(campaign)).status_code == 200
     # the admin shows the limits, also of a published campaign, as editable fields
@@ -228,7 +234,7 @@ def test_a_rebuild_after_a_flush_restores_the_limits(redis_clean):
     assert gate.meta_get(campaign_id=campaign.pk) == published
     assert client.post(claim_url(campaign)).status_code == 200
     assert client.post(claim_url(campaign)).status_code == 429
-    report = services.campaign_reconcile(campaign=campaign, fix=False)
+    report = campaign_reconcile(campaign=campaign, fix=False)
     assert report.meta_mismatch == []
 
 
@@ -242,7 +248,7 @@ def test_hold_per_user_limit_429_and_nothing_held():
     assert first.status_code == 200
     assert client.post(hold_url(campaign, "A-1")).json()["token"] == first.json()["token"]  # a double click
     assert_rate_limited(client.post(hold_url(campaign, "A-2")), retry_after=1000)
-    states = gate.seat_states(campaign_id=campaign.pk)
+    states = seats_redis.seat_states(campaign_id=campaign.pk)
     assert set(states) == {1}, "the refused switch released nothing and held nothing"
 
 
@@ -251,7 +257,7 @@ def test_hold_per_ip_limit_spans_users():
     assert bearer_for(UserFactory()).post(hold_url(campaign, "A-1"), REMOTE_ADDR="203.0.113.9").status_code == 200
     refused = bearer_for(UserFactory()).post(hold_url(campaign, "A-2"), REMOTE_ADDR="203.0.113.9")
     assert_rate_limited(refused, retry_after=1000)
-    assert set(gate.seat_states(campaign_id=campaign.pk)) == {1}
+    assert set(seats_redis.seat_states(campaign_id=campaign.pk)) == {1}
     assert bearer_for(UserFactory()).post(hold_url(campaign, "A-2"), REMOTE_ADDR="203.0.113.10").status_code == 200
 
 
@@ -259,10 +265,10 @@ def test_hold_bucket_refills_as_time_moves():
     campaign = seat_campaign(rate_user_burst=1, rate_user_per_second=SLOW, rate_ip_burst=0)
     user = UserFactory()
     t0 = now_ms()
-    seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1, now_ms=t0)
+    seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1, now_ms=t0)
     with pytest.raises(RateLimited):
-        seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2, now_ms=t0 + 999_999)
-    assert seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2, now_ms=t0 + 1_000_000).slot == 2
+        seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2, now_ms=t0 + 999_999)
+    assert seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2, now_ms=t0 + 1_000_000).slot == 2
 
 
 # --- a burst from one user, over HTTP, in parallel ------------------------------------
@@ -296,5 +302,5 @@ def test_a_parallel_burst_from_one_user_spends_exactly_the_burst(web_server):
     }, web_server.output()[-2000:]
     assert all(r.body["code"] == "rate_limited" and r.body["retry_after"] >= 1 for r in results if r.status == 429)
     assert Grant.objects.filter(campaign=credit).count() == 1
-    assert set(gate.seat_states(campaign_id=seated.pk)) == {3}
+    assert set(seats_redis.seat_states(campaign_id=seated.pk)) == {3}
     assert room_redis.counts(room_id=room.pk)[0] + room_redis.counts(room_id=room.pk)[1] == 1

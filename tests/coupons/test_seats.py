@@ -11,12 +11,24 @@ from django.db.models import Count
 from django_redis import get_redis_connection
 
 from coupons import redis as gate
-from coupons import seats, services
+from coupons.errors import AlreadyBooked, HoldInvalid, InsufficientFunds, InvalidTransition, SeatTaken, StaleToken
 from coupons.models import Campaign, Grant, LedgerEntry, Seat, Wallet
+from coupons.seats import redis as seats_redis
+from coupons.seats import services as seat_services
+from coupons.seats.selectors import seat_map
+from coupons.seats.services import seat_confirm, seat_hold, seat_map_generate, seat_release, seat_sell, seats_sweep
+from coupons.services.campaigns import campaign_close, campaign_publish
+from coupons.services.claims import claim_create
+from coupons.services.gate import campaign_gate_rebuild
+from coupons.services.grants import grant_transfer
+from coupons.services.reconcile import campaign_reconcile
+from coupons.services.wallets import wallet_adjust
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
 from tests.coupons.factories import CampaignFactory
 from tests.isolation import redis_flush
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join, room_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,14 +37,14 @@ PRICE = 50_000
 
 def seat_campaign(rows: str = f"A-B:{PRICE}", per_row: int = 5, **fields) -> Campaign:
     campaign = CampaignFactory(quantity=1, amount=0, **fields)
-    seats.seat_map_generate(campaign=campaign, rows=rows, seats_per_row=per_row)
-    services.campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
+    seat_map_generate(campaign=campaign, rows=rows, seats_per_row=per_row)
+    campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
     return Campaign.objects.get(pk=campaign.pk)
 
 
 def funded_user(amount: int = 200_000):
     user = UserFactory()
-    services.wallet_adjust(user_id=user.pk, amount=amount, reference=f"test-fund:{uuid.uuid4()}")
+    wallet_adjust(user_id=user.pk, amount=amount, reference=f"test-fund:{uuid.uuid4()}")
     return user
 
 
@@ -64,9 +76,9 @@ def test_200_users_race_for_one_seat_one_hold_wins():
     def race(user):
         barrier.wait()
         try:
-            seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1)
+            seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1)
             outcomes.append("held")
-        except seats.SeatTaken:
+        except SeatTaken:
             outcomes.append("seat_taken")
 
     threads = [threading.Thread(target=race, args=(u,)) for u in users]
@@ -81,18 +93,18 @@ def test_the_stalled_holder_cannot_confirm_even_when_redis_forgets():
     campaign = seat_campaign()
     alice, bob = funded_user(), funded_user()
     t0 = now_ms()
-    hold_a = seats.seat_hold(campaign_id=campaign.pk, user_id=alice.pk, slot=1, now_ms=t0)
+    hold_a = seat_hold(campaign_id=campaign.pk, user_id=alice.pk, slot=1, now_ms=t0)
     # alice stalls past her hold; bob holds the same seat with a greater token and buys it
     later = t0 + 300_000 + 1
-    hold_b = seats.seat_hold(campaign_id=campaign.pk, user_id=bob.pk, slot=1, now_ms=later)
+    hold_b = seat_hold(campaign_id=campaign.pk, user_id=bob.pk, slot=1, now_ms=later)
     assert hold_b.token > hold_a.token
-    seats.seat_confirm(campaign_id=campaign.pk, user_id=bob.pk, slot=1, token=hold_b.token, now_ms=later + 10)
+    seat_confirm(campaign_id=campaign.pk, user_id=bob.pk, slot=1, token=hold_b.token, now_ms=later + 10)
 
-    with pytest.raises(seats.SeatTaken):  # Redis refuses alice
-        seats.seat_confirm(campaign_id=campaign.pk, user_id=alice.pk, slot=1, token=hold_a.token, now_ms=later + 20)
+    with pytest.raises(SeatTaken):  # Redis refuses alice
+        seat_confirm(campaign_id=campaign.pk, user_id=alice.pk, slot=1, token=hold_a.token, now_ms=later + 20)
     # Redis lost its state and would let alice through: PostgreSQL refuses the stale token
-    with pytest.raises(seats.StaleToken):
-        seats.seat_sell(campaign_id=campaign.pk, user_id=alice.pk, slot=1, token=hold_a.token)
+    with pytest.raises(StaleToken):
+        seat_sell(campaign_id=campaign.pk, user_id=alice.pk, slot=1, token=hold_a.token)
     assert Seat.objects.get(campaign=campaign, slot=1).sold_to_id == bob.pk
     assert Wallet.objects.get(user=alice).balance == 200_000
     assert assert_s1(campaign) == 1
@@ -101,10 +113,10 @@ def test_the_stalled_holder_cannot_confirm_even_when_redis_forgets():
 def test_insufficient_funds_changes_nothing():
     campaign = seat_campaign()
     poor = funded_user(PRICE - 1)
-    hold = seats.seat_hold(campaign_id=campaign.pk, user_id=poor.pk, slot=3)
+    hold = seat_hold(campaign_id=campaign.pk, user_id=poor.pk, slot=3)
     entries_before = LedgerEntry.objects.count()
-    with pytest.raises(seats.InsufficientFunds):
-        seats.seat_confirm(campaign_id=campaign.pk, user_id=poor.pk, slot=3, token=hold.token)
+    with pytest.raises(InsufficientFunds):
+        seat_confirm(campaign_id=campaign.pk, user_id=poor.pk, slot=3, token=hold.token)
     seat = Seat.objects.get(campaign=campaign, slot=3)
     assert (seat.status, seat.sold_to_id, seat.fence_token) == ("free", None, 0)
     assert Wallet.objects.get(user=poor).balance == PRICE - 1
@@ -115,27 +127,27 @@ def test_insufficient_funds_changes_nothing():
 def test_holding_another_seat_switches_and_release_frees():
     campaign = seat_campaign()
     user, other = funded_user(), funded_user()
-    first = seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1)
-    second = seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2)
+    first = seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1)
+    second = seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2)
     assert second.token > first.token
-    seats.seat_hold(campaign_id=campaign.pk, user_id=other.pk, slot=1)  # seat 1 was released by the switch
-    with pytest.raises(seats.HoldInvalid):
-        seats.seat_confirm(campaign_id=campaign.pk, user_id=user.pk, slot=1, token=first.token)
-    assert seats.seat_release(campaign_id=campaign.pk, user_id=user.pk, slot=2, token=second.token)
-    seats.seat_hold(campaign_id=campaign.pk, user_id=other.pk, slot=2)  # a new hold switches other to 2
+    seat_hold(campaign_id=campaign.pk, user_id=other.pk, slot=1)  # seat 1 was released by the switch
+    with pytest.raises(HoldInvalid):
+        seat_confirm(campaign_id=campaign.pk, user_id=user.pk, slot=1, token=first.token)
+    assert seat_release(campaign_id=campaign.pk, user_id=user.pk, slot=2, token=second.token)
+    seat_hold(campaign_id=campaign.pk, user_id=other.pk, slot=2)  # a new hold switches other to 2
 
 
 def test_expired_holds_are_swept_back_to_the_map():
     campaign = seat_campaign()
     user = funded_user()
     t0 = now_ms()
-    seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=4, now_ms=t0)
-    assert [v.state for v in seats.seat_map(campaign_id=campaign.pk, user_id=None, now_ms=t0)][3] == "held"
+    seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=4, now_ms=t0)
+    assert [v.state for v in seat_map(campaign_id=campaign.pk, user_id=None, now_ms=t0)][3] == "held"
     sessions = gate.GateKeys.of(campaign.pk).seat_session
     redis_client = get_redis_connection("default")
     redis_client.zadd(sessions, {"42": t0 + 1000})  # an ended waiting-room shopping session
-    assert seats.seats_sweep(now_ms=t0 + 300_001) == 1
-    assert 4 not in gate.seat_states(campaign_id=campaign.pk)
+    assert seats_sweep(now_ms=t0 + 300_001) == 1
+    assert 4 not in seats_redis.seat_states(campaign_id=campaign.pk)
     assert redis_client.zcard(sessions) == 0
 
 
@@ -152,12 +164,12 @@ def test_s1_holds_confirms_and_expiries_from_many_threads(settings):
         for _ in range(8):
             slot = rng.randint(1, 6)
             try:
-                hold = seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=slot)
+                hold = seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=slot)
                 time.sleep(rng.choice([0, 0.01, 0.05, 1.1]))  # some stall past their hold
-                seats.seat_confirm(campaign_id=campaign.pk, user_id=user.pk, slot=slot, token=hold.token)
+                seat_confirm(campaign_id=campaign.pk, user_id=user.pk, slot=slot, token=hold.token)
                 outcomes.append("sold")
                 break
-            except seats.AlreadyBooked:
+            except AlreadyBooked:
                 break
             except Exception as error:  # noqa: BLE001 - every refusal is an ApplicationError with a code
                 outcomes.append(getattr(error, "code", type(error).__name__))
@@ -174,8 +186,8 @@ def test_s1_holds_confirms_and_expiries_from_many_threads(settings):
     time.sleep(1.1)
     for seat in Seat.objects.filter(campaign=campaign, status=Seat.Status.FREE):
         late = funded_user()
-        hold = seats.seat_hold(campaign_id=campaign.pk, user_id=late.pk, slot=seat.slot)
-        seats.seat_confirm(campaign_id=campaign.pk, user_id=late.pk, slot=seat.slot, token=hold.token)
+        hold = seat_hold(campaign_id=campaign.pk, user_id=late.pk, slot=seat.slot)
+        seat_confirm(campaign_id=campaign.pk, user_id=late.pk, slot=seat.slot, token=hold.token)
     assert assert_s1(campaign) == 6
 
 
@@ -187,19 +199,19 @@ def test_concurrent_confirms_in_crossing_orders_never_deadlock():
     grant credits) complete together without a deadlock or a lost update.
     """
     credit = CampaignFactory(quantity=100, amount=10)
-    services.campaign_publish(campaign=credit)
+    campaign_publish(campaign=credit)
     for _round in range(10):
         first, second = seat_campaign(per_row=2), seat_campaign(per_row=2)
         x, y = funded_user(), funded_user()
         plan = [(first, x, 1), (first, y, 2), (second, y, 1), (second, x, 2)]
-        holds = [(c, u, s, seats.seat_hold(campaign_id=c.pk, user_id=u.pk, slot=s).token) for c, u, s in plan]
-        claims = [services.claim_create(campaign_id=credit.pk, user_id=u.pk) for u in (x, y)]
+        holds = [(c, u, s, seat_hold(campaign_id=c.pk, user_id=u.pk, slot=s).token) for c, u, s in plan]
+        claims = [claim_create(campaign_id=credit.pk, user_id=u.pk) for u in (x, y)]
         errors: list[str] = []
 
         def confirm(c, u, s, token, errors=errors):
             close_old_connections()
             try:
-                seats.seat_confirm(campaign_id=c.pk, user_id=u.pk, slot=s, token=token)
+                seat_confirm(campaign_id=c.pk, user_id=u.pk, slot=s, token=token)
             except Exception as error:  # noqa: BLE001
                 errors.append(repr(error))
             close_old_connections()
@@ -207,7 +219,7 @@ def test_concurrent_confirms_in_crossing_orders_never_deadlock():
         def credit_grant(grant_id, errors=errors):
             close_old_connections()
             try:
-                services.grant_transfer(grant_id=grant_id, final_attempt=False)
+                grant_transfer(grant_id=grant_id, final_attempt=False)
             except Exception as error:  # noqa: BLE001
                 errors.append(repr(error))
             close_old_connections()
@@ -220,19 +232,19 @@ def test_concurrent_confirms_in_crossing_orders_never_deadlock():
             t.join()
         assert errors == []
         assert assert_s1(first) == 2 and assert_s1(second) == 2
-        services.campaign_close(campaign=credit) if _round == 9 else None
+        campaign_close(campaign=credit) if _round == 9 else None
 
 
 def test_a_flushed_redis_gets_sold_seats_back_and_a_fence_above_every_token(redis_clean):
     campaign = seat_campaign()
     buyer = funded_user()
-    hold = seats.seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=2)
-    seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=2, token=hold.token)
+    hold = seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=2)
+    seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=2, token=hold.token)
     redis_flush()
-    services.campaign_gate_rebuild(campaign_id=campaign.pk)
-    with pytest.raises(seats.SeatTaken):
-        seats.seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=2)
-    fresh = seats.seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=3)
+    campaign_gate_rebuild(campaign_id=campaign.pk)
+    with pytest.raises(SeatTaken):
+        seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=2)
+    fresh = seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=3)
     assert fresh.token > time.time() * 1_000_000 - 60_000_000  # above every token issued before the flush
     assert selectors_remaining(campaign) == 9
 
@@ -301,28 +313,27 @@ def test_seat_page_and_admin_generation(client):
     draft.refresh_from_db()
     assert (draft.quantity, draft.allocation) == (12, "chosen")
     assert list(Seat.objects.filter(campaign=draft, section="C").values_list("price", flat=True)) == [20000] * 4
-    services.campaign_publish(campaign=draft)
+    campaign_publish(campaign=draft)
     page = client.get(f"/campaigns/{draft.slug}/").content.decode()
     assert 'data-label="A-1"' in page and "Confirm and pay" in page
 
 
 def test_seats_behind_a_waiting_room_need_a_pass_for_the_first_hold():
     from tests.waitingroom.factories import published_room
-    from waitingroom import services as room_services
     from waitingroom.errors import AdmissionRequired
 
     campaign = seat_campaign()
     room = published_room(campaign=campaign)
     user = funded_user()
     with pytest.raises(AdmissionRequired) as refused:
-        seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1)
+        seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1)
     assert refused.value.extra["room_url"] == f"/rooms/{room.slug}/"
-    room_services.room_join(room_id=room.pk, user_id=user.pk)
-    room_services.room_tick(room=room)
-    access_pass = room_services.room_status(room=room, user_id=user.pk).access_pass
-    first = seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1, access_pass=access_pass)
-    switched = seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2)  # same session, no new pass
-    seats.seat_confirm(campaign_id=campaign.pk, user_id=user.pk, slot=2, token=switched.token)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
+    access_pass = room_status(room=room, user_id=user.pk).access_pass
+    first = seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1, access_pass=access_pass)
+    switched = seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2)  # same session, no new pass
+    seat_confirm(campaign_id=campaign.pk, user_id=user.pk, slot=2, token=switched.token)
     assert switched.token > first.token and assert_s1(campaign) == 1
 
 
@@ -330,12 +341,12 @@ def test_a_hold_that_expires_while_waiting_for_the_locks_cannot_buy():
     campaign = seat_campaign()
     alice, bob = funded_user(), funded_user()
     t0 = now_ms()
-    hold_a = seats.seat_hold(campaign_id=campaign.pk, user_id=alice.pk, slot=1, now_ms=t0)
+    hold_a = seat_hold(campaign_id=campaign.pk, user_id=alice.pk, slot=1, now_ms=t0)
     # alice's Redis check passed just before her hold ended; she then stalls on the locks while
     # the seat is freed and held by bob with a greater token (not yet sold)
-    seats.seat_hold(campaign_id=campaign.pk, user_id=bob.pk, slot=1, now_ms=t0 + 300_001)
-    with pytest.raises(seats.HoldInvalid):
-        seats.seat_sell(
+    seat_hold(campaign_id=campaign.pk, user_id=bob.pk, slot=1, now_ms=t0 + 300_001)
+    with pytest.raises(HoldInvalid):
+        seat_sell(
             campaign_id=campaign.pk,
             user_id=alice.pk,
             slot=1,
@@ -349,9 +360,9 @@ def test_a_hold_that_expires_while_waiting_for_the_locks_cannot_buy():
 def test_a_repeated_confirm_returns_the_same_sale():
     campaign = seat_campaign()
     buyer = funded_user()
-    hold = seats.seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=5)
-    first = seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=5, token=hold.token)
-    again = seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=5, token=hold.token)
+    hold = seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=5)
+    first = seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=5, token=hold.token)
+    again = seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=5, token=hold.token)
     assert (first.created, again.created) == (True, False)
     assert again.grant.pk == first.grant.pk and assert_s1(campaign) == 1
 
@@ -359,23 +370,23 @@ def test_a_repeated_confirm_returns_the_same_sale():
 def test_identical_confirms_racing_each_other_all_answer_the_sale_paid_once(monkeypatch):
     campaign = seat_campaign()
     buyer = funded_user(amount=PRICE)  # enough for exactly one seat
-    hold = seats.seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=3)
+    hold = seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=3)
     copies = 6
     # every copy passes the Redis check before any of them reaches PostgreSQL
     checked = threading.Barrier(copies, timeout=30)
-    real_sell = seats.seat_sell
+    real_sell = seat_sell
 
     def sell_after_every_check(**kwargs):
         checked.wait()
         return real_sell(**kwargs)
 
-    monkeypatch.setattr(seats, "seat_sell", sell_after_every_check)
+    monkeypatch.setattr(seat_services, "seat_sell", sell_after_every_check)
     sales, errors = [], []
 
     def confirm():
         close_old_connections()
         try:
-            sales.append(seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=3, token=hold.token))
+            sales.append(seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=3, token=hold.token))
         except Exception as exc:  # noqa: BLE001 - counted below
             errors.append(exc)
         finally:
@@ -399,43 +410,41 @@ def test_identical_confirms_racing_each_other_all_answer_the_sale_paid_once(monk
 def test_reconcile_of_a_seat_campaign_keeps_live_holds(redis_clean):
     campaign = seat_campaign()
     buyer, holder = funded_user(), funded_user()
-    hold = seats.seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=1)
-    seats.seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=1, token=hold.token)
-    live = seats.seat_hold(campaign_id=campaign.pk, user_id=holder.pk, slot=2)
-    report = services.campaign_reconcile(campaign=campaign, fix=True)
+    hold = seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=1)
+    seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=1, token=hold.token)
+    live = seat_hold(campaign_id=campaign.pk, user_id=holder.pk, slot=2)
+    report = campaign_reconcile(campaign=campaign, fix=True)
     assert not report.drifted
-    assert seats.seat_confirm(campaign_id=campaign.pk, user_id=holder.pk, slot=2, token=live.token)
+    assert seat_confirm(campaign_id=campaign.pk, user_id=holder.pk, slot=2, token=live.token)
     redis_clean.hdel(gate.GateKeys.of(campaign.pk).seats, 1)  # Redis forgot a sale
-    assert services.campaign_reconcile(campaign=campaign, fix=True).missing_in_redis == ["seat slot 1 sold"]
-    with pytest.raises(seats.SeatTaken):
-        seats.seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=1)
+    assert campaign_reconcile(campaign=campaign, fix=True).missing_in_redis == ["seat slot 1 sold"]
+    with pytest.raises(SeatTaken):
+        seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=1)
 
 
 def test_a_used_pass_sent_again_still_works_within_the_session():
     from tests.waitingroom.factories import published_room
-    from waitingroom import services as room_services
 
     campaign = seat_campaign()
     room = published_room(campaign=campaign)
     user, rival = funded_user(), funded_user()
-    seats.seat_hold(campaign_id=campaign.pk, user_id=rival.pk, slot=1, access_pass=_admitted(room, rival))
+    seat_hold(campaign_id=campaign.pk, user_id=rival.pk, slot=1, access_pass=_admitted(room, rival))
     access_pass = _admitted(room, user)
-    with pytest.raises(seats.SeatTaken):  # the pass is used up by this first attempt
-        seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1, access_pass=access_pass)
-    hold = seats.seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2, access_pass=access_pass)
+    with pytest.raises(SeatTaken):  # the pass is used up by this first attempt
+        seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1, access_pass=access_pass)
+    hold = seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=2, access_pass=access_pass)
     assert hold.token > 0
-    assert room_services.room_status(room=room, user_id=user.pk).outcome == "absent"
+    assert room_status(room=room, user_id=user.pk).outcome == "absent"
 
 
 _ticks = iter(range(1, 1000))
 
 
 def _admitted(room, user) -> str:
-    from waitingroom import services as room_services
 
-    room_services.room_join(room_id=room.pk, user_id=user.pk)
-    room_services.room_tick(room=room, now_ms=now_ms() + 1000 * next(_ticks))  # a new second each time
-    return room_services.room_status(room=room, user_id=user.pk).access_pass
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room, now_ms=now_ms() + 1000 * next(_ticks))  # a new second each time
+    return room_status(room=room, user_id=user.pk).access_pass
 
 
 def test_odd_labels_are_404_not_500(api_client):
@@ -449,5 +458,5 @@ def test_odd_labels_are_404_not_500(api_client):
 def test_bad_seat_maps_are_refused_cleanly():
     draft = CampaignFactory(quantity=1, amount=0)
     for rows in ("A-B:1, B-C:2", "C-A:100", "nonsense"):
-        with pytest.raises(seats.InvalidTransition):
-            seats.seat_map_generate(campaign=draft, rows=rows, seats_per_row=3)
+        with pytest.raises(InvalidTransition):
+            seat_map_generate(campaign=draft, rows=rows, seats_per_row=3)

@@ -9,10 +9,10 @@ import pytest
 from accounts.models import User
 from accounts.services import api_token_generation_warm_many
 from accounts.tokens import api_token_build
+from config.http_load import Call, fire
 from coupons.models import Grant
 from tests.coupons.factories import published_campaign
 from tests.coupons.invariants import check_invariants
-from tests.load import Call, fire
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.load]
 

@@ -6,9 +6,10 @@ import time
 import pytest
 from django.db import close_old_connections
 
-from coupons import services
 from coupons.errors import ClaimRejected
 from coupons.models import Campaign, Grant, LedgerEntry
+from coupons.services.claims import claim_create
+from coupons.services.grants import grant_transfer
 from coupons.transfers import LedgerBackend
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
@@ -27,7 +28,7 @@ def claim_all(campaign, users) -> set[str]:
     acknowledged = set()
     for user in users:
         try:
-            outcome = services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+            outcome = claim_create(campaign_id=campaign.pk, user_id=user.pk)
         except ClaimRejected:
             continue
         if outcome.created:
@@ -58,12 +59,12 @@ def test_coupon_campaign_issues_unique_codes(worker_factory):
 def test_a_transfer_run_twice_or_concurrently_credits_once():
     campaign = published_campaign(quantity=1, amount=10)
     user = UserFactory()
-    grant_id = services.claim_create(campaign_id=campaign.pk, user_id=user.pk).grant_id
+    grant_id = claim_create(campaign_id=campaign.pk, user_id=user.pk).grant_id
     results = []
 
     def run():
         close_old_connections()
-        results.append(services.grant_transfer(grant_id=grant_id, final_attempt=False, backend=LedgerBackend()))
+        results.append(grant_transfer(grant_id=grant_id, final_attempt=False, backend=LedgerBackend()))
         close_old_connections()
 
     threads = [threading.Thread(target=run) for _ in range(8)]
@@ -72,7 +73,7 @@ def test_a_transfer_run_twice_or_concurrently_credits_once():
     for t in threads:
         t.join()
     assert results == ["succeeded"] * 8
-    assert services.grant_transfer(grant_id=grant_id, final_attempt=True) == "succeeded"
+    assert grant_transfer(grant_id=grant_id, final_attempt=True) == "succeeded"
     assert LedgerEntry.objects.filter(grant_id=grant_id).count() == 1
     check_invariants(campaign, full=True)
 
@@ -158,7 +159,7 @@ def test_redis_flushed_mid_event_loses_no_acknowledged_claim(worker_factory, red
                 flushed.set()
                 redis_flush()  # Redis restarts without persistence: gate and queues gone
             try:
-                outcome = services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
+                outcome = claim_create(campaign_id=campaign.pk, user_id=user.pk)
             except ClaimRejected:
                 continue
             except Exception as error:  # noqa: BLE001 - a 503 is allowed; it acknowledges nothing

@@ -13,13 +13,14 @@ from django.db import connection
 from django.db.models import Count
 
 from accounts.tokens import api_token_build
-from coupons import services as coupon_services
+from config.http_load import Call, fire
 from coupons.models import Campaign, Grant
+from coupons.services.claims import claim_create
+from coupons.services.reconcile import campaign_reconcile
 from tests.coupons.factories import published_campaign
 from tests.coupons.invariants import check_invariants
 from tests.coupons.test_spike import make_users
 from tests.isolation import redis_flush
-from tests.load import Call, fire
 from tests.processes import wait_until
 from tests.production.conftest import database_url, require_tool
 
@@ -98,7 +99,7 @@ def test_a_dump_taken_mid_drop_restores_with_zero_drift(web_server, worker_facto
 
             # then: no drift left
             restored_campaign = Campaign.objects.get(pk=campaign.pk)
-            report = coupon_services.campaign_reconcile(campaign=restored_campaign, fix=False)
+            report = campaign_reconcile(campaign=restored_campaign, fix=False)
             assert not report.drifted, report
             out = StringIO()
             call_command("reconcile", "--dry-run", "--no-progress", stdout=out)
@@ -115,10 +116,10 @@ def test_a_dump_taken_mid_drop_restores_with_zero_drift(web_server, worker_facto
             check_invariants(restored_campaign, acknowledged=kept, drained=True)
             # a user whose claim the dump kept gets that grant again; one whose claim was lost claims anew
             kept_grant = Grant.objects.filter(campaign_id=campaign.pk).first()
-            again = coupon_services.claim_create(campaign_id=campaign.pk, user_id=kept_grant.user_id)
+            again = claim_create(campaign_id=campaign.pk, user_id=kept_grant.user_id)
             assert (again.created, again.grant_id) == (False, str(kept_grant.pk))
             lost_user = next(r.call.tag for r in results if r.status == 202 and r.body["grant_id"] in lost)
-            anew = coupon_services.claim_create(campaign_id=campaign.pk, user_id=lost_user)
+            anew = claim_create(campaign_id=campaign.pk, user_id=lost_user)
             assert anew.created and anew.grant_id not in acknowledged
             restored_worker.stop()
     finally:

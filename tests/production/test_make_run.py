@@ -13,9 +13,9 @@ import pytest
 from django.conf import settings
 
 from accounts.tokens import api_token_build
+from config.http_load import Call, fire
 from tests.coupons.factories import published_campaign
 from tests.coupons.test_spike import make_users
-from tests.load import Call, fire
 from tests.processes import ROOT, free_port, process_env, wait_until
 
 pytestmark = [pytest.mark.production, pytest.mark.django_db(transaction=True)]

@@ -9,11 +9,11 @@ from collections import Counter
 import pytest
 
 from accounts.tokens import api_token_build
+from config.http_load import Call, fire
 from coupons.models import Grant
 from tests.coupons.factories import published_campaign
 from tests.coupons.invariants import check_claim_answers, check_invariants
 from tests.coupons.test_spike import make_users
-from tests.load import Call, fire
 from tests.processes import wait_until
 from tests.production.client import established, loopback_addresses
 

@@ -8,8 +8,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from coupons import services as coupon_services
 from coupons.models import Grant
+from coupons.services.claims import claim_create
+from coupons.services.grants import grant_fail, grant_transfer
 from ranking import redis as rank_redis
 from ranking import services
 from ranking.models import Board, BoardSnapshot
@@ -135,17 +136,17 @@ def test_claims_successes_and_sell_outs_feed_the_boards_and_a_flush_then_rebuild
     small = published_campaign(quantity=2)
     big = published_campaign(quantity=5)
     users = UserFactory.create_batch(5)
-    big_grants = [coupon_services.claim_create(campaign_id=big.pk, user_id=u.pk) for u in users[:3]]
-    small_grants = [coupon_services.claim_create(campaign_id=small.pk, user_id=u.pk) for u in users[:2]]  # sells out
+    big_grants = [claim_create(campaign_id=big.pk, user_id=u.pk) for u in users[:3]]
+    small_grants = [claim_create(campaign_id=small.pk, user_id=u.pk) for u in users[:2]]  # sells out
     # claims count when their grant settles, at the moment they were accepted
     assert top(hottest, "all") == []
     base = timezone.now()
     # settle with explicit, distinct completion times so "who got there first" is decided by time
     for offset, outcome in enumerate(big_grants[:2] + small_grants):
         Grant.objects.filter(pk=outcome.grant_id).update(created_at=base + timedelta(seconds=offset))
-        coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
+        grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
         Grant.objects.filter(pk=outcome.grant_id).update(completed_at=base + timedelta(seconds=10 + offset))
-    coupon_services.grant_fail(grant_id=big_grants[2].grant_id, reason="declined")
+    grant_fail(grant_id=big_grants[2].grant_id, reason="declined")
     redis_flush()  # live values were recorded with the moment of the call; rebuild from the rows
     call_command("rebuild_rankings")
 
@@ -174,8 +175,8 @@ def test_live_updates_and_a_rebuild_give_the_same_exact_scores(redis_clean):
     board = make_board(metric="claims")
     campaign = published_campaign(quantity=3)
     for user in UserFactory.create_batch(3):
-        outcome = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk)
-        coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
+        outcome = claim_create(campaign_id=campaign.pk, user_id=user.pk)
+        grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
     live = {
         k: redis_clean.zrange(k, 0, -1, withscores=True)
         for k in redis_clean.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:{{rank}}:test-board:*")
@@ -199,11 +200,11 @@ def test_rebuild_skips_expired_periods_and_reports_nothing_when_in_sync(redis_cl
     board = make_board(metric="claims")
     campaign = published_campaign(quantity=3)
     users = UserFactory.create_batch(2)
-    old = coupon_services.claim_create(campaign_id=campaign.pk, user_id=users[0].pk)
-    coupon_services.grant_transfer(grant_id=old.grant_id, final_attempt=False)
+    old = claim_create(campaign_id=campaign.pk, user_id=users[0].pk)
+    grant_transfer(grant_id=old.grant_id, final_attempt=False)
     Grant.objects.filter(pk=old.grant_id).update(created_at=timezone.now() - timedelta(days=10))
-    fresh = coupon_services.claim_create(campaign_id=campaign.pk, user_id=users[1].pk)
-    coupon_services.grant_transfer(grant_id=fresh.grant_id, final_attempt=False)
+    fresh = claim_create(campaign_id=campaign.pk, user_id=users[1].pk)
+    grant_transfer(grant_id=fresh.grant_id, final_attempt=False)
     services.board_rebuild(board=board)
     ten_days_ago = services.period_key("d", timezone.now() - timedelta(days=10))
     assert not redis_clean.exists(rank_redis.board_key(board.slug, ten_days_ago))

@@ -5,7 +5,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from coupons import services as coupon_services
+from coupons.services.claims import claim_create
+from coupons.services.grants import grant_transfer
 from ranking import redis as rank_redis
 from ranking import services
 from ranking.models import Board
@@ -25,8 +26,8 @@ def test_rebuild_rankings_reports_each_board_and_the_totals_without_progress(red
     board = Board.objects.create(slug="cli-board", title="CLI", metric="claims", daily=False, weekly=False)
     services.boards_forget()
     campaign = published_campaign(quantity=2)
-    outcome = coupon_services.claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
-    coupon_services.grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
+    outcome = claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
+    grant_transfer(grant_id=outcome.grant_id, final_attempt=False)
     redis_clean.delete(rank_redis.board_key(board.slug, "all"))
 
     # when

@@ -3,8 +3,8 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from waitingroom import services
 from waitingroom.models import WaitingRoom
+from waitingroom.services.rooms import room_publish
 
 
 class WaitingRoomFactory(factory.django.DjangoModelFactory):
@@ -26,5 +26,5 @@ class WaitingRoomFactory(factory.django.DjangoModelFactory):
 
 def published_room(**fields) -> WaitingRoom:
     room = WaitingRoomFactory(**fields)
-    services.room_publish(room=room)
+    room_publish(room=room)
     return room

@@ -15,7 +15,9 @@ from coupons.models import Grant
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
 from tests.waitingroom.factories import published_room
-from waitingroom import services
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join, room_status
+from waitingroom.services.rooms import room_pause, room_resume
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,17 +62,17 @@ def test_the_first_estimate_uses_the_configured_rate_and_a_pause_does_not_slow_i
     user_ids = [user.pk for user in UserFactory.create_batch(60)]
     t0 = (int(time.time()) + 1) * 1000
     for user_id in user_ids:
-        services.room_join(room_id=room.pk, user_id=user_id, now_ms=t0 - 500)
+        room_join(room_id=room.pk, user_id=user_id, now_ms=t0 - 500)
     last = user_ids[-1]
     # before any tick: 59 ahead at 10 a second
-    assert services.room_status(room=room, user_id=last, now_ms=t0 - 400).eta_seconds == 6
-    services.room_tick(room=room, now_ms=t0)
-    assert services.room_status(room=room, user_id=last, now_ms=t0 + 1).eta_seconds == 5  # 49 ahead
-    room = services.room_pause(room=room)
+    assert room_status(room=room, user_id=last, now_ms=t0 - 400).eta_seconds == 6
+    room_tick(room=room, now_ms=t0)
+    assert room_status(room=room, user_id=last, now_ms=t0 + 1).eta_seconds == 5  # 49 ahead
+    room = room_pause(room=room)
     for second in range(1, 30):  # a long pause: the pace it learned stays
-        services.room_tick(room=room, now_ms=t0 + second * 1000)
-    assert services.room_status(room=room, user_id=last, now_ms=t0 + 29_001).eta_seconds is None
-    room = services.room_resume(room=room)
-    assert services.room_status(room=room, user_id=last, now_ms=t0 + 29_001).eta_seconds == 5
-    services.room_tick(room=room, now_ms=t0 + 30_000)
-    assert services.room_status(room=room, user_id=last, now_ms=t0 + 30_001).eta_seconds == 4  # 39 ahead
+        room_tick(room=room, now_ms=t0 + second * 1000)
+    assert room_status(room=room, user_id=last, now_ms=t0 + 29_001).eta_seconds is None
+    room = room_resume(room=room)
+    assert room_status(room=room, user_id=last, now_ms=t0 + 29_001).eta_seconds == 5
+    room_tick(room=room, now_ms=t0 + 30_000)
+    assert room_status(room=room, user_id=last, now_ms=t0 + 30_001).eta_seconds == 4  # 39 ahead

@@ -16,9 +16,11 @@ from tests.coupons.factories import published_campaign
 from tests.waitingroom.factories import published_room
 from tests.waitingroom.test_room import account_token
 from waitingroom import redis as room_redis
-from waitingroom import services
 from waitingroom.errors import PassInvalid
 from waitingroom.models import AccessPassUse
+from waitingroom.services.admission import room_sweep_silent, room_tick
+from waitingroom.services.passes import pass_consume
+from waitingroom.services.queue import room_join, room_leave, room_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,7 +94,7 @@ def test_a_rollback_keeps_the_line_in_arrival_order_and_every_pass_given_working
     for client in (a, b, c):
         client.join()
     t0 = redis_ms()
-    services.room_tick(room=room, now_ms=t0)
+    room_tick(room=room, now_ms=t0)
     assert [a.status()["outcome"], b.status()["outcome"], c.status()["position"]] == ["admitted", "admitted", 1]
 
     # and a copy of the room's keys, as a replica lagging from here on would hold them
@@ -103,7 +105,7 @@ def test_a_rollback_keeps_the_line_in_arrival_order_and_every_pass_given_working
         client.join()
         client.status()
     last_lost_join = redis_ms()
-    services.room_tick(room=room, now_ms=t0 + 1000)
+    room_tick(room=room, now_ms=t0 + 1000)
     assert c.status()["outcome"] == "admitted"
     assert a.claim().status_code == 202
 
@@ -129,13 +131,13 @@ def test_a_rollback_keeps_the_line_in_arrival_order_and_every_pass_given_working
     assert c.user.pk not in queue_order(room)  # c was served: out of the line the failover put them back in
     # and the pass a used after the copy does not work again, though the copy shows it unused
     with pytest.raises(PassInvalid):
-        services.pass_consume(token=a.access_pass, user_id=a.user.pk)
+        pass_consume(token=a.access_pass, user_id=a.user.pk)
     assert AccessPassUse.objects.filter(user=a.user).count() == 1
     assert Grant.objects.filter(campaign=campaign).count() == 3
 
     # then: admission goes on in arrival order
-    services.room_tick(room=room, now_ms=t0 + 2000)
-    services.room_tick(room=room, now_ms=t0 + 3000)
+    room_tick(room=room, now_ms=t0 + 2000)
+    room_tick(room=room, now_ms=t0 + 3000)
     assert [client.status()["outcome"] for client in (d, e, f, g)] == ["admitted"] * 4
     assert queue_order(room) == []
 
@@ -146,21 +148,21 @@ def test_a_ticket_does_not_bring_back_a_place_that_was_served_or_left_silent():
     for client in (served, silent, waiting):
         client.join()
     t0 = redis_ms()
-    services.room_tick(room=room, now_ms=t0)
+    room_tick(room=room, now_ms=t0)
     assert served.status()["outcome"] == "admitted"
 
     # when: the admitted user leaves and comes back with the ticket of the place already served
-    services.room_leave(room_id=room.pk, user_id=served.user.pk)
-    services.room_status(room=room, user_id=served.user.pk, ticket=served.ticket)
+    room_leave(room_id=room.pk, user_id=served.user.pk)
+    room_status(room=room, user_id=served.user.pk, ticket=served.ticket)
     # then: it is spent
     assert served.user.pk not in queue_order(room)
 
     # when: the silent one is swept, then comes back with a ticket older than the silence timeout
     for second in (70, 140):
-        services.room_status(room=room, user_id=waiting.user.pk, now_ms=t0 + second * 1000)
-        services.room_sweep_silent(room=room, now_ms=t0 + second * 1000)
+        room_status(room=room, user_id=waiting.user.pk, now_ms=t0 + second * 1000)
+        room_sweep_silent(room=room, now_ms=t0 + second * 1000)
     assert queue_order(room) == [waiting.user.pk]
-    result = services.room_status(room=room, user_id=silent.user.pk, ticket=silent.ticket, now_ms=t0 + 141_000)
+    result = room_status(room=room, user_id=silent.user.pk, ticket=silent.ticket, now_ms=t0 + 141_000)
 
     # then: no place comes back (W5): joining again is at the back
     assert result.outcome == "absent"
@@ -183,7 +185,7 @@ def test_a_forged_or_foreign_ticket_is_refused_and_changes_nothing():
 def test_the_waiting_page_keeps_the_ticket_in_a_cookie_and_gets_the_place_back(client, user):
     # given: someone in line on the waiting page, behind one other
     room = published_room()
-    services.room_join(room_id=room.pk, user_id=UserFactory().pk)
+    room_join(room_id=room.pk, user_id=UserFactory().pk)
     client.force_login(user)
     client.post(f"/rooms/{room.slug}/join/")
     joined = redis_ms()
@@ -196,7 +198,7 @@ def test_the_waiting_page_keeps_the_ticket_in_a_cookie_and_gets_the_place_back(c
     fc_redis.client().set(keys.seq, 1)
     failover_lasts(since=joined)
     for other in UserFactory.create_batch(2):
-        services.room_join(room_id=room.pk, user_id=other.pk)
+        room_join(room_id=room.pk, user_id=other.pk)
 
     # then: the page's next poll (the script's fetch sends the cookie too) puts them back at their place
     assert client.get(f"/api/v1/rooms/{room.slug}/status/").json()["position"] == 2

@@ -12,8 +12,9 @@ from django.utils import timezone
 from config import redis as fc_redis
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
-from waitingroom import services
 from waitingroom.errors import RoomClosed, RoomNotOpen
+from waitingroom.services.admission import room_sweep_silent, room_tick
+from waitingroom.services.queue import room_join, room_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,33 +43,33 @@ def test_heard_within_the_timeout_is_admitted_and_silent_for_two_windows_is_drop
     # whatever the heartbeat's place in its window
     kept, dropped = room_with(), room_with()
     for room in (kept, dropped):
-        services.room_join(room_id=room.pk, user_id=7, now_ms=T0)  # starts the window grid
-        services.room_status(room=room, user_id=7, now_ms=T0 + heard_after)
+        room_join(room_id=room.pk, user_id=7, now_ms=T0)  # starts the window grid
+        room_status(room=room, user_id=7, now_ms=T0 + heard_after)
     heard = T0 + heard_after
 
-    kept_tick = services.room_tick(room=kept, now_ms=heard + T - 1)
-    dropped_tick = services.room_tick(room=dropped, now_ms=heard + 2 * T)
+    kept_tick = room_tick(room=kept, now_ms=heard + T - 1)
+    dropped_tick = room_tick(room=dropped, now_ms=heard + 2 * T)
 
     assert (kept_tick.admitted, kept_tick.dropped) == (1, 0)
     assert (dropped_tick.admitted, dropped_tick.dropped) == (0, 1)
-    assert services.room_status(room=dropped, user_id=7, now_ms=heard + 2 * T).outcome == "absent"
+    assert room_status(room=dropped, user_id=7, now_ms=heard + 2 * T).outcome == "absent"
 
 
 def test_the_sweep_removes_silent_users_once_per_window_and_the_rest_move_up():
     room = room_with()
     quiet_a, polling_b, quiet_c, polling_d = 11, 12, 13, 14
     for user_id in (quiet_a, polling_b, quiet_c, polling_d):
-        services.room_join(room_id=room.pk, user_id=user_id, now_ms=T0)
+        room_join(room_id=room.pk, user_id=user_id, now_ms=T0)
     for poll in (25_000, 50_000):
         for user_id in (polling_b, polling_d):
-            services.room_status(room=room, user_id=user_id, now_ms=T0 + poll)
+            room_status(room=room, user_id=user_id, now_ms=T0 + poll)
 
     # the window that began at T0 + 60 s: a and c are silent for two windows
-    assert services.room_sweep_silent(room=room, now_ms=T0 + 61_000) == 2
+    assert room_sweep_silent(room=room, now_ms=T0 + 61_000) == 2
     again = room_redis.sweep(room_id=room.pk, batch=100, now_ms=T0 + 62_000)
     assert (again.removed, again.looked_at, again.progress) == (0, 0, "idle")  # this window is swept
-    assert [services.room_status(room=room, user_id=u, now_ms=T0 + 62_000).position for u in (12, 14)] == [1, 2]
-    assert services.room_status(room=room, user_id=quiet_a, now_ms=T0 + 62_000).outcome == "absent"
+    assert [room_status(room=room, user_id=u, now_ms=T0 + 62_000).position for u in (12, 14)] == [1, 2]
+    assert room_status(room=room, user_id=quiet_a, now_ms=T0 + 62_000).outcome == "absent"
 
     # the next window gets its own pass; both were heard in the previous one
     next_pass = room_redis.sweep(room_id=room.pk, batch=100, now_ms=T0 + 91_000)
@@ -79,7 +80,7 @@ def test_a_sweep_pass_goes_on_where_the_last_run_stopped():
     room = room_with()
     for user_id in range(1, 251):
         room_redis.join(room_id=room.pk, user_id=user_id, prequeue_draw=0, now_ms=T0)
-    removed = [services.room_sweep_silent(room=room, now_ms=T0 + 2 * T, batch=100, max_batches=1) for _ in range(4)]
+    removed = [room_sweep_silent(room=room, now_ms=T0 + 2 * T, batch=100, max_batches=1) for _ in range(4)]
     assert removed == [100, 100, 50, 0]
     assert room_redis.counts(room_id=room.pk) == (0, 0)
 
@@ -88,11 +89,11 @@ def test_huge_user_ids_cost_one_bit_per_arrival():
     room = room_with()
     users = [2**62, 2**40 + 1, 9_223_372_036_854_775_807]  # PostgreSQL bigint max
     for user_id in users:
-        services.room_join(room_id=room.pk, user_id=user_id, now_ms=T0)
-        services.room_status(room=room, user_id=user_id, now_ms=T0 + 1_000)
+        room_join(room_id=room.pk, user_id=user_id, now_ms=T0)
+        room_status(room=room, user_id=user_id, now_ms=T0 + 1_000)
     keys = room_redis.RoomKeys.of(room.pk)
     assert fc_redis.client().strlen(keys.hb) == 1  # arrivals 1..3: the first byte, whatever the ids
-    result = services.room_tick(room=room, now_ms=T0 + 2_000)
+    result = room_tick(room=room, now_ms=T0 + 2_000)
     assert (result.admitted, result.dropped) == (3, 0)
     assert {int(m) for m in fc_redis.client().zrange(keys.active, 0, -1)} == set(users)
 
@@ -101,17 +102,15 @@ def test_prequeue_users_are_kept_alive_by_their_polls():
     room = prequeue_room()
     early = list(range(101, 121))
     for user_id in early:
-        assert services.room_join(room_id=room.pk, user_id=user_id, now_ms=OPENS - 40_000).outcome == "prequeued"
+        assert room_join(room_id=room.pk, user_id=user_id, now_ms=OPENS - 40_000).outcome == "prequeued"
     polling = early[::2]
     for user_id in polling:
-        services.room_status(room=room, user_id=user_id, now_ms=OPENS + 10_000)
+        room_status(room=room, user_id=user_id, now_ms=OPENS + 10_000)
 
-    result = services.room_tick(room=room, now_ms=OPENS + 25_000)
+    result = room_tick(room=room, now_ms=OPENS + 25_000)
 
     assert (result.admitted, result.dropped) == (len(polling), len(early) - len(polling))
-    admitted = {
-        u for u in early if services.room_status(room=room, user_id=u, now_ms=OPENS + 26_000).outcome == "admitted"
-    }
+    admitted = {u for u in early if room_status(room=room, user_id=u, now_ms=OPENS + 26_000).outcome == "admitted"}
     assert admitted == set(polling)
 
 
@@ -120,26 +119,26 @@ def test_far_apart_arrival_numbers_are_read_one_by_one():
     # bits with BITFIELD_RO instead of one GETRANGE of megabytes
     room = room_with()
     keys = room_redis.RoomKeys.of(room.pk)
-    services.room_join(room_id=room.pk, user_id=1, now_ms=T0)  # arrival 1, then silent
-    services.room_join(room_id=room.pk, user_id=2, now_ms=T0 + 2 * T)  # arrival 2
+    room_join(room_id=room.pk, user_id=1, now_ms=T0)  # arrival 1, then silent
+    room_join(room_id=room.pk, user_id=2, now_ms=T0 + 2 * T)  # arrival 2
     fc_redis.client().set(keys.seq, 9_000_000)
-    services.room_join(room_id=room.pk, user_id=3, now_ms=T0 + 2 * T)  # arrival 9,000,001
+    room_join(room_id=room.pk, user_id=3, now_ms=T0 + 2 * T)  # arrival 9,000,001
 
-    result = services.room_tick(room=room, now_ms=T0 + 2 * T + 1_000)
+    result = room_tick(room=room, now_ms=T0 + 2 * T + 1_000)
 
     assert (result.admitted, result.dropped) == (2, 1)
-    assert services.room_status(room=room, user_id=3, now_ms=T0 + 2 * T + 1_000).outcome == "admitted"
+    assert room_status(room=room, user_id=3, now_ms=T0 + 2 * T + 1_000).outcome == "admitted"
 
 
 def test_arrival_numbers_have_a_ceiling():
     prequeue = prequeue_room()
-    services.room_join(room_id=prequeue.pk, user_id=1, now_ms=OPENS - 1_000)
+    room_join(room_id=prequeue.pk, user_id=1, now_ms=OPENS - 1_000)
     fc_redis.client().set(room_redis.RoomKeys.of(prequeue.pk).seq, 2**27 - 1)
     with pytest.raises(RoomNotOpen):  # the pre-queue is full: join at opening
-        services.room_join(room_id=prequeue.pk, user_id=2, now_ms=OPENS - 1_000)
+        room_join(room_id=prequeue.pk, user_id=2, now_ms=OPENS - 1_000)
 
     room = room_with()
     fc_redis.client().set(room_redis.RoomKeys.of(room.pk).seq, 2**27 - 1)  # arrival numbers stay below 2^27
     with pytest.raises(RoomClosed):
-        services.room_join(room_id=room.pk, user_id=1, now_ms=T0)
+        room_join(room_id=room.pk, user_id=1, now_ms=T0)
     assert room_redis.counts(room_id=room.pk) == (0, 0)

@@ -9,8 +9,10 @@ from accounts.models import User
 from coupons.models import Grant
 from tests.coupons.factories import published_campaign
 from tests.waitingroom.factories import published_room
-from waitingroom import services
 from waitingroom.models import WaitingRoom
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join
+from waitingroom.services.rooms import room_close, room_pause
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +30,7 @@ def test_waiting_page_from_join_to_claim(client, user):
     page = client.get(f"/rooms/{room.slug}/").content.decode()
     assert 'data-field="position">1<' in page and 'http-equiv="refresh"' in page
 
-    services.room_tick(room=room)
+    room_tick(room=room)
     page = client.get(f"/rooms/{room.slug}/").content.decode()
     assert "It's your turn" in page
     access_pass = re.search(r'name="access_pass" value="([^"]+)"', page).group(1)
@@ -50,9 +52,9 @@ def test_waiting_page_shows_paused_and_sold_out(client, user):
     room = published_room()
     client.force_login(user)
     client.post(f"/rooms/{room.slug}/join/")
-    services.room_pause(room=room)
+    room_pause(room=room)
     assert "Admission is paused" in client.get(f"/rooms/{room.slug}/").content.decode()
-    services.room_close(room=room, reason="sold_out")
+    room_close(room=room, reason="sold_out")
     assert "Everything has been claimed" in client.get(f"/rooms/{room.slug}/").content.decode()
 
 
@@ -61,7 +63,7 @@ def test_rooms_admin_live_numbers_and_actions(client):
     client.force_login(staff)
     room = published_room(admit_rate=5, max_active=5)
     for user_id in (staff.pk,):
-        services.room_join(room_id=room.pk, user_id=user_id)
+        room_join(room_id=room.pk, user_id=user_id)
     url = reverse("admin:waitingroom_waitingroom_changelist")
     assert client.get(url).status_code == 200
     detail = client.get(reverse("admin:waitingroom_waitingroom_change", args=[room.pk])).content.decode()

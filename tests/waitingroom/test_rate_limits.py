@@ -11,8 +11,9 @@ from tests.coupons.test_rate_limits import SLOW, assert_rate_limited
 from tests.isolation import redis_flush
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
-from waitingroom import services
 from waitingroom.models import WaitingRoom
+from waitingroom.services.queue import room_join
+from waitingroom.services.rooms import room_publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,11 +55,11 @@ def test_join_bucket_refills_as_time_moves():
     room = published_room(rate_user_burst=1, rate_user_per_second=SLOW)
     user = UserFactory()
     t0 = int(time.time() * 1000)
-    services.room_join(room_id=room.pk, user_id=user.pk, now_ms=t0, client_ip="192.0.2.9")
+    room_join(room_id=room.pk, user_id=user.pk, now_ms=t0, client_ip="192.0.2.9")
     with pytest.raises(RateLimited) as refused:
-        services.room_join(room_id=room.pk, user_id=user.pk, now_ms=t0 + 250_000, client_ip="192.0.2.9")
+        room_join(room_id=room.pk, user_id=user.pk, now_ms=t0 + 250_000, client_ip="192.0.2.9")
     assert refused.value.headers == {"Retry-After": "750"}
-    assert services.room_join(room_id=room.pk, user_id=user.pk, now_ms=t0 + 1_000_000).position == 1
+    assert room_join(room_id=room.pk, user_id=user.pk, now_ms=t0 + 1_000_000).position == 1
 
 
 def test_join_limits_default_from_settings_and_room_values_override_them(settings):
@@ -95,5 +96,5 @@ def test_the_room_admin_shows_the_limits_and_a_change_reaches_redis(admin_client
     page = admin_client.get(f"/admin/waitingroom/waitingroom/{room.pk}/change/").content.decode()
     assert "Rate limits" in page and 'name="rate_user_burst"' in page
     WaitingRoom.objects.filter(pk=room.pk).update(rate_ip_burst=0)
-    services.room_publish(room=WaitingRoom.objects.get(pk=room.pk))  # what the admin's save does
+    room_publish(room=WaitingRoom.objects.get(pk=room.pk))  # what the admin's save does
     assert room_redis.meta_get(room_id=room.pk)["rl_ip_burst"] == "0"

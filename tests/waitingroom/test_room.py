@@ -7,17 +7,21 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from coupons import services as coupon_services
 from coupons.models import Grant
+from coupons.services.claims import claim_create
+from coupons.services.grants import grant_fail
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
 from tests.coupons.factories import published_campaign
 from tests.isolation import redis_flush
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
-from waitingroom import services
 from waitingroom.errors import PassInvalid, RoomNotOpen, RoomSoldOut
 from waitingroom.models import WaitingRoom
+from waitingroom.services.admission import Pressure, room_sweep_silent, room_tick, rooms_tick
+from waitingroom.services.passes import pass_consume, pass_issue, pass_restore
+from waitingroom.services.queue import poll_interval, room_join, room_status
+from waitingroom.services.rooms import room_pause, room_resume, room_settings_change
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +31,7 @@ def now_ms() -> int:
 
 
 def admitted_pass(room, user_id: int) -> str:
-    status = services.room_status(room=room, user_id=user_id)
+    status = room_status(room=room, user_id=user_id)
     assert status.outcome == "admitted", status
     return status.access_pass
 
@@ -35,11 +39,11 @@ def admitted_pass(room, user_id: int) -> str:
 def test_join_is_idempotent_and_keeps_the_place():
     room = published_room()
     first, second = UserFactory.create_batch(2)
-    a = services.room_join(room_id=room.pk, user_id=first.pk)
-    b = services.room_join(room_id=room.pk, user_id=second.pk)
-    again = services.room_join(room_id=room.pk, user_id=first.pk)
+    a = room_join(room_id=room.pk, user_id=first.pk)
+    b = room_join(room_id=room.pk, user_id=second.pk)
+    again = room_join(room_id=room.pk, user_id=first.pk)
     assert (a.position, b.position, again.position, again.size) == (1, 2, 1, 2)
-    status = services.room_status(room=room, user_id=second.pk)
+    status = room_status(room=room, user_id=second.pk)
     assert (status.outcome, status.position, status.ahead, status.size) == ("queued", 2, 1, 2)
 
 
@@ -47,67 +51,67 @@ def test_tick_admits_in_order_up_to_rate_and_max_active():
     room = published_room(admit_rate=3, max_active=4)
     users = UserFactory.create_batch(8)
     for user in users:
-        services.room_join(room_id=room.pk, user_id=user.pk)
+        room_join(room_id=room.pk, user_id=user.pk)
     t0 = now_ms()
-    assert services.room_tick(room=room, now_ms=t0).admitted == 3
-    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 1  # max_active reached
-    assert services.room_tick(room=room, now_ms=t0 + 2000).admitted == 0
-    admitted = [u for u in users if services.room_status(room=room, user_id=u.pk).outcome == "admitted"]
+    assert room_tick(room=room, now_ms=t0).admitted == 3
+    assert room_tick(room=room, now_ms=t0 + 1000).admitted == 1  # max_active reached
+    assert room_tick(room=room, now_ms=t0 + 2000).admitted == 0
+    admitted = [u for u in users if room_status(room=room, user_id=u.pk).outcome == "admitted"]
     assert admitted == users[:4]
     # using a pass frees the place at once
-    services.pass_consume(token=admitted_pass(room, users[0].pk), user_id=users[0].pk)
-    assert services.room_tick(room=room, now_ms=t0 + 3000).admitted == 1
-    assert services.room_status(room=room, user_id=users[4].pk).outcome == "admitted"
+    pass_consume(token=admitted_pass(room, users[0].pk), user_id=users[0].pk)
+    assert room_tick(room=room, now_ms=t0 + 3000).admitted == 1
+    assert room_status(room=room, user_id=users[4].pk).outcome == "admitted"
 
 
 def test_two_ticks_in_the_same_second_admit_once():
     room = published_room(admit_rate=2, max_active=100)
     for user in UserFactory.create_batch(6):
-        services.room_join(room_id=room.pk, user_id=user.pk)
+        room_join(room_id=room.pk, user_id=user.pk)
     second = (now_ms() // 1000) * 1000
-    assert services.room_tick(room=room, now_ms=second + 10).admitted == 2
+    assert room_tick(room=room, now_ms=second + 10).admitted == 2
     assert room_redis.tick(room_id=room.pk, admit=True, now_ms=second + 900).outcome == "duplicate"
-    assert services.room_tick(room=room, now_ms=second + 1000).admitted == 2
+    assert room_tick(room=room, now_ms=second + 1000).admitted == 2
 
 
 def test_expired_actives_leave_and_free_their_place():
     room = published_room(admit_rate=5, max_active=2, pass_ttl_seconds=10)
     users = UserFactory.create_batch(3)
     for user in users:
-        services.room_join(room_id=room.pk, user_id=user.pk)
+        room_join(room_id=room.pk, user_id=user.pk)
     t0 = now_ms()
-    assert services.room_tick(room=room, now_ms=t0).admitted == 2
-    result = services.room_tick(room=room, now_ms=t0 + 11_000)
+    assert room_tick(room=room, now_ms=t0).admitted == 2
+    result = room_tick(room=room, now_ms=t0 + 11_000)
     assert (result.expired, result.admitted) == (2, 1)
 
 
 def test_passes_forged_expired_reused_or_foreign_are_refused():
     room = published_room(admit_rate=5, max_active=5, pass_ttl_seconds=30)
     owner, other = UserFactory.create_batch(2)
-    services.room_join(room_id=room.pk, user_id=owner.pk)
-    services.room_tick(room=room)
+    room_join(room_id=room.pk, user_id=owner.pk)
+    room_tick(room=room)
     token = admitted_pass(room, owner.pk)
 
     with pytest.raises(PassInvalid):  # forged: signature does not match
-        services.pass_consume(token=token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"), user_id=owner.pk)
-    forged_payload = services.pass_issue(room_id=room.pk, user_id=owner.pk, expiry_ms=now_ms() + 10_000)
+        pass_consume(token=token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"), user_id=owner.pk)
+    forged_payload = pass_issue(room_id=room.pk, user_id=owner.pk, expiry_ms=now_ms() + 10_000)
     with pytest.raises(PassInvalid):  # well signed but not this admission's expiry
-        services.pass_consume(token=forged_payload, user_id=owner.pk)
+        pass_consume(token=forged_payload, user_id=owner.pk)
     with pytest.raises(PassInvalid):  # someone else's
-        services.pass_consume(token=token, user_id=other.pk)
+        pass_consume(token=token, user_id=other.pk)
     with pytest.raises(PassInvalid):  # expired
-        services.pass_consume(token=token, user_id=owner.pk, now_ms=now_ms() + 31_000)
-    consumed = services.pass_consume(token=token, user_id=owner.pk)
+        pass_consume(token=token, user_id=owner.pk, now_ms=now_ms() + 31_000)
+    consumed = pass_consume(token=token, user_id=owner.pk)
     assert consumed.room_id == room.pk
     with pytest.raises(PassInvalid):  # reused
-        services.pass_consume(token=token, user_id=owner.pk)
+        pass_consume(token=token, user_id=owner.pk)
 
 
 def test_a_pass_is_consumed_once_under_50_concurrent_attempts():
     room = published_room(admit_rate=5, max_active=5)
     user = UserFactory()
-    services.room_join(room_id=room.pk, user_id=user.pk)
-    services.room_tick(room=room)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
     token = admitted_pass(room, user.pk)
     outcomes = []
     barrier = threading.Barrier(50)
@@ -115,7 +119,7 @@ def test_a_pass_is_consumed_once_under_50_concurrent_attempts():
     def attempt():
         barrier.wait()
         try:
-            services.pass_consume(token=token, user_id=user.pk)
+            pass_consume(token=token, user_id=user.pk)
             outcomes.append("ok")
         except PassInvalid:
             outcomes.append("refused")
@@ -132,14 +136,14 @@ def test_silent_users_are_removed_and_the_next_move_up():
     room = published_room(silence_timeout_seconds=30)
     quiet, loud = UserFactory.create_batch(2)
     t0 = now_ms()
-    services.room_join(room_id=room.pk, user_id=quiet.pk, now_ms=t0)
-    services.room_join(room_id=room.pk, user_id=loud.pk, now_ms=t0)
+    room_join(room_id=room.pk, user_id=quiet.pk, now_ms=t0)
+    room_join(room_id=room.pk, user_id=loud.pk, now_ms=t0)
     for poll in (25_000, 50_000):  # a poll is a heartbeat
-        services.room_status(room=room, user_id=loud.pk, now_ms=t0 + poll)
+        room_status(room=room, user_id=loud.pk, now_ms=t0 + poll)
     # silent for two windows (2 x the timeout): certainly gone; loud was heard 11 s ago
-    assert services.room_sweep_silent(room=room, now_ms=t0 + 61_000) == 1
-    assert services.room_status(room=room, user_id=quiet.pk).outcome == "absent"
-    assert services.room_status(room=room, user_id=loud.pk).position == 1
+    assert room_sweep_silent(room=room, now_ms=t0 + 61_000) == 1
+    assert room_status(room=room, user_id=quiet.pk).outcome == "absent"
+    assert room_status(room=room, user_id=loud.pk).position == 1
 
 
 def test_silent_sweep_runs_in_bounded_batches():
@@ -148,7 +152,7 @@ def test_silent_sweep_runs_in_bounded_batches():
     for user_id in range(1, 1301):
         room_redis.join(room_id=room.pk, user_id=user_id, prequeue_draw=0, now_ms=t0)
     assert room_redis.sweep(room_id=room.pk, batch=500, now_ms=t0 + 20_000).removed == 500
-    assert services.room_sweep_silent(room=room, now_ms=t0 + 20_000, batch=500) == 800
+    assert room_sweep_silent(room=room, now_ms=t0 + 20_000, batch=500) == 800
     assert room_redis.counts(room_id=room.pk) == (0, 0)
 
 
@@ -160,11 +164,11 @@ def test_prequeue_shuffles_early_arrivals_and_puts_them_ahead_of_later_ones():
     early = UserFactory.create_batch(60)
     before = int(opens.timestamp() * 1000) - 60_000
     for user in early:
-        assert services.room_join(room_id=room.pk, user_id=user.pk, now_ms=before).outcome == "prequeued"
-    assert services.room_status(room=room, user_id=early[0].pk, now_ms=before).outcome == "prequeued"
+        assert room_join(room_id=room.pk, user_id=user.pk, now_ms=before).outcome == "prequeued"
+    assert room_status(room=room, user_id=early[0].pk, now_ms=before).outcome == "prequeued"
     late = UserFactory()
     after = int(opens.timestamp() * 1000) + 10
-    assert services.room_join(room_id=room.pk, user_id=late.pk, now_ms=after).outcome == "queued"
+    assert room_join(room_id=room.pk, user_id=late.pk, now_ms=after).outcome == "queued"
 
     order = [int(m) for m in room_redis_order(room)]
     assert order[-1] == late.pk
@@ -181,67 +185,67 @@ def room_redis_order(room) -> list[str]:
 def test_without_prequeue_early_joins_are_refused():
     room = published_room(prequeue=False, opens_at=timezone.now() + timedelta(minutes=5), status="scheduled")
     with pytest.raises(RoomNotOpen):
-        services.room_join(room_id=room.pk, user_id=UserFactory().pk)
+        room_join(room_id=room.pk, user_id=UserFactory().pk)
 
 
 def test_pause_holds_admission_and_resume_restarts_it():
     room = published_room(admit_rate=5, max_active=10)
     user = UserFactory()
-    services.room_join(room_id=room.pk, user_id=user.pk)
-    room = services.room_pause(room=room)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room = room_pause(room=room)
     t0 = now_ms()
-    assert services.room_tick(room=room, now_ms=t0).admitted == 0
-    assert services.room_status(room=room, user_id=user.pk).state == "paused"
-    room = services.room_resume(room=room)
-    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 1
+    assert room_tick(room=room, now_ms=t0).admitted == 0
+    assert room_status(room=room, user_id=user.pk).state == "paused"
+    room = room_resume(room=room)
+    assert room_tick(room=room, now_ms=t0 + 1000).admitted == 1
 
 
 def test_rate_change_applies_on_the_next_tick():
     room = published_room(admit_rate=1, max_active=100)
     for user in UserFactory.create_batch(10):
-        services.room_join(room_id=room.pk, user_id=user.pk)
+        room_join(room_id=room.pk, user_id=user.pk)
     t0 = now_ms()
-    assert services.room_tick(room=room, now_ms=t0).admitted == 1
-    room = services.room_settings_change(room=room, admit_rate=6)
-    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 6
+    assert room_tick(room=room, now_ms=t0).admitted == 1
+    room = room_settings_change(room=room, admit_rate=6)
+    assert room_tick(room=room, now_ms=t0 + 1000).admitted == 6
 
 
 def test_back_pressure_holds_admission_while_the_grant_backlog_is_high():
     campaign = published_campaign(quantity=50)
     room = published_room(campaign=campaign, admit_rate=5, max_active=50, max_pending_grants=2)
     waiting = UserFactory()
-    services.room_join(room_id=room.pk, user_id=waiting.pk)
+    room_join(room_id=room.pk, user_id=waiting.pk)
     t0 = now_ms()
     for user in UserFactory.create_batch(3):  # three pending grants: over the threshold of 2
         Grant.objects.create(campaign=campaign, user=user, slot=user.pk % 50 + 1)
-    assert services.room_tick(room=room, now_ms=t0).admitted == 0
-    assert services.room_status(room=room, user_id=waiting.pk).throttled is True
+    assert room_tick(room=room, now_ms=t0).admitted == 0
+    assert room_status(room=room, user_id=waiting.pk).throttled is True
     Grant.objects.filter(campaign=campaign).update(status=Grant.Status.SUCCEEDED)
-    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 1
+    assert room_tick(room=room, now_ms=t0 + 1000).admitted == 1
 
 
 def test_back_pressure_on_store_latency():
     room = published_room(admit_rate=5, max_active=10, max_store_latency_ms=50)
-    services.room_join(room_id=room.pk, user_id=UserFactory().pk)
-    slow = services.Pressure(pending_grants=0, latency_ms=80.0)
-    assert services.room_tick(room=room, pressure=slow).admitted == 0
-    assert services.room_tick(room=room, now_ms=now_ms() + 1000).admitted == 1
+    room_join(room_id=room.pk, user_id=UserFactory().pk)
+    slow = Pressure(pending_grants=0, latency_ms=80.0)
+    assert room_tick(room=room, pressure=slow).admitted == 0
+    assert room_tick(room=room, now_ms=now_ms() + 1000).admitted == 1
 
 
 def test_sold_out_stops_admission_and_tells_everyone():
     campaign = published_campaign(quantity=1)
     room = published_room(campaign=campaign, admit_rate=5, max_active=5)
     first, waiting, late = UserFactory.create_batch(3)
-    services.room_join(room_id=room.pk, user_id=first.pk)
-    services.room_join(room_id=room.pk, user_id=waiting.pk)
-    services.room_tick(room=room)
-    coupon_services.claim_create(campaign_id=campaign.pk, user_id=first.pk, access_pass=admitted_pass(room, first.pk))
-    services.room_tick(room=room, now_ms=now_ms() + 1000)
+    room_join(room_id=room.pk, user_id=first.pk)
+    room_join(room_id=room.pk, user_id=waiting.pk)
+    room_tick(room=room)
+    claim_create(campaign_id=campaign.pk, user_id=first.pk, access_pass=admitted_pass(room, first.pk))
+    room_tick(room=room, now_ms=now_ms() + 1000)
     room.refresh_from_db()
     assert (room.status, room.closed_reason) == ("closed", "sold_out")
-    assert services.room_status(room=room, user_id=waiting.pk).state == "sold_out"
+    assert room_status(room=room, user_id=waiting.pk).state == "sold_out"
     with pytest.raises(RoomSoldOut):
-        services.room_join(room_id=room.pk, user_id=late.pk)
+        room_join(room_id=room.pk, user_id=late.pk)
 
 
 def test_claim_behind_a_room_needs_a_pass_and_uses_it(user):
@@ -255,8 +259,8 @@ def test_claim_behind_a_room_needs_a_pass_and_uses_it(user):
     assert response.json()["room_url"] == f"/rooms/{room.slug}/"
     assert_error(client.post(url, {"access_pass": "garbage"}, format="json"), 403, "pass_invalid")
 
-    services.room_join(room_id=room.pk, user_id=user.pk)
-    services.room_tick(room=room)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
     token = admitted_pass(room, user.pk)
     accepted = client.post(url, {"access_pass": token}, format="json")
     assert accepted.status_code == 202, accepted.json()
@@ -272,10 +276,10 @@ def account_token(user) -> str:
 
 
 def test_poll_interval_grows_with_distance():
-    fast = services.poll_interval(ahead=3, rate=10, silence_timeout=120)
-    far = services.poll_interval(ahead=100_000, rate=10, silence_timeout=120)
+    fast = poll_interval(ahead=3, rate=10, silence_timeout=120)
+    far = poll_interval(ahead=100_000, rate=10, silence_timeout=120)
     assert fast == 1 and far == 40
-    assert services.poll_interval(ahead=100_000, rate=10, silence_timeout=30) == 10
+    assert poll_interval(ahead=100_000, rate=10, silence_timeout=30) == 10
 
 
 def test_room_api_join_status_leave(user):
@@ -304,16 +308,16 @@ def test_room_state_survives_a_redis_flush_of_its_settings(redis_clean):
     room = published_room(admit_rate=2)
     redis_flush()
     user = UserFactory()
-    assert services.room_join(room_id=room.pk, user_id=user.pk).position == 1
-    assert services.room_tick(room=room).admitted == 1
+    assert room_join(room_id=room.pk, user_id=user.pk).position == 1
+    assert room_tick(room=room).admitted == 1
 
 
 def test_a_pass_of_another_room_is_refused_and_given_back(user):
     campaign_a, campaign_b = published_campaign(), published_campaign()
     room_a = published_room(campaign=campaign_a)
     published_room(campaign=campaign_b)
-    services.room_join(room_id=room_a.pk, user_id=user.pk)
-    services.room_tick(room=room_a)
+    room_join(room_id=room_a.pk, user_id=user.pk)
+    room_tick(room=room_a)
     token = admitted_pass(room_a, user.pk)
     client = client_with(account_token(user))
     response = client.post(f"/api/v1/campaigns/{campaign_b.slug}/claims/", {"access_pass": token}, format="json")
@@ -329,32 +333,32 @@ def test_a_pass_of_another_room_is_refused_and_given_back(user):
 def test_a_pass_used_before_the_campaign_opens_is_given_back(user):
     campaign = published_campaign(opens_at=timezone.now() + timedelta(minutes=10))
     room = published_room(campaign=campaign)
-    services.room_join(room_id=room.pk, user_id=user.pk)
-    services.room_tick(room=room)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
     token = admitted_pass(room, user.pk)
     with pytest.raises(Exception) as rejected:
-        coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
+        claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
     assert getattr(rejected.value, "code", None) == "not_open"
-    assert services.room_status(room=room, user_id=user.pk).outcome == "admitted"
+    assert room_status(room=room, user_id=user.pk).outcome == "admitted"
 
 
 def test_a_second_click_with_the_used_pass_names_the_same_grant(user):
     campaign = published_campaign()
     room = published_room(campaign=campaign)
-    services.room_join(room_id=room.pk, user_id=user.pk)
-    services.room_tick(room=room)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
     token = admitted_pass(room, user.pk)
-    first = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
-    again = coupon_services.claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
+    first = claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
+    again = claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=token)
     assert (again.created, again.grant_id) == (False, first.grant_id)
 
 
 def test_consume_script_refuses_an_expired_admission():
     room = published_room(pass_ttl_seconds=10)
     user = UserFactory()
-    services.room_join(room_id=room.pk, user_id=user.pk)
+    room_join(room_id=room.pk, user_id=user.pk)
     t0 = now_ms()
-    services.room_tick(room=room, now_ms=t0)
+    room_tick(room=room, now_ms=t0)
     expiry = t0 + 10_000
     assert room_redis.consume(room_id=room.pk, user_id=user.pk, expiry_ms=expiry, now_ms=expiry + 1) == -1
     assert room_redis.consume(room_id=room.pk, user_id=user.pk, expiry_ms=expiry, now_ms=t0) == 0  # gone
@@ -363,11 +367,11 @@ def test_consume_script_refuses_an_expired_admission():
 def test_restore_never_leaves_a_user_both_queued_and_admitted():
     room = published_room()
     user = UserFactory()
-    services.room_join(room_id=room.pk, user_id=user.pk)
-    services.room_tick(room=room)
-    consumed = services.pass_consume(token=admitted_pass(room, user.pk), user_id=user.pk)
-    services.room_join(room_id=room.pk, user_id=user.pk)  # back in line meanwhile
-    services.pass_restore(consumed=consumed)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
+    consumed = pass_consume(token=admitted_pass(room, user.pk), user_id=user.pk)
+    room_join(room_id=room.pk, user_id=user.pk)  # back in line meanwhile
+    pass_restore(consumed=consumed)
     assert room_redis.counts(room_id=room.pk) == (1, 0)
 
 
@@ -375,13 +379,13 @@ def test_lowering_max_active_live_stops_admission_until_actives_drain():
     room = published_room(admit_rate=10, max_active=10)
     users = UserFactory.create_batch(12)
     for user in users:
-        services.room_join(room_id=room.pk, user_id=user.pk)
+        room_join(room_id=room.pk, user_id=user.pk)
     t0 = now_ms()
-    assert services.room_tick(room=room, now_ms=t0).admitted == 10
-    room = services.room_settings_change(room=room, max_active=3)
+    assert room_tick(room=room, now_ms=t0).admitted == 10
+    room = room_settings_change(room=room, max_active=3)
     for user in users[:8]:
-        services.pass_consume(token=admitted_pass(room, user.pk), user_id=user.pk)
-    assert services.room_tick(room=room, now_ms=t0 + 1000).admitted == 1  # 2 active, limit 3
+        pass_consume(token=admitted_pass(room, user.pk), user_id=user.pk)
+    assert room_tick(room=room, now_ms=t0 + 1000).admitted == 1  # 2 active, limit 3
     assert room_redis.counts(room_id=room.pk)[1] == 3
 
 
@@ -391,43 +395,41 @@ def test_silent_users_at_the_front_are_skipped_by_the_tick():
     )
     gone, here = UserFactory.create_batch(2)
     t0 = now_ms()
-    services.room_join(room_id=room.pk, user_id=gone.pk, now_ms=t0 - 60_000)
-    services.room_join(room_id=room.pk, user_id=here.pk, now_ms=t0)
-    result = services.room_tick(room=room, now_ms=t0)
+    room_join(room_id=room.pk, user_id=gone.pk, now_ms=t0 - 60_000)
+    room_join(room_id=room.pk, user_id=here.pk, now_ms=t0)
+    result = room_tick(room=room, now_ms=t0)
     assert (result.admitted, result.dropped) == (1, 1)
-    assert services.room_status(room=room, user_id=here.pk).outcome == "admitted"
-    assert services.room_status(room=room, user_id=gone.pk).outcome == "absent"
+    assert room_status(room=room, user_id=here.pk).outcome == "admitted"
+    assert room_status(room=room, user_id=gone.pk).outcome == "absent"
 
 
 def test_a_sold_out_room_reopens_when_a_slot_comes_back():
     campaign = published_campaign(quantity=1)
     room = published_room(campaign=campaign)
     first, second = UserFactory.create_batch(2)
-    services.room_join(room_id=room.pk, user_id=first.pk)
-    services.room_tick(room=room)
-    outcome = coupon_services.claim_create(
-        campaign_id=campaign.pk, user_id=first.pk, access_pass=admitted_pass(room, first.pk)
-    )
-    services.room_join(room_id=room.pk, user_id=second.pk)
+    room_join(room_id=room.pk, user_id=first.pk)
+    room_tick(room=room)
+    outcome = claim_create(campaign_id=campaign.pk, user_id=first.pk, access_pass=admitted_pass(room, first.pk))
+    room_join(room_id=room.pk, user_id=second.pk)
     t0 = now_ms()
-    services.room_tick(room=room, now_ms=t0 + 1000)
+    room_tick(room=room, now_ms=t0 + 1000)
     room.refresh_from_db()
     assert room.closed_reason == "sold_out"
-    coupon_services.grant_fail(grant_id=outcome.grant_id, reason="declined")
-    services.rooms_tick(now_ms=t0 + 2000)
+    grant_fail(grant_id=outcome.grant_id, reason="declined")
+    rooms_tick(now_ms=t0 + 2000)
     room.refresh_from_db()
     assert (room.status, room.closed_reason) == ("queueing", "")
-    services.rooms_tick(now_ms=t0 + 3000)
-    assert services.room_status(room=room, user_id=second.pk).outcome == "admitted"
+    rooms_tick(now_ms=t0 + 3000)
+    assert room_status(room=room, user_id=second.pk).outcome == "admitted"
 
 
 def test_prequeue_position_stays_hidden_while_paused_before_opening():
     opens = timezone.now() + timedelta(minutes=5)
     room = published_room(prequeue=True, opens_at=opens, status=WaitingRoom.Status.SCHEDULED)
     user = UserFactory()
-    services.room_join(room_id=room.pk, user_id=user.pk)
-    room = services.room_pause(room=room)
-    status = services.room_status(room=room, user_id=user.pk)
+    room_join(room_id=room.pk, user_id=user.pk)
+    room = room_pause(room=room)
+    status = room_status(room=room, user_id=user.pk)
     assert (status.outcome, status.position) == ("prequeued", 0)
 
 

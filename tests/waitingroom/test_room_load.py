@@ -11,7 +11,7 @@ from config import redis as fc_redis
 from tests.processes import wait_until
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
-from waitingroom import services
+from waitingroom.services.passes import pass_consume, pass_issue
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.load]
 
@@ -47,8 +47,8 @@ def test_admission_is_bounded_ordered_and_exactly_once(worker_factory):
             cutoff = time.time() * 1000 + ttl_ms - 1200
             for member, expiry in client.zrangebyscore(keys.active, "-inf", cutoff, withscores=True):
                 user_id, expiry = int(member), int(expiry)
-                token = services.pass_issue(room_id=room.pk, user_id=user_id, expiry_ms=expiry)
-                services.pass_consume(token=token, user_id=user_id)
+                token = pass_issue(room_id=room.pk, user_id=user_id, expiry_ms=expiry)
+                pass_consume(token=token, user_id=user_id)
                 admissions[user_id] = expiry
             time.sleep(0.05)
 

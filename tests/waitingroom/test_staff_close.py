@@ -11,9 +11,11 @@ from tests.coupons.factories import published_campaign
 from tests.waitingroom.factories import published_room
 from tests.waitingroom.test_room import account_token, admitted_pass
 from waitingroom import redis as room_redis
-from waitingroom import services
 from waitingroom.errors import RoomClosed
 from waitingroom.models import WaitingRoom
+from waitingroom.services.admission import room_tick
+from waitingroom.services.queue import room_join
+from waitingroom.services.rooms import room_close, room_pause, room_resume
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,8 +35,8 @@ def test_staff_close_stops_claims_with_passes_and_reopen_gives_them_back(client)
     room = published_room(campaign=campaign, admit_rate=5, max_active=5)
     first, second = UserFactory.create_batch(2)
     for user in (first, second):
-        services.room_join(room_id=room.pk, user_id=user.pk)
-    services.room_tick(room=room)
+        room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
     passes = {user.pk: admitted_pass(room, user.pk) for user in (first, second)}
     claim_url = f"/api/v1/campaigns/{campaign.slug}/claims/"
 
@@ -60,17 +62,17 @@ def test_staff_close_stops_claims_with_passes_and_reopen_gives_them_back(client)
     second_api = client_with(account_token(second))
     assert second_api.post(claim_url, {"access_pass": passes[second.pk]}, format="json").status_code == 202
     assert Grant.objects.filter(campaign=campaign).count() == 2
-    assert services.room_join(room_id=room.pk, user_id=UserFactory().pk).outcome == "queued"
+    assert room_join(room_id=room.pk, user_id=UserFactory().pk).outcome == "queued"
 
 
 def test_resume_reopens_only_what_staff_closed():
     campaign = published_campaign(quantity=1)
     sold_out = published_room(campaign=campaign)
-    sold_out = services.room_close(room=sold_out, reason="sold_out")
+    sold_out = room_close(room=sold_out, reason="sold_out")
     with pytest.raises(RoomClosed):  # the tick reopens it when a slot comes back
-        services.room_resume(room=sold_out)
-    ended = services.room_close(room=published_room(), reason="campaign_ended")
+        room_resume(room=sold_out)
+    ended = room_close(room=published_room(), reason="campaign_ended")
     with pytest.raises(RoomClosed):
-        services.room_resume(room=ended)
-    paused_then_closed = services.room_close(room=services.room_pause(room=published_room()), reason="staff")
-    assert services.room_resume(room=paused_then_closed).status == WaitingRoom.Status.QUEUEING
+        room_resume(room=ended)
+    paused_then_closed = room_close(room=room_pause(room=published_room()), reason="staff")
+    assert room_resume(room=paused_then_closed).status == WaitingRoom.Status.QUEUEING

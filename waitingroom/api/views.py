@@ -10,7 +10,8 @@ from rest_framework.views import APIView
 
 from config.api.schema import RETRY_AFTER, error_response, rate_limited_response
 from config.clientip import client_ip
-from waitingroom import selectors, services, ticket_cookie, tickets
+from waitingroom import selectors, ticket_cookie, tickets
+from waitingroom.services.queue import RoomStatus, room_join, room_leave, room_status
 
 
 class RoomStatusOutputSerializer(serializers.Serializer):
@@ -47,7 +48,7 @@ TICKET_PARAMETER = OpenApiParameter(
 )
 
 
-def _status_body(room, result: services.RoomStatus) -> dict:
+def _status_body(room, result: RoomStatus) -> dict:
     next_url = None
     if result.outcome == "admitted" and room.campaign_id:
         next_url = f"/campaigns/{room.campaign.slug}/"
@@ -63,7 +64,7 @@ def _ticket(request: Request, room, explicit: str | None) -> str | None:
     return ticket_cookie.read(request, room=room)
 
 
-def _answer(request: Request, room, result: services.RoomStatus) -> Response:
+def _answer(request: Request, room, result: RoomStatus) -> Response:
     response = Response(_status_body(room, result))
     if isinstance(request.successful_authenticator, SessionAuthentication):
         ticket_cookie.keep(response, room=room, ticket=result.ticket)  # the page's script polls with the session
@@ -98,8 +99,8 @@ class RoomJoinApi(APIView):
             data.is_valid(raise_exception=True)
             explicit = data.validated_data.get("ticket")
         ticket = _ticket(request, room, explicit)
-        services.room_join(room_id=room.pk, user_id=request.user.id, client_ip=client_ip(request), ticket=ticket)
-        return _answer(request, room, services.room_status(room=room, user_id=request.user.id))
+        room_join(room_id=room.pk, user_id=request.user.id, client_ip=client_ip(request), ticket=ticket)
+        return _answer(request, room, room_status(room=room, user_id=request.user.id))
 
 
 class RoomStatusApi(APIView):
@@ -117,7 +118,7 @@ class RoomStatusApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         room = selectors.room_get(slug=slug)
         ticket = _ticket(request, room, request.query_params.get("ticket"))
-        return _answer(request, room, services.room_status(room=room, user_id=request.user.id, ticket=ticket))
+        return _answer(request, room, room_status(room=room, user_id=request.user.id, ticket=ticket))
 
 
 class RoomLeaveApi(APIView):
@@ -126,7 +127,7 @@ class RoomLeaveApi(APIView):
     @extend_schema(request=None, responses={204: None, 404: error_response("no such room")}, summary="Leave the queue")
     def post(self, request: Request, slug: str) -> Response:
         room = selectors.room_get(slug=slug)
-        services.room_leave(room_id=room.pk, user_id=request.user.id)
+        room_leave(room_id=room.pk, user_id=request.user.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,7 +4,7 @@
 -- KEYS[1] active  zset: user id -> pass expiry (ms)
 -- KEYS[2] meta    hash: state
 -- KEYS[3] using   zset: "<user>:<pass expiry>" -> deadline (ms): passes consumed
---                 whose claim has not reported back yet (waitingroom/stock.py)
+--                 whose claim has not reported back yet (waitingroom/protected.py)
 -- KEYS[4] used    zset: "<user>:<pass expiry>" -> pass expiry: passes used (or given
 --                 up by leaving), so a repeat is answered without PostgreSQL
 -- KEYS[5] queue   zset: user id -> arrival score

@@ -10,7 +10,7 @@
 --
 -- The entry keeps counting as outstanding until a tick that read settle_seq
 -- at or above its number before it read the stock drops it: by then the
--- stock it read shows this claim's slot (waitingroom/stock.py).
+-- stock it read shows this claim's slot (waitingroom/protected.py).
 assert(#KEYS == 3, "settle.lua takes 3 keys")
 
 if redis.call("ZREM", KEYS[2], ARGV[1]) == 0 then

@@ -16,7 +16,7 @@
 -- ARGV[3] the protected campaign's remaining stock, or "" for no cap
 -- ARGV[4] the room's settle_seq as read before that stock (the mark)
 --
--- W6 (waitingroom/stock.py has the argument): `settled` entries numbered up to
+-- W6 (waitingroom/protected.py has the argument): `settled` entries numbered up to
 -- the mark are dropped (the stock read after the mark shows their slots), so
 -- are `using` entries past their deadline; passes outstanding = active + using
 -- + settled, and at most stock - outstanding are admitted. meta `admissible`

@@ -5,8 +5,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from config import cli
-from coupons import services
 from coupons.models import Campaign
+from coupons.services.reconcile import campaign_reconcile
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         with cli.progress_bar(self, description="reconcile", total=campaigns.count(), enabled=enabled) as bar:
             for campaign in campaigns.iterator():
                 bar.update(status=campaign.slug)
-                report = services.campaign_reconcile(campaign=campaign, fix=not dry_run)
+                report = campaign_reconcile(campaign=campaign, fix=not dry_run)
                 checked += 1
                 bar.advance()
                 if not report.drifted:

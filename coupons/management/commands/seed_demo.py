@@ -9,9 +9,12 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import User
 from config import cli
-from coupons import services
 from coupons.models import Campaign, Seat
+from coupons.seats.services import seat_map_generate
+from coupons.services.campaigns import campaign_create, campaign_publish
+from coupons.services.wallets import wallet_adjust
 from waitingroom.models import WaitingRoom
+from waitingroom.services.rooms import room_create, room_publish
 
 DEMO_USERS = ("alice", "bob", "carol", "dave")
 DEMO_PASSWORD = "firstcome-demo"
@@ -152,7 +155,7 @@ class Command(BaseCommand):
         for slug, title, kind, quantity, amount, opens_in, lasts, publish in DEMO_CAMPAIGNS:
             campaign = Campaign.objects.filter(slug=slug).first()
             if campaign is None:
-                campaign = Campaign.objects.create(
+                campaign = campaign_create(
                     slug=slug,
                     title=title,
                     kind=kind,
@@ -164,17 +167,15 @@ class Command(BaseCommand):
                 )
                 created += 1
             if publish and campaign.status == Campaign.Status.DRAFT:
-                services.campaign_publish(campaign=campaign)
+                campaign_publish(campaign=campaign)
         self._seats(now)
         self.stdout.write(f"demo: {created} new campaign(s); {Campaign.objects.count()} in all")
         self._room(now)
 
     def _seats(self, now) -> None:
-        from coupons import seats
-
         campaign = Campaign.objects.filter(slug="concert-seats").first()
         if campaign is None:
-            campaign = Campaign.objects.create(
+            campaign = campaign_create(
                 slug="concert-seats",
                 title="Concert: pick your seat",
                 kind=Campaign.Kind.COUPON,
@@ -184,28 +185,27 @@ class Command(BaseCommand):
                 closes_at=now + timedelta(days=7),
                 description="Choose a seat on the map, hold it for five minutes and pay from your wallet.",
             )
-            count = seats.seat_map_generate(campaign=campaign, rows="A-C:50000, D-H:30000", seats_per_row=12)
-            services.campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
+            count = seat_map_generate(campaign=campaign, rows="A-C:50000, D-H:30000", seats_per_row=12)
+            campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
             for username in DEMO_USERS:  # something in the wallet to buy with
                 user = User.objects.get(username=username)
-                services.wallet_adjust(user_id=user.pk, amount=100_000, reference=f"demo-topup:{username}")
+                wallet_adjust(user_id=user.pk, amount=100_000, reference=f"demo-topup:{username}")
             self.stdout.write(
                 f"demo: seat campaign 'concert-seats' ({count} seats); demo wallets topped up by 100,000 KRW"
             )
 
     def _room(self, now) -> None:
-        from waitingroom import services as room_services
-
         room = WaitingRoom.objects.filter(slug="concert-presale-line").first()
         if room is None:
-            room = WaitingRoom.objects.create(
+            room_create(
                 slug="concert-presale-line",
                 title="Concert presale line",
-                campaign=Campaign.objects.get(slug="concert-presale"),
+                campaign_id=Campaign.objects.get(slug="concert-presale").pk,
                 max_active=20,
                 admit_rate=2,
                 opens_at=now,
                 status=WaitingRoom.Status.QUEUEING,
             )
             self.stdout.write("demo: waiting room 'concert-presale-line' in front of 'concert-presale'")
-        room_services.room_publish(room=room)
+        else:
+            room_publish(room=room)

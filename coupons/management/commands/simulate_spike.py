@@ -13,8 +13,9 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import User
 from config import cli
-from coupons import selectors, services, spike
+from coupons import selectors, spike
 from coupons.models import Campaign, Grant
+from coupons.services.campaigns import campaign_create, campaign_publish
 from waitingroom.selectors import room_for_campaign
 
 USER_CHUNK = 1000
@@ -48,6 +49,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self._check_numbers(options)
+        if options["chart"] and (install := spike.chart_missing()):
+            self.stdout.write(self.style.WARNING(f"no chart: matplotlib is not installed here ({install}); going on"))
+            options["chart"] = None
         base_url = options["url"].rstrip("/")
         enabled = cli.progress_enabled(self, options)
         campaign = self._campaign(options)
@@ -125,7 +129,7 @@ class Command(BaseCommand):
             if Campaign.objects.filter(slug=slug).exists():
                 raise CommandError(f"Campaign {slug!r} already exists: leave out --create-campaign to claim it.")
             now = timezone.now()
-            campaign = Campaign.objects.create(
+            campaign = campaign_create(
                 **self._no_ip_limit(),
                 slug=slug,
                 title=f"Spike {slug}",
@@ -136,7 +140,7 @@ class Command(BaseCommand):
                 closes_at=now + timedelta(days=1),
                 description="Made by manage.py simulate_spike.",
             )
-            services.campaign_publish(campaign=campaign, open_now=True)
+            campaign_publish(campaign=campaign, open_now=True)
             self.stdout.write(f"created and opened campaign {slug!r} (quantity {options['quantity']:,})")
         campaign = Campaign.objects.filter(slug=slug).first()
         if campaign is None or not campaign.is_published:

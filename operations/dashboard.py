@@ -8,18 +8,20 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from config import clock, live
+from config import clock
 from config.errors import ApplicationError
-from coupons import services as coupon_services
 from coupons.models import Campaign
+from coupons.services.campaigns import campaign_close
+from coupons.services.reconcile import campaign_reconcile
+from operations import live
 from waitingroom import selectors as room_selectors
-from waitingroom import services as room_services
+from waitingroom.services.rooms import room_pause, room_resume, room_settings_change
 
 
 class RateForm(forms.Form):
@@ -68,7 +70,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "unavailable": _("numbers unavailable; retrying"),
         },
     }
-    return render(request, "admin/dashboard.html", context)
+    return render(request, "operations/dashboard.html", context)
 
 
 @staff_member_required
@@ -84,9 +86,9 @@ def campaign_live(request: HttpRequest, campaign_id: int) -> JsonResponse:
 
 
 CAMPAIGN_ACTIONS = {
-    "close": (lambda campaign: coupon_services.campaign_close(campaign=campaign), gettext_lazy("Closed")),
+    "close": (lambda campaign: campaign_close(campaign=campaign), gettext_lazy("Closed")),
     "reconcile": (
-        lambda campaign: coupon_services.campaign_reconcile(campaign=campaign, fix=True),
+        lambda campaign: campaign_reconcile(campaign=campaign, fix=True),
         gettext_lazy("Reconciled"),
     ),
 }
@@ -122,10 +124,10 @@ def room_action(request: HttpRequest, room_id: int, action: str) -> HttpResponse
     room = live.room_get(room_id=room_id)
     try:
         if action == "pause":
-            room_services.room_pause(room=room)
+            room_pause(room=room)
             messages.success(request, _("Admission paused."))
         elif action == "resume":
-            room_services.room_resume(room=room)
+            room_resume(room=room)
             messages.success(request, _("Admission resumed."))
         elif action == "rate":
             form = RateForm(request.POST)
@@ -133,18 +135,10 @@ def room_action(request: HttpRequest, room_id: int, action: str) -> HttpResponse
                 messages.error(request, _("The admission rate must be a whole number from 1 to 100,000."))
             else:
                 rate = form.cleaned_data["admit_rate"]
-                room_services.room_settings_change(room=room, admit_rate=rate)
+                room_settings_change(room=room, admit_rate=rate)
                 messages.success(request, _("Admission rate set to %(rate)d a second.") % {"rate": rate})
         else:
             raise PermissionDenied
     except ApplicationError as error:
         messages.warning(request, f"{room.slug}: {error.detail}")
     return _back(room.campaign_id) if room.campaign_id else redirect("dashboard")
-
-
-urlpatterns = [
-    path("", dashboard, name="dashboard"),
-    path("campaigns/<int:campaign_id>/live/", campaign_live, name="dashboard-live"),
-    path("campaigns/<int:campaign_id>/<slug:action>/", campaign_action, name="dashboard-campaign-action"),
-    path("rooms/<int:room_id>/<slug:action>/", room_action, name="dashboard-room-action"),
-]

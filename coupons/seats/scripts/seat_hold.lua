@@ -4,7 +4,8 @@
 -- A user holds at most one seat per campaign: holding another seat releases
 -- the previous hold in the same step (switching seats is one click).
 --
--- KEYS[1] meta         hash: state, opens_at_ms, closes_at_ms, quantity, allocation
+-- KEYS[1] meta         hash: the fields of GateMeta (coupons/redis.py); read here: state,
+--                      opens_at_ms, closes_at_ms, quantity, allocation, room, rl_*
 -- KEYS[2] seats        hash: slot -> "sold" | "held:<user>:<token>:<expiry ms>"
 -- KEYS[3] seat_holder  hash: user -> "<slot>:<token>"
 -- KEYS[4] fence        string: the per-campaign fencing counter (INCR)

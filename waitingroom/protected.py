@@ -1,12 +1,17 @@
-"""The protected campaign as the waiting room sees it: whether it ended and what can still be claimed.
+"""The protected campaign as the waiting room sees it: the one interface between a room and the campaign
+behind it, owned by the waiting room.
+
+The waiting room may not import the app above it (DESIGN §2). The app that owns
+the campaigns registers a provider here (coupons does, in its
+AppConfig.ready) that answers three things: whether the campaign ended and
+what can still be claimed (the stock), how many grants wait for delivery
+(back-pressure), and, told that the room in front of a campaign changed, makes
+the campaign follow (its claims start asking for passes). Without a provider a
+room follows no campaign and admits uncapped.
 
 The stock lives in the campaign's gate (coupons, under the hash tag
 `{camp:<id>}`), the admission in the room (`{room:<id>}`): on a Redis Cluster
-the two sit on different nodes, so no one script can read both, and the
-waiting room may not import the app above it (DESIGN §2). The app that owns
-the campaigns registers a provider here (coupons does, in its
-AppConfig.ready); without one a room follows no campaign and admits
-uncapped.
+the two sit on different nodes, so no one script can read both.
 
 W6 (admission never exceeds remaining stock − passes outstanding) then rests
 on three steps per tick and one report per used pass:
@@ -35,22 +40,32 @@ must be, or a crashed claim would hold a place for ever), and it may take one
 slot that another pass was counting on. docs/waitingroom.md states it.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CampaignStock:
     ended: bool  # closed, cancelled or gone: the room closes for good
     remaining: int | None  # slots still claimable; None: no stock to cap admission by (e.g. chosen seats)
 
 
-StockProvider = Callable[[int], CampaignStock]
-_provider: StockProvider | None = None
+class CampaignProvider(Protocol):
+    def stock(self, *, campaign_id: int) -> CampaignStock:
+        """The campaign now: ended, and its slots left (W6)."""
+
+    def pending_grants(self, *, campaign_id: int) -> int:
+        """Grants accepted and not yet delivered (the room holds admission while there are too many)."""
+
+    def room_changed(self, *, campaign_id: int) -> None:
+        """The room in front of the campaign was published or changed: the campaign follows it."""
 
 
-def stock_provider_register(provider: StockProvider | None) -> StockProvider | None:
-    """Install the provider (campaign id → CampaignStock); returns the one it replaces."""
+_provider: CampaignProvider | None = None
+
+
+def provider_register(provider: CampaignProvider | None) -> CampaignProvider | None:
+    """Install the provider; returns the one it replaces."""
     global _provider
     previous, _provider = _provider, provider
     return previous
@@ -58,4 +73,13 @@ def stock_provider_register(provider: StockProvider | None) -> StockProvider | N
 
 def campaign_stock(*, campaign_id: int) -> CampaignStock | None:
     """The campaign's stock now, or None when no app provides one."""
-    return _provider(campaign_id) if _provider is not None else None
+    return _provider.stock(campaign_id=campaign_id) if _provider is not None else None
+
+
+def campaign_pending_grants(*, campaign_id: int) -> int:
+    return _provider.pending_grants(campaign_id=campaign_id) if _provider is not None else 0
+
+
+def campaign_room_changed(*, campaign_id: int) -> None:
+    if _provider is not None:
+        _provider.room_changed(campaign_id=campaign_id)

@@ -1,7 +1,7 @@
 """Seats: chosen slots held with fencing tokens and bought from the wallet (DESIGN §5, S1).
 
-Writes (hold, confirm, release, sweep, seat map generation) and the reads of
-the seat map live here, beside services.py, because they form one flow.
+Writes: the seat map's generation (staff, while the campaign is a draft), hold,
+confirm, release and the sweep of expired holds. Reads are in selectors.py.
 """
 
 import logging
@@ -12,55 +12,28 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config import clock
-from config.errors import ApplicationError
-from config.ratelimit import RateLimited
-from coupons import redis as gate
-from coupons.errors import REJECTIONS, CampaignNotFound, InvalidTransition
-from coupons.models import Campaign, Grant, LedgerEntry, Seat, Wallet
-from coupons.transfers import wallet_lock
+from coupons.errors import (
+    AlreadyBooked,
+    HoldInvalid,
+    InsufficientFunds,
+    InvalidTransition,
+    NoSuchSeat,
+    SeatTaken,
+    StaleToken,
+    raise_for_outcome,
+)
+from coupons.locks import campaign_lock, seat_lock, wallet_lock
+from coupons.models import Campaign, Grant, LedgerEntry, Seat
+from coupons.seats import redis as seats_redis
+from coupons.services.gate import campaign_gate_rebuild
+from coupons.services.passes import pass_use
+from coupons.services.wallets import Posting, ledger_post
 
 logger = logging.getLogger(__name__)
-
-
-class SeatTaken(ApplicationError):
-    code = "seat_taken"
-    status_code = 409
-    default_detail = _("Someone else holds or bought this seat.")
-
-
-class NoSuchSeat(ApplicationError):
-    code = "not_found"
-    status_code = 404
-    default_detail = _("No such seat.")
-
-
-class HoldInvalid(ApplicationError):
-    code = "hold_expired"
-    status_code = 409
-    default_detail = _("Your hold has expired or was replaced; pick the seat again.")
-
-
-class StaleToken(ApplicationError):
-    code = "stale_token"
-    status_code = 409
-    default_detail = _("This hold is older than the seat's last sale; it cannot confirm.")
-
-
-class InsufficientFunds(ApplicationError):
-    code = "insufficient_funds"
-    status_code = 409
-    default_detail = _("Your wallet cannot pay for this seat; nothing was charged.")
-
-
-class AlreadyBooked(ApplicationError):
-    code = "already_booked"
-    status_code = 409
-    default_detail = _("You already have a seat for this event.")
 
 
 # --- seat map generation (staff, while the campaign is a draft) ---------------
@@ -75,7 +48,7 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
     Sections are named after their row range ("A-C"). The campaign's quantity
     becomes the number of seats. Only drafts can change their map.
     """
-    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    campaign = campaign_lock(campaign_id=campaign.pk)
     if campaign.status != Campaign.Status.DRAFT:
         raise InvalidTransition(_("The seat map of a published campaign is read-only."))
     if seats_per_row < 1:
@@ -84,10 +57,12 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
     for part in rows.split(","):
         match = ROW_SPEC.match(part.upper())
         if not match:
-            raise InvalidTransition(f"Bad row spec {part.strip()!r}: use e.g. 'A-C:50000'.")
+            raise InvalidTransition(_("Bad row spec %(spec)s: use e.g. 'A-C:50000'.") % {"spec": repr(part.strip())})
         first, last, price = match.group(1), match.group(2) or match.group(1), int(match.group(3))
         if last < first:
-            raise InvalidTransition(f"Bad row range {first}-{last}: write it from first to last row.")
+            raise InvalidTransition(
+                _("Bad row range %(first)s-%(last)s: write it from first to last row.") % {"first": first, "last": last}
+            )
         parsed.append((first, last, price))
     rows_used = [chr(r) for first, last, _ in parsed for r in range(ord(first), ord(last) + 1)]
     if len(rows_used) != len(set(rows_used)):
@@ -116,19 +91,7 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
 # --- hold, confirm, release -------------------------------------------------
 
 
-LABEL = re.compile(r"^[A-Za-z0-9-]{1,12}$")
-
-
-def seat_get(*, campaign_id: int, label: str) -> Seat:
-    if not LABEL.match(label):
-        raise NoSuchSeat()
-    seat = Seat.objects.filter(campaign_id=campaign_id, label=label.upper()).first()
-    if seat is None:
-        raise NoSuchSeat()
-    return seat
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Hold:
     slot: int
     label: str
@@ -154,68 +117,32 @@ def seat_hold(
     Behind a waiting room the first hold uses up the access pass and opens a
     shopping session (SEAT_SESSION_SECONDS) for switching seats without a new pass.
     """
-    from coupons import services
-
-    consumed = None
-    # A pass is used up only by the campaign its room protects; elsewhere it is ignored.
-    if (
-        access_pass
-        and services.access_pass_fit(campaign_id=campaign_id, user_id=user_id, access_pass=access_pass) == "ours"
-    ):
-        from waitingroom import services as room_services
-        from waitingroom.errors import PassInvalid
-
-        try:
-            consumed = room_services.pass_consume(token=access_pass, user_id=user_id, now_ms=now_ms)
-        except PassInvalid:
-            consumed = None  # already used (a second click, a reload): the shopping session decides
     hold = partial(
-        gate.seat_hold,
+        seats_redis.seat_hold,
         campaign_id=campaign_id,
         user_id=user_id,
         slot=slot,
         hold_ms=settings.SEAT_HOLD_SECONDS * 1000,
         session_ms=settings.SEAT_SESSION_SECONDS * 1000,
-        room_id=consumed.room_id if consumed else None,
         now_ms=now_ms,
         client_ip=client_ip,
     )
-    try:
-        result = hold()
+    # A used pass (a second click, a reload) is no refusal here: the shopping session decides.
+    with pass_use(campaign_id=campaign_id, user_id=user_id, access_pass=access_pass, now_ms=now_ms) as use:
+        result = hold(room_id=use.room_id)
         if result.outcome == "missing":
-            services.campaign_gate_rebuild(campaign_id=campaign_id)
-            result = hold()
-    except Exception:
-        if consumed is not None:
-            room_services.pass_restore(consumed=consumed)
-        raise
-    if consumed is not None and result.outcome in ("held", "seat_taken"):
-        room_services.pass_settle(consumed=consumed)  # the pass was used: the room may count it off
+            campaign_gate_rebuild(campaign_id=campaign_id)
+            result = hold(room_id=use.room_id)
+        if result.outcome in ("held", "seat_taken"):
+            use.settle()  # the pass was used: the room may count it off
+        else:
+            use.restore()  # the pass could not be used here: keep the turn
     if result.outcome == "held":
-        return Hold(slot, label, result.token, result.expiry_ms)
-    if consumed is not None and result.outcome != "seat_taken":
-        from waitingroom import services as room_services
-
-        room_services.pass_restore(consumed=consumed)  # the pass could not be used here: keep the turn
-    if result.outcome == "rate_limited":
-        raise RateLimited.after(result.token)
-    if result.outcome == "seat_taken":
-        raise SeatTaken()
-    if result.outcome == "no_seat":
-        raise NoSuchSeat()
-    if result.outcome == "admission_required":
-        from waitingroom.errors import AdmissionRequired
-        from waitingroom.selectors import room_for_campaign
-        from waitingroom.services import room_url
-
-        room = room_for_campaign(campaign_id=campaign_id)
-        raise AdmissionRequired(extra={"room_url": room_url(slug=room.slug)} if room else {})
-    if result.outcome in REJECTIONS:
-        raise REJECTIONS[result.outcome]()
-    raise CampaignNotFound()
+        return Hold(slot=slot, label=label, token=result.token, expires_ms=result.expiry_ms)
+    raise_for_outcome(outcome=result.outcome, campaign_id=campaign_id, retry_after_ms=result.retry_after_ms)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Sale:
     grant: Grant
     created: bool  # False: this hold had already bought the seat (a repeat of a confirm that succeeded)
@@ -231,11 +158,11 @@ def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_m
     marks the seat sold. Every repeat of a confirm that succeeded, concurrent
     or later, gets the same sale (created False), charged once.
     """
-    check = gate.seat_check(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, now_ms=now_ms)
+    check = seats_redis.seat_check(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, now_ms=now_ms)
     if check == "sold":
         bought = _grant_of_sale(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token)
         if bought is not None:
-            return Sale(bought, created=False)  # the same confirm again (a retry after a lost answer)
+            return Sale(grant=bought, created=False)  # the same confirm again (a retry after a lost answer)
         raise SeatTaken()
     if not check.startswith("ok:"):
         raise HoldInvalid()
@@ -243,7 +170,7 @@ def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_m
         campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, hold_expires_ms=int(check[3:]), now_ms=now_ms
     )
     try:
-        gate.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=user_id, token=token)
+        seats_redis.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=user_id, token=token)
     except Exception as exc:  # noqa: BLE001 - the sale is committed; reconcile marks the seat sold in Redis
         logger.warning("seat %s of campaign %s sold but Redis was not told: %s", slot, campaign_id, exc)
     return sale
@@ -271,11 +198,11 @@ def seat_sell(
     A confirm that waited for the lock behind an identical one (same user, same
     token) finds the sale that one made and answers it.
     """
-    seat = Seat.objects.select_for_update().filter(campaign_id=campaign_id, slot=slot).first()
+    seat = seat_lock(campaign_id=campaign_id, slot=slot)
     if seat is None:
         raise NoSuchSeat()
     if seat.status == Seat.Status.SOLD and seat.fence_token == token and seat.sold_to_id == user_id:
-        return Sale(seat.grant, created=False)
+        return Sale(grant=seat.grant, created=False)
     if token <= seat.fence_token:
         raise StaleToken()
     if hold_expires_ms is not None and (now_ms if now_ms is not None else clock.now_ms()) >= hold_expires_ms:
@@ -301,22 +228,22 @@ def seat_sell(
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
         raise (SeatTaken() if constraint == "grant_one_live_per_slot" else AlreadyBooked()) from exc
-    LedgerEntry.objects.create(
-        wallet=wallet,
+    purchase = Posting(
+        wallet_id=wallet.pk,
         amount=-seat.price,
         kind=LedgerEntry.Kind.PURCHASE,
         reference=f"seat:{seat.pk}:{token}",
-        grant=grant,
+        grant_id=grant.pk,
     )
-    Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") - seat.price)
+    ledger_post(postings=[purchase])
     Seat.objects.filter(pk=seat.pk).update(
         status=Seat.Status.SOLD, fence_token=token, sold_to_id=user_id, sold_at=now, grant=grant
     )
-    return Sale(grant, created=True)
+    return Sale(grant=grant, created=True)
 
 
 def seat_release(*, campaign_id: int, user_id: int, slot: int, token: int) -> bool:
-    return gate.seat_settle(campaign_id=campaign_id, action="release", slot=slot, user_id=user_id, token=token)
+    return seats_redis.seat_settle(campaign_id=campaign_id, action="release", slot=slot, user_id=user_id, token=token)
 
 
 def seats_sweep(*, now_ms: int | None = None, batch: int = 500) -> int:
@@ -326,39 +253,5 @@ def seats_sweep(*, now_ms: int | None = None, batch: int = 500) -> int:
         allocation=Campaign.Allocation.CHOSEN, status__in=[Campaign.Status.OPEN, Campaign.Status.SOLD_OUT]
     ).values_list("pk", flat=True)
     for campaign_id in ids:
-        returned += gate.seat_sweep(campaign_id=campaign_id, now_ms=now_ms, batch=batch)
+        returned += seats_redis.seat_sweep(campaign_id=campaign_id, now_ms=now_ms, batch=batch)
     return returned
-
-
-# --- reads ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeatView:
-    label: str
-    slot: int
-    section: str
-    price: int
-    state: str  # free | held | mine | sold
-    token: int | None = None
-    expires_ms: int | None = None
-
-
-def seat_map(*, campaign_id: int, user_id: int | None, now_ms: int | None = None) -> list[SeatView]:
-    """Every seat with its live state: PostgreSQL for the map, Redis for holds and sales."""
-    now = now_ms if now_ms is not None else clock.now_ms()
-    states = gate.seat_states(campaign_id=campaign_id)
-    views = []
-    for seat in Seat.objects.filter(campaign_id=campaign_id).order_by("slot"):
-        value = states.get(seat.slot)
-        state, token, expires = "free", None, None
-        if seat.status == Seat.Status.SOLD or value == "sold":
-            state = "sold"
-        elif value:
-            holder, held_token, expiry = value.split(":")[1:4]
-            if int(expiry) > now:
-                state = "mine" if user_id is not None and int(holder) == user_id else "held"
-                if state == "mine":
-                    token, expires = int(held_token), int(expiry)
-        views.append(SeatView(seat.label, seat.slot, seat.section, seat.price, state, token, expires))
-    return views

@@ -1,7 +1,7 @@
 #!lua flags=allow-oom
 -- seat_settle.lua: after PostgreSQL decided, mark a seat sold, or release a hold.
 --
--- KEYS[1] seats  KEYS[2] seat_holder  KEYS[3] seat_holds  KEYS[4] next (sold counter)
+-- KEYS[1] seats  KEYS[2] seat_holder  KEYS[3] seat_holds  KEYS[4] seats_sold (GateKeys.seats_sold: the `next` key)
 -- ARGV[1] "sold" or "release"
 -- ARGV[2] slot  ARGV[3] user id  ARGV[4] token ("" with "sold": whoever held it)
 -- Returns 1 when something changed.

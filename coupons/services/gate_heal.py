@@ -17,7 +17,9 @@ from django.db.models.functions import Cast
 
 from config import clock
 from coupons import redis as gate
+from coupons import redis_rebuild
 from coupons.models import Campaign, Grant, Seat
+from coupons.seats import redis as seats_redis
 
 # A repeat click that meets a provisional hold looks again after these pauses
 # (an INSERT normally commits within a few milliseconds).
@@ -98,7 +100,7 @@ def _live_grants(campaign_id: int) -> dict[str, tuple[int, int, str]]:
     return {grant_id: (user_id, slot, status) for grant_id, user_id, slot, status in rows}
 
 
-def rebuild_catch_up(*, campaign_id: int, written: gate.GateState) -> int:
+def rebuild_catch_up(*, campaign_id: int, written: redis_rebuild.GateState) -> int:
     """After a rebuild wrote `written` (what it read): re-read PostgreSQL and re-apply what changed since.
 
     Why this is complete. Every change of a grant is a commit in PostgreSQL
@@ -121,7 +123,7 @@ def rebuild_catch_up(*, campaign_id: int, written: gate.GateState) -> int:
     the commit; a sold seat is never sold again).
     Returns how many calls were applied again.
     """
-    if written.allocation == Campaign.Allocation.CHOSEN:
+    if written.meta.allocation == Campaign.Allocation.CHOSEN:
         return _seats_catch_up(campaign_id=campaign_id, seen=set(written.sold_seats))
     seen = {hold.grant_id: hold for hold in written.holds}
     live = _live_grants(campaign_id)
@@ -142,7 +144,7 @@ def _seats_catch_up(*, campaign_id: int, seen: set[int]) -> int:
     sold = Seat.objects.filter(campaign_id=campaign_id, status=Seat.Status.SOLD).exclude(slot__in=seen)
     applied = 0
     for slot, buyer in sold.values_list("slot", "sold_to_id"):
-        gate.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=buyer, token="")
+        seats_redis.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=buyer, token="")
         applied += 1
     return applied
 
@@ -170,7 +172,7 @@ def holds_drift(*, campaign_id: int, quantity: int, fix: bool) -> HoldsDrift | N
     accepted after the snapshot: such holds, and holds without a row, are read
     again after PostgreSQL, and only what is still wrong then counts.
     """
-    snapshot = gate.gate_snapshot(campaign_id=campaign_id)
+    snapshot = redis_rebuild.gate_snapshot(campaign_id=campaign_id)
     if not snapshot.meta:
         return None
     live = _live_grants(campaign_id)
@@ -195,7 +197,7 @@ def holds_drift(*, campaign_id: int, quantity: int, fix: bool) -> HoldsDrift | N
             maybe_in_flight.append(user)
         else:
             suspects.add(user)
-    leases = gate.lease_deadlines(
+    leases = redis_rebuild.lease_deadlines(
         campaign_id=campaign_id, members=[_hold(user, holders[user]).lease_member for user in maybe_in_flight]
     )
     now_ms = clock.now_ms()
@@ -204,7 +206,7 @@ def holds_drift(*, campaign_id: int, quantity: int, fix: bool) -> HoldsDrift | N
             drift.in_flight += 1
         else:
             suspects.add(user)
-    again = gate.holders_now(campaign_id=campaign_id, user_ids=sorted(suspects, key=int))
+    again = redis_rebuild.holders_now(campaign_id=campaign_id, user_ids=sorted(suspects, key=int))
     for user, hold in again.items():
         if user in expected and hold != expected[user][0]:
             drift.missing.append(f"user {user} slot {expected[user][0].partition(':')[0]}")
@@ -219,7 +221,7 @@ def _hold(user: str, hold: str) -> gate.Hold:
     return gate.Hold(int(slot), int(user), grant_id)
 
 
-def _slots_drift(snapshot: gate.GateSnapshot) -> list[str]:
+def _slots_drift(snapshot: redis_rebuild.GateSnapshot) -> list[str]:
     """Within one instant, each slot 1..next is either free or held, exactly once."""
     problems = []
     held = [int(hold.partition(":")[0]) for hold in snapshot.holders.values()]

@@ -1,0 +1,61 @@
+"""Reads of seats: one seat by its label, and the seat map with its live state."""
+
+import re
+from dataclasses import dataclass
+
+from config import clock
+from coupons.errors import NoSuchSeat
+from coupons.models import Seat
+from coupons.seats import redis as seats_redis
+
+LABEL = re.compile(r"^[A-Za-z0-9-]{1,12}$")
+
+
+def seat_get(*, campaign_id: int, label: str) -> Seat:
+    if not LABEL.match(label):
+        raise NoSuchSeat()
+    seat = Seat.objects.filter(campaign_id=campaign_id, label=label.upper()).first()
+    if seat is None:
+        raise NoSuchSeat()
+    return seat
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeatView:
+    label: str
+    slot: int
+    section: str
+    price: int
+    state: str  # free | held | mine | sold
+    token: int | None = None
+    expires_ms: int | None = None
+
+
+def seat_map(*, campaign_id: int, user_id: int | None, now_ms: int | None = None) -> list[SeatView]:
+    """Every seat with its live state: PostgreSQL for the map, Redis for holds and sales."""
+    now = now_ms if now_ms is not None else clock.now_ms()
+    states = seats_redis.seat_states(campaign_id=campaign_id)
+    views = []
+    for seat in Seat.objects.filter(campaign_id=campaign_id).order_by("slot"):
+        value = states.get(seat.slot)
+        state, token, expires = "free", None, None
+        if seat.status == Seat.Status.SOLD or value == "sold":
+            state = "sold"
+        elif value:
+            holder, held_token, expiry = value.split(":")[1:4]
+            if int(expiry) > now:
+                state = "mine" if user_id is not None and int(holder) == user_id else "held"
+                if state == "mine":
+                    token, expires = int(held_token), int(expiry)
+        views.append(
+            SeatView(
+                label=seat.label,
+                slot=seat.slot,
+                section=seat.section,
+                price=seat.price,
+                state=state,
+                token=token,
+                expires_ms=expires,
+            )
+        )
+    return views
