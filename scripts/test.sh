@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: bring up the stores, then lint, migration check and the whole pytest suite.
+# `make test`: bring up the stores, then lint, the import contract, migration check and the whole pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,8 @@ scripts/system-packages.sh nginx:nginx prometheus:prometheus promtool:prometheus
 
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== dependency directions (import-linter: pyproject.toml, DESIGN.md §2)"
+.venv/bin/lint-imports --no-cache
 echo "== migrations are up to date"
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null || {
   echo "error: models changed without a migration: run .venv/bin/python manage.py makemigrations" >&2
