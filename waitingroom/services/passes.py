@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 from redis.exceptions import RedisError
 
@@ -109,8 +109,20 @@ def pass_restore(*, consumed: ConsumedPass, recorded: bool = True) -> None:
         return
     if restored and recorded:
         try:
-            AccessPassUse.objects.filter(
-                room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms
-            ).delete()
+            _pass_use_forget(consumed)
         except DatabaseError as exc:  # the pass stays used after a failover: the user re-joins
             logger.warning("could not give back the pass use of user %s: %s", consumed.user_id, exc)
+
+
+def _pass_use_forget(consumed: ConsumedPass) -> None:
+    """Delete the use's row. The claim that failed may have failed because its connection died (the
+    server ended it, a failover): outside a transaction one new connection is worth a try, or the pass
+    would stay used in PostgreSQL while Redis gives it back, and the user's next click be refused."""
+    use = AccessPassUse.objects.filter(room_id=consumed.room_id, user_id=consumed.user_id, expiry_ms=consumed.expiry_ms)
+    try:
+        use.delete()
+    except (OperationalError, InterfaceError):
+        if transaction.get_connection().in_atomic_block:
+            raise
+        connection.close()  # the next query opens a new connection
+        use.delete()
