@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import stack
+from bench import stack, wrk
 from deploy.topology import Topology
 
 LAYOUTS = (("1 node x 2 processes", 1, 2), ("2 nodes x 2 processes", 2, 2), ("2 nodes x 1 process", 2, 1))
@@ -73,7 +73,7 @@ def main() -> None:
                 topology.start(background=False)
                 try:
                     load = os.getloadavg()[0]
-                    result = stack.fire(
+                    result = wrk.fire(
                         f"{topology.url}/api/v1/campaigns/{campaign.slug}/claims/",
                         tokens,
                         requests=REQUESTS,

@@ -1,0 +1,146 @@
+"""The product's own knobs: rate limits, bearer tokens, grants and their delivery, seats, waiting rooms,
+and the apps' periodic jobs (base.py merges them into the one beat schedule)."""
+
+from .environment import env
+
+# Rate limits: token buckets in Redis (docs/api.md, "Rate limits"). Claims, seat
+# holds and room joins have one per user and one per client IP; a campaign or
+# room may set its own values (blank: these; 0: off).
+# Per user: a double click and a few retries pass at once, after that one try a
+# second; a person never notices, a script hammering gets 429 within 5 requests.
+RATE_LIMIT_USER_BURST = env.int("RATE_LIMIT_USER_BURST", default=5)
+RATE_LIMIT_USER_PER_SECOND = env.float("RATE_LIMIT_USER_PER_SECOND", default=1.0)
+# Per client IP, all users together: generous, because Korean mobile carriers put
+# many phones behind one NAT address (a crowd in a stadium, a whole district at a
+# drop's opening second); it stops one host spraying through many accounts.
+RATE_LIMIT_IP_BURST = env.int("RATE_LIMIT_IP_BURST", default=1000)
+RATE_LIMIT_IP_PER_SECOND = env.float("RATE_LIMIT_IP_PER_SECOND", default=100.0)
+# Sign-up and login (page and token API): per client IP only (users are not known yet).
+SIGNUP_RATE_IP_BURST = env.int("SIGNUP_RATE_IP_BURST", default=30)
+SIGNUP_RATE_IP_PER_SECOND = env.float("SIGNUP_RATE_IP_PER_SECOND", default=0.5)
+LOGIN_RATE_IP_BURST = env.int("LOGIN_RATE_IP_BURST", default=60)
+LOGIN_RATE_IP_PER_SECOND = env.float("LOGIN_RATE_IP_PER_SECOND", default=2.0)
+# Login, per username, whatever the IP (credential stuffing spread over many addresses):
+# 10 tries at once, then one every 10 s. Every door spends it (accounts/backends.py).
+LOGIN_RATE_USER_BURST = env.int("LOGIN_RATE_USER_BURST", default=10)
+LOGIN_RATE_USER_PER_SECOND = env.float("LOGIN_RATE_USER_PER_SECOND", default=0.1)
+# Proxies (CIDRs) whose X-Forwarded-For names the client (config/clientip.py);
+# empty: the client is REMOTE_ADDR and the header is ignored, since anyone can send it.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# A web process keeps a room's row this long (join and status would otherwise
+# read PostgreSQL on every poll); staff edits reach other processes within it.
+ROOM_CACHE_SECONDS = env.float("ROOM_CACHE_SECONDS", default=2.0)
+
+# --- bearer tokens (simplejwt) ----------------------------------------------
+# SIGNING_KEY defaults to SECRET_KEY; set API_TOKEN_SIGNING_KEY to rotate token
+# signing on its own (every outstanding token then fails).
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+SIMPLE_JWT = {
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_CLAIM": "user_id",
+    "ALGORITHM": "HS256",
+    "LEEWAY": 0,
+    "UPDATE_LAST_LOGIN": False,
+}
+if env("API_TOKEN_SIGNING_KEY", default=""):
+    SIMPLE_JWT["SIGNING_KEY"] = env("API_TOKEN_SIGNING_KEY")
+
+# --- coupons: grants, transfers, recovery -----------------------------------
+# "ledger" credits wallets in PostgreSQL; "flaky" wraps it with failures for
+# demos and tests; or the dotted path of another TransferBackend.
+GRANT_TRANSFER_BACKEND = env("GRANT_TRANSFER_BACKEND", default="ledger")
+GRANT_FLAKY_OPTIONS = {
+    "transient_rate": env.float("GRANT_FLAKY_TRANSIENT_RATE", default=0.3),
+    "permanent_rate": env.float("GRANT_FLAKY_PERMANENT_RATE", default=0.05),
+    "slow_rate": env.float("GRANT_FLAKY_SLOW_RATE", default=0.0),
+    "slow_seconds": env.float("GRANT_FLAKY_SLOW_SECONDS", default=0.0),
+}
+# A claim holds its slot under a lease; the sweeper re-examines leases past it.
+GRANT_LEASE_SECONDS = env.int("GRANT_LEASE_SECONDS", default=60)
+# A repeat click that meets the first click's claim before its grant row is known
+# to be committed waits this long for it, then answers 409 claim_in_progress (I8);
+# an INSERT normally commits within milliseconds (docs/coupons.md, "The claim").
+CLAIM_IN_FLIGHT_WAIT_SECONDS = env.float("CLAIM_IN_FLIGHT_WAIT_SECONDS", default=1.0)
+# Transient transfer failures retry with exponential backoff and full jitter.
+# 12 retries with a 60 s cap ride out a provider outage of several minutes.
+GRANT_MAX_RETRIES = env.int("GRANT_MAX_RETRIES", default=12)
+GRANT_RETRY_BACKOFF_MAX = env.int("GRANT_RETRY_BACKOFF_MAX", default=60)
+# A pending grant untouched for this long is re-driven by the sweeper; longer
+# than the largest backoff so it rarely races a scheduled retry.
+GRANT_STUCK_AFTER_SECONDS = env.int("GRANT_STUCK_AFTER_SECONDS", default=120)
+# The drain (docs/coupons.md, "Transfers"): grants delivered per transaction. 500
+# keeps a batch well under a second and its wallet locks short.
+GRANT_DRAIN_BATCH = env.int("GRANT_DRAIN_BATCH", default=500)
+# A drain with work left after this long queues its successor and returns, so
+# one hot campaign cannot keep a worker from other campaigns and retries.
+GRANT_DRAIN_BUDGET_SECONDS = env.float("GRANT_DRAIN_BUDGET_SECONDS", default=30.0)
+# A ring's drain starts this long after the ring, so the claims of a burst are
+# delivered together (bench/: one drain per claim under a trickle cost the web
+# tier a publish per claim and the workers a commit per grant).
+GRANT_DRAIN_DELAY_SECONDS = env.float("GRANT_DRAIN_DELAY_SECONDS", default=0.1)
+# The drain doorbell expires on its own after this long, in case the drain a ring
+# asked for was never published or never ran; the sweeper covers it sooner.
+GRANT_DOORBELL_SECONDS = env.int("GRANT_DOORBELL_SECONDS", default=30)
+# The sweeper starts a drain for untried pending grants older than this: a ring
+# normally gets them delivered well within it.
+GRANT_DRAIN_SWEEP_AFTER_SECONDS = env.int("GRANT_DRAIN_SWEEP_AFTER_SECONDS", default=5)
+# How long a chosen seat stays held for its holder before it returns to the map.
+SEAT_HOLD_SECONDS = env.int("SEAT_HOLD_SECONDS", default=300)
+# Behind a waiting room, the pass used for the first hold lets the user switch
+# seats (without queueing again) for this long.
+SEAT_SESSION_SECONDS = env.int("SEAT_SESSION_SECONDS", default=900)
+
+PRODUCT_BEAT_SCHEDULE = {
+    # Admission is "users per second": one tick a second per room (the
+    # script ignores a second tick in the same second, so two beats are safe).
+    "room-admission": {
+        "task": "waitingroom.tasks.room_admission_tick_task",
+        "schedule": 1.0,
+        "options": {"expires": 1},
+    },
+    # Leaderboard history: a point every 5 minutes charts a drop day well
+    # without piling up rows.
+    "ranking-snapshot": {
+        "task": "ranking.tasks.ranking_snapshot_tick_task",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
+    # Silent users leave in short batches; every 10 s is well inside any
+    # sensible silence timeout.
+    "room-sweep": {
+        "task": "waitingroom.tasks.room_sweep_tick_task",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+    # The window is enforced exactly by the claim script; this only moves the
+    # displayed status (scheduled → open → closed, sold out), so 1 s is plenty.
+    "campaign-status": {
+        "task": "coupons.tasks.campaign_status_tick_task",
+        "schedule": 1.0,
+        "options": {"expires": 1},
+    },
+    # The gate's drift check (I9): after a Redis failover that lost the last
+    # claims, a forgotten winner may hear "sold out" until this runs, so its
+    # period makes the bound docs/reliability.md states (10 s); a run costs
+    # 35-75 ms per open campaign of 10,000 live grants, so every 5 s is cheap
+    # during a drop. Claims that meet a lost grant heal the gate sooner.
+    "campaign-gate-heal": {
+        "task": "coupons.tasks.campaign_gate_heal_tick_task",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
+    # Expired seat holds return to the map within 5 s (they are refused at
+    # once anyway: every hold carries its expiry).
+    "seat-sweep": {
+        "task": "coupons.tasks.seat_sweep_tick_task",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
+    # Stuck grants and orphaned leases: every 5 s bounds recovery latency
+    # without scanning often.
+    "grant-sweep": {
+        "task": "coupons.tasks.grant_sweep_tick_task",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
+}
