@@ -12,6 +12,7 @@ from accounts import services as account_services
 from coupons import redis as gate
 from coupons import selectors
 from coupons.models import Campaign, Grant
+from coupons.services import claims
 from coupons.services.campaigns import campaign_cancel, campaign_close, campaign_open_now
 from coupons.services.claims import claim_create
 from coupons.services.grants import grant_fail
@@ -343,3 +344,16 @@ def test_a_provisional_mark_whose_confirm_was_lost_is_settled_by_one_lookup(user
     assert redis_client.hget(keys.provisional, user.pk) is None  # settled: later repeats need no query
     with django_assert_num_queries(0):
         assert client.post(claim_url(campaign)).json()["grant_id"] == first["grant_id"]
+
+
+def test_a_claim_whose_gate_is_still_missing_after_the_rebuild_is_404_like_a_seat_hold(user, monkeypatch):
+    # given: the gate is gone, and stays gone after the claim's rebuild (as for a campaign that is no more)
+    campaign = published_campaign(quantity=2)
+    redis_flush()
+    monkeypatch.setattr(claims, "campaign_gate_rebuild", lambda **_: False)
+
+    # when / then: the one outcome mapping (coupons.errors.raise_for_outcome) answers 404, as the seat
+    # hold always did (the claim answered 503 store_unavailable before), and nothing is taken
+    response = bearer_for(user).post(claim_url(campaign))
+    assert_error(response, 404, "not_found")
+    assert not Grant.objects.exists()
