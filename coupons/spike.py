@@ -70,10 +70,7 @@ def spike_fire(
     )
     seconds = time.perf_counter() - started
     answers = sorted(
-        (
-            Answer(at=r.sent_at + r.latency, latency=r.latency, status=r.status, outcome=outcome_of(r))
-            for r in results
-        ),
+        (Answer(at=r.sent_at + r.latency, latency=r.latency, status=r.status, outcome=outcome_of(r)) for r in results),
         key=lambda a: a.at,
     )
     return answers, seconds

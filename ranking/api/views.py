@@ -80,9 +80,7 @@ class BoardTopApi(APIView):
         except ValueError as exc:
             raise BadPeriod(_("limit and offset must be whole numbers.")) from exc
         if offset > MAX_OFFSET:
-            raise BadPeriod(
-                _("offset is at most %(max)d; ask a member's standing instead.") % {"max": MAX_OFFSET}
-            )
+            raise BadPeriod(_("offset is at most %(max)d; ask a member's standing instead.") % {"max": MAX_OFFSET})
         ranked = services.board_top(board=board, key=key, limit=limit, offset=offset)
         return Response(
             self.OutputSerializer({"board": board.slug, "period_key": key, "entries": _entries(ranked)}).data
