@@ -12,6 +12,7 @@ from config.errors import ApplicationError
 from coupons import selectors
 from coupons.seats.selectors import seat_map
 from coupons.services.claims import claim_create
+from waitingroom.selectors import room_for_campaign
 
 
 def campaign_list(request: HttpRequest) -> HttpResponse:
@@ -31,8 +32,6 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     my_grant = None
     if request.user.is_authenticated:
         my_grant = selectors.grant_latest_for_user_in_campaign(user_id=request.user.pk, campaign_id=campaign.pk)
-    from waitingroom.selectors import room_for_campaign
-
     room = room_for_campaign(campaign_id=campaign.pk)
     context = {"campaign": campaign, "my_grant": my_grant, "room": room}
     if campaign.allocation == campaign.Allocation.CHOSEN:

@@ -201,7 +201,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     # the language switcher only sets a cookie on the browser (no state of ours changes)
     "set_language": Endpoint(lambda w: "/i18n/setlang/", each(302), each(302), api=False),
     "javascript-catalog": Endpoint(lambda w: "/jsi18n/", each(200), each(405), api=False),
-    # operators: Prometheus with its token (tests/config/test_dashboard.py), or staff who may view campaigns
+    # operators: Prometheus with its token (tests/operations/test_dashboard.py), or staff who may view campaigns
     "metrics": Endpoint(
         lambda w: "/metrics", each(200, anonymous=401, other=403, owner=403, staff=403), each(405), api=False
     ),

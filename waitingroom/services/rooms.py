@@ -1,5 +1,7 @@
 """Rooms: created and changed by staff, published to Redis (the queue and counters there are kept)."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +16,7 @@ Status = WaitingRoom.Status
 ClosedReason = WaitingRoom.ClosedReason
 
 
-def room_create(*, slug: str, title: str, opens_at, campaign_id: int | None = None, **fields) -> WaitingRoom:
+def room_create(*, slug: str, title: str, opens_at: datetime, campaign_id: int | None = None, **fields) -> WaitingRoom:
     """A room, validated and published to Redis (in front of `campaign_id`, whose claims then need its
     passes); `fields` set the rest (status, rates, limits, back-pressure)."""
     room = WaitingRoom(slug=slug, title=title, opens_at=opens_at, campaign_id=campaign_id, **fields)
