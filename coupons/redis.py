@@ -145,8 +145,10 @@ def claim(
     now_ms: int | None = None,
     room_id: int | None = None,
     client_ip: str | None = None,
+    token_spent: bool = False,
 ) -> ClaimResult:
-    """Run claim.lua; `client_ip` None skips the per-IP bucket (calls that come from no request)."""
+    """Run claim.lua; `client_ip` None skips the per-IP bucket (calls that come from no request);
+    `token_spent`: pass_token() already spent this call's token."""
     keys = GateKeys.of(campaign_id)
     user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
     reply = _script("claim")(
@@ -168,6 +170,7 @@ def claim(
             "" if now_ms is None else now_ms,
             "" if room_id is None else room_id,
             by_ip,
+            "1" if token_spent else "",
         ],
         client=fc_redis.client(),
     )
@@ -306,6 +309,29 @@ def hold_state(*, campaign_id: int, user_id: int) -> tuple[Hold | None, str | No
     pipe.hget(keys.provisional, user_id)
     held, mark = pipe.execute()
     return hold_parse(held, user_id), None if mark is None else str(text(mark))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PassToken:
+    """pass_token.lua's answer: whether the gate exists, the room in front, and the token's fate."""
+
+    missing: bool
+    room: str  # id of the waiting room in front of the campaign, "" for none
+    retry_after_ms: int  # 0: a token was spent
+
+
+def pass_token(
+    *, campaign_id: int, user_id: int, client_ip: str | None, now_ms: int | None, stats_prefix: str
+) -> PassToken:
+    """Spend the rate-limit token of an action carrying a pass, before the pass is used up (pass_token.lua)."""
+    keys = GateKeys.of(campaign_id)
+    user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
+    outcome, room, wait = _script("pass_token")(
+        keys=[keys.meta, user_bucket, ip_bucket, keys.stats],
+        args=["" if now_ms is None else now_ms, by_ip, stats_prefix],
+        client=fc_redis.client(),
+    )
+    return PassToken(missing=text(outcome) == "missing", room=str(text(room)), retry_after_ms=int(wait))
 
 
 def room_of(*, campaign_id: int) -> str | None:

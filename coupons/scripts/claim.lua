@@ -22,6 +22,7 @@
 -- ARGV[4] now in ms, or "" for the Redis server clock (tests move time with it)
 -- ARGV[5] id of the waiting room whose access pass the caller just consumed, or ""
 -- ARGV[6] "1" when KEYS[7] names the caller's IP, "" when the IP is unknown (no per-IP limit)
+-- ARGV[7] "1" when pass_token.lua already spent this call's token (a claim carrying a pass)
 --
 -- Rate limits come first, before any other answer: every call spends a token
 -- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off),
@@ -65,7 +66,10 @@ end
 
 local now = now_ms(ARGV[4])
 local by_ip = ARGV[6] == "1"
-local wait = rate_limit({{KEYS[6], meta[8], meta[9]}, {KEYS[7], by_ip and meta[10] or 0, meta[11]}}, now)
+local wait = 0
+if ARGV[7] ~= "1" then
+  wait = rate_limit({{KEYS[6], meta[8], meta[9]}, {KEYS[7], by_ip and meta[10] or 0, meta[11]}}, now)
+end
 if wait > 0 then
   return answer({"rate_limited", wait, "", -1})
 end

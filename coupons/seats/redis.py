@@ -39,6 +39,7 @@ def seat_hold(
     room_id: int | None = None,
     now_ms: int | None = None,
     client_ip: str | None = None,
+    token_spent: bool = False,
 ) -> SeatHoldResult:
     keys = GateKeys.of(campaign_id)
     user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
@@ -62,6 +63,7 @@ def seat_hold(
             "" if room_id is None else room_id,
             session_ms,
             by_ip,
+            "1" if token_spent else "",
         ],
         client=fc_redis.client(),
     )

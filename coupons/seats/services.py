@@ -128,11 +128,18 @@ def seat_hold(
         client_ip=client_ip,
     )
     # A used pass (a second click, a reload) is no refusal here: the shopping session decides.
-    with pass_use(campaign_id=campaign_id, user_id=user_id, access_pass=access_pass, now_ms=now_ms) as use:
-        result = hold(room_id=use.room_id)
+    with pass_use(
+        campaign_id=campaign_id,
+        user_id=user_id,
+        access_pass=access_pass,
+        now_ms=now_ms,
+        client_ip=client_ip,
+        stats_prefix="hold:",
+    ) as use:
+        result = hold(room_id=use.room_id, token_spent=use.token_spent)
         if result.outcome == "missing":
             campaign_gate_rebuild(campaign_id=campaign_id)
-            result = hold(room_id=use.room_id)
+            result = hold(room_id=use.room_id, token_spent=use.token_spent)
         if result.outcome in ("held", "seat_taken"):
             use.settle()  # the pass was used: the room may count it off
         else:

@@ -44,9 +44,10 @@ def claim_create(
     """Take a slot for the user in Redis, then record the pending grant in PostgreSQL.
 
     Rejections (rate limited, sold out, not open, closed, cancelled, no admission)
-    and repeats are answered by Redis alone; every call runs the claim script,
-    which spends a token of the user's and of `client_ip`'s bucket first (None:
-    no per-IP limit), whatever the pass. Only an accepted claim writes to the
+    and repeats are answered by Redis alone; every call spends a token of the
+    user's and of `client_ip`'s bucket first (None: no per-IP limit), whatever
+    the pass: in the claim script, or before the pass is used when one is sent
+    (pass_token.lua says why). Only an accepted claim writes to the
     database, and the answer is given only after that write committed (I4); a
     repeat never names a grant whose row is not known to be committed (I8).
     A campaign behind a waiting room needs an access pass of that room, used up
@@ -55,9 +56,16 @@ def claim_create(
     other claim it is ignored.
     """
     claim = partial(_claim, campaign_id=campaign_id, user_id=user_id, now_ms=now_ms, client_ip=client_ip)
-    with pass_use(campaign_id=campaign_id, user_id=user_id, access_pass=access_pass, now_ms=now_ms) as use:
+    with pass_use(
+        campaign_id=campaign_id,
+        user_id=user_id,
+        access_pass=access_pass,
+        now_ms=now_ms,
+        client_ip=client_ip,
+        stats_prefix="",
+    ) as use:
         try:
-            outcome = claim(room_id=use.room_id)
+            outcome = claim(room_id=use.room_id, token_spent=use.token_spent)
         except SoldOut:
             use.settle()
             raise  # the turn is over: nothing left to use it on
@@ -77,11 +85,24 @@ class _TryAgain(Exception):
 
 
 def _claim(
-    *, campaign_id: int, user_id: int, room_id: int | None, now_ms: int | None, client_ip: str | None
+    *,
+    campaign_id: int,
+    user_id: int,
+    room_id: int | None,
+    now_ms: int | None,
+    client_ip: str | None,
+    token_spent: bool = False,
 ) -> ClaimOutcome:
-    """At most two attempts (each one claim script call, so each spends a token); see _TryAgain."""
+    """At most two attempts (each one claim script call, so each spends a token unless pass_use
+    spent the call's token already); see _TryAgain."""
     attempt = partial(
-        _claim_attempt, campaign_id=campaign_id, user_id=user_id, room_id=room_id, now_ms=now_ms, client_ip=client_ip
+        _claim_attempt,
+        campaign_id=campaign_id,
+        user_id=user_id,
+        room_id=room_id,
+        now_ms=now_ms,
+        client_ip=client_ip,
+        token_spent=token_spent,
     )
     try:
         return attempt(last=False)
@@ -90,7 +111,14 @@ def _claim(
 
 
 def _claim_attempt(
-    *, campaign_id: int, user_id: int, room_id: int | None, now_ms: int | None, client_ip: str | None, last: bool
+    *,
+    campaign_id: int,
+    user_id: int,
+    room_id: int | None,
+    now_ms: int | None,
+    client_ip: str | None,
+    token_spent: bool,
+    last: bool,
 ) -> ClaimOutcome:
     grant_id = str(uuid.uuid4())
     lease_ms = settings.GRANT_LEASE_SECONDS * 1000
@@ -103,6 +131,7 @@ def _claim_attempt(
         now_ms=now_ms,
         room_id=room_id,
         client_ip=client_ip,
+        token_spent=token_spent,
     )
     result = claim()
     if result.outcome == "missing":

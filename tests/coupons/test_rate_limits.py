@@ -304,3 +304,60 @@ def test_a_parallel_burst_from_one_user_spends_exactly_the_burst(web_server):
     assert Grant.objects.filter(campaign=credit).count() == 1
     assert set(seats_redis.seat_states(campaign_id=seated.pk)) == {3}
     assert room_redis.counts(room_id=room.pk)[0] + room_redis.counts(room_id=room.pk)[1] == 1
+
+
+def test_a_users_own_copies_of_a_click_never_rate_limit_the_copy_that_used_the_pass(monkeypatch):
+    """The copy that used the pass is paused between using it and its claim; five other copies
+    the pass refuses run meanwhile and spend the user's whole burst. The paused copy still claims:
+    its token was spent before the pass was used (pass_token.lua), not in the claim script."""
+    import threading
+
+    from django.db import connection
+
+    from tests.waitingroom.factories import published_room
+    from waitingroom.services import passes as room_passes
+
+    campaign = published_campaign(quantity=5, rate_user_per_second=SLOW, rate_ip_burst=0)  # burst: 5
+    room = published_room(campaign=campaign)
+    user = UserFactory()
+    room_join(room_id=room.pk, user_id=user.pk)
+    room_tick(room=room)
+    access_pass = room_status(room=room, user_id=user.pk).access_pass
+    used, go = threading.Event(), threading.Event()
+    real_consume = room_passes.pass_consume
+
+    def consume_then_wait(**kwargs):
+        consumed = real_consume(**kwargs)  # the first copy uses the pass, then waits
+        used.set()
+        assert go.wait(timeout=30)
+        return consumed
+
+    monkeypatch.setattr(room_passes, "pass_consume", consume_then_wait)
+    answers: dict[str, object] = {}
+
+    def first_copy() -> None:
+        try:
+            answers["first"] = claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=access_pass)
+        except Exception as exc:  # noqa: BLE001 - the answer is what the test checks
+            answers["first"] = exc
+        finally:
+            connection.close()  # the thread's own database connection
+
+    thread = threading.Thread(target=first_copy)
+    thread.start()
+    assert used.wait(timeout=30)
+    monkeypatch.setattr(room_passes, "pass_consume", real_consume)
+    # while it waits, the other copies (the pass is used: refused) spend what is left of the burst
+    others = []
+    for _ in range(5):
+        try:
+            claim_create(campaign_id=campaign.pk, user_id=user.pk, access_pass=access_pass)
+            others.append("answered")
+        except Exception as exc:  # noqa: BLE001
+            others.append(getattr(exc, "code", repr(exc)))
+    go.set()
+    thread.join(timeout=30)
+
+    assert others == ["pass_invalid"] * 4 + ["rate_limited"]  # the burst was 5: the first copy took one
+    assert getattr(answers["first"], "created", False), answers["first"]  # the claim the pass was for
+    assert Grant.objects.filter(campaign=campaign, user=user).count() == 1

@@ -19,6 +19,7 @@
 -- KEYS[7] the user's token bucket, KEYS[8] the client IP's (lib/token_bucket.lua)
 -- KEYS[9] stats        hash: "hold:<outcome>" -> how many holds got it (dashboard, /metrics)
 -- ARGV[7] "1" when KEYS[8] names the caller's IP, "" when the IP is unknown (no per-IP limit)
+-- ARGV[8] "1" when pass_token.lua already spent this call's token (a hold carrying a pass)
 --
 -- Rate limits come first, before any other answer: every call spends a token
 -- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off),
@@ -51,7 +52,10 @@ if not meta[1] then
 end
 local now = now_ms(ARGV[4])
 local by_ip = ARGV[7] == "1"
-local wait = rate_limit({{KEYS[7], meta[7], meta[8]}, {KEYS[8], by_ip and meta[9] or 0, meta[10]}}, now)
+local wait = 0
+if ARGV[8] ~= "1" then
+  wait = rate_limit({{KEYS[7], meta[7], meta[8]}, {KEYS[8], by_ip and meta[9] or 0, meta[10]}}, now)
+end
 if wait > 0 then
   return answer({"rate_limited", wait, 0})
 end
