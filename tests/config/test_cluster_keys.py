@@ -88,6 +88,7 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     now_ms = int(time.time() * 1000)
 
     # when: every script runs through its wrapper (outcomes do not matter here, keys do)
+    gate.pass_token(campaign_id=campaign.pk, user_id=user_id, client_ip="192.0.2.7", now_ms=None, stats_prefix="claim")
     claimed = gate.claim(campaign_id=campaign.pk, user_id=user_id, grant_id="g-1", lease_ms=60_000)
     hold = gate.Hold(claimed.slot, user_id, "g-1")
     gate.confirm(campaign_id=campaign.pk, hold=hold, lease_deadline_ms=now_ms + 60_000, ring_seconds=5)
