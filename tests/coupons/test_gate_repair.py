@@ -5,7 +5,7 @@ import time
 
 import pytest
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.test import override_settings
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
@@ -28,48 +28,20 @@ from tests.isolation import redis_flush
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def slow_inserts_for(user_id: int, seconds: float):
-    """A real PostgreSQL trigger that delays this user's grant insert (to open a race window)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            CREATE FUNCTION test_slow_grant() RETURNS trigger AS $$
-            BEGIN IF NEW.user_id = {user_id} THEN PERFORM pg_sleep({seconds}); END IF; RETURN NEW; END;
-            $$ LANGUAGE plpgsql;
-            CREATE TRIGGER test_slow_grant BEFORE INSERT ON coupons_grant
-                FOR EACH ROW EXECUTE FUNCTION test_slow_grant();
-            """
-        )
-
-
-def drop_slow_inserts():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "DROP TRIGGER IF EXISTS test_slow_grant ON coupons_grant; DROP FUNCTION IF EXISTS test_slow_grant();"
-        )
-
-
 def test_a_rebuild_racing_an_in_flight_claim_loses_no_slot(redis_clean):
     campaign = published_campaign(quantity=2)
     alice, bob, carol, dave = UserFactory.create_batch(4)
-    slow_inserts_for(alice.pk, 1.0)
-    outcome = {}
+    # alice's claim was accepted (she holds slot 1 in Redis); her INSERT waits at the door
+    paused = PausedInsert()
+    thread, alices = claim_in_thread(paused, campaign_id=campaign.pk, user_id=alice.pk)
+    redis_flush()
+    campaign_gate_rebuild(campaign_id=campaign.pk)  # reads PostgreSQL: no row yet
+    rebuilt_without_alice = holder_of(campaign_id=campaign.pk, user_id=alice.pk) is None
+    paused.go.set()
+    thread.join()
+    outcome = {"alice": alices["result"]}
 
-    def alice_claims():
-        close_old_connections()
-        outcome["alice"] = claim_create(campaign_id=campaign.pk, user_id=alice.pk)
-        close_old_connections()
-
-    try:
-        thread = threading.Thread(target=alice_claims)
-        thread.start()
-        time.sleep(0.4)  # alice holds slot 1 in Redis; her insert is still running
-        redis_flush()
-        campaign_gate_rebuild(campaign_id=campaign.pk)  # reads PostgreSQL: no row yet
-        thread.join()
-    finally:
-        drop_slow_inserts()
-
+    assert rebuilt_without_alice  # the interleaving happened: the rebuild ran inside her claim
     assert outcome["alice"].created and outcome["alice"].slot == 1
     # the gate knows alice's slot again, so bob gets the other one at once
     assert claim_create(campaign_id=campaign.pk, user_id=bob.pk).slot == 2
