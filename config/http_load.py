@@ -4,10 +4,11 @@
 chaos harness, the production checks) drive firstcome with it; it replaced the
 three Python drivers they each had. The benchmarks' throughput figures come from
 wrk (bench/wrk.py) instead: a C client whose own CPU takes little from the server
-on a two-core machine, which no Python client can match. Plain threads on `http.client` connections: on a shared two-core machine
-the client's own CPU per request is what the server loses, and the standard
-library's client spent about 0.25 s of CPU per 1,000 claims where a
-`requests.Session` per thread spent 0.9 s (measured: docs/cli.md).
+on a two-core machine, which no Python client can match. Plain threads on
+`http.client` connections: on a shared two-core machine the client's own CPU per
+request is what the server loses, and the standard library's client spent about
+0.25 s of CPU per 1,000 claims where a `requests.Session` per thread spent 0.9 s
+(measured: docs/cli.md).
 """
 
 import http.client
