@@ -57,7 +57,15 @@ class CampaignAdmin(RateLimitFieldsAdmin):
     prepopulated_fields = {"slug": ("title",)}
     date_hierarchy = "opens_at"
     actions = ["publish", "open_now", "close", "cancel", "reconcile", "redrive_stuck", "generate_seats"]
-    readonly_fields = ("status", "published_at", "sold_out_at", "created_at", "updated_at", "live_counts")
+    readonly_fields = (
+        "status",
+        "published_at",
+        "sold_out_at",
+        "gate_retired_at",
+        "created_at",
+        "updated_at",
+        "live_counts",
+    )
 
     def get_queryset(self, request):
         live = Q(grants__status__in=Grant.LIVE)

@@ -52,6 +52,14 @@ class Campaign(RateLimitFields):
     )
     published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
     sold_out_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sold out at"))
+    # Set once the ended campaign's Redis state was replaced by a tombstone (coupons/services/retire.py):
+    # from then on its gate is never rebuilt (docs/operations.md, "Redis memory").
+    gate_retired_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When the ended campaign's live state left Redis; late clicks are answered from a tombstone."),
+        verbose_name=_("gate retired at"),
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 

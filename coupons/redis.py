@@ -71,12 +71,13 @@ def _gate_keys(base: str) -> GateKeys:
 @dataclass(frozen=True, kw_only=True)
 class ClaimResult:
     outcome: str  # accepted | duplicate | in_flight | sold_out | not_open | closed | cancelled | missing | rate_limited
-    # | choose_seat | admission_required
+    # | choose_seat | admission_required | retired
     slot: int = 0  # accepted, duplicate, in_flight: the user's slot
     grant_id: str = ""  # accepted, duplicate, in_flight: the grant the slot is held for
     remaining: int = 0
     retry_after_ms: int = 0  # rate_limited: the ms until the buckets have a token again
     room_slug: str = ""  # admission_required: the room in front of the campaign
+    ended: str = ""  # retired: how the campaign ended (sold_out | closed | cancelled), the answer to a late click
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,6 +182,8 @@ def claim(
         return ClaimResult(outcome=outcome, retry_after_ms=slot, remaining=remaining)
     if outcome == "admission_required":
         return ClaimResult(outcome=outcome, room_slug=grant, remaining=remaining)
+    if outcome == "retired":
+        return ClaimResult(outcome=outcome, ended=grant, remaining=remaining)
     return ClaimResult(outcome=outcome, slot=slot, grant_id=grant, remaining=remaining)
 
 
@@ -239,10 +242,61 @@ def leases_expired(*, campaign_id: int, now_ms: int, limit: int = 500) -> list[H
 
 
 def meta_set(*, campaign_id: int, meta: GateMeta) -> bool:
-    """Update an existing gate's meta; False if the gate is missing (rebuild instead)."""
+    """Update an existing gate's meta; False if the gate is missing (rebuild instead). A retired
+    gate's tombstone is left as it is (True: there is nothing to rebuild)."""
     args = [item for pair in meta.fields().items() for item in pair]
     updated = _script("meta_update")(keys=[GateKeys.of(campaign_id).meta], args=args, client=fc_redis.client())
     return bool(updated)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tombstone:
+    """What a retired gate keeps (retire.lua): enough to answer a late click without rebuilding it."""
+
+    ended: str  # sold_out | closed | cancelled
+    remaining: int
+    closes_at_ms: int
+    rate_limits: dict[str, int | float]  # rl_user_burst, rl_user_rate, rl_ip_burst, rl_ip_rate
+
+
+def retire(*, campaign_id: int, tombstone: Tombstone) -> int:
+    """Replace the campaign's gate by its tombstone (retire.lua); returns how many keys were deleted."""
+    keys = GateKeys.of(campaign_id)
+    limits = tombstone.rate_limits
+    return int(
+        _script("retire")(
+            keys=[
+                keys.meta,
+                keys.next,
+                keys.free,
+                keys.holders,
+                keys.leases,
+                keys.seats,
+                keys.seat_holder,
+                keys.fence,
+                keys.seat_holds,
+                keys.seat_session,
+                keys.doorbell,
+                keys.stats,
+                keys.provisional,
+            ],
+            args=[
+                tombstone.ended,
+                tombstone.remaining,
+                tombstone.closes_at_ms,
+                limits["rl_user_burst"],
+                limits["rl_user_rate"],
+                limits["rl_ip_burst"],
+                limits["rl_ip_rate"],
+            ],
+            client=fc_redis.client(),
+        )
+    )
+
+
+def is_retired(*, campaign_id: int) -> bool:
+    """Whether the gate is a tombstone (one HGET)."""
+    return text(fc_redis.client().hget(GateKeys.of(campaign_id).meta, "state") or b"") == "retired"
 
 
 def meta_get(*, campaign_id: int) -> dict[str, str]:

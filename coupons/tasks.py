@@ -8,7 +8,7 @@ from django.db import InterfaceError, OperationalError
 
 from coupons.errors import TransientTransferError
 from coupons.seats.services import seats_sweep
-from coupons.services import campaigns, drain, grants, reconcile, sweeper
+from coupons.services import campaigns, drain, grants, reconcile, retire, sweeper
 
 
 @shared_task(
@@ -62,3 +62,9 @@ def seat_sweep_tick_task() -> None:
 @shared_task(ignore_result=True)
 def campaign_gate_heal_tick_task() -> None:
     reconcile.campaign_gates_heal()
+
+
+@shared_task(ignore_result=True)
+def redis_retire_tick_task() -> int:
+    """Ended drops past their grace leave Redis (coupons/services/retire.py); returns how many campaigns."""
+    return len(retire.campaigns_retire())

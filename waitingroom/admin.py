@@ -26,7 +26,7 @@ class WaitingRoomAdmin(RateLimitFieldsAdmin):
     list_filter = ("status",)
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
-    readonly_fields = ("status", "closed_reason", "live", "created_at", "updated_at")
+    readonly_fields = ("status", "closed_reason", "retired_at", "live", "created_at", "updated_at")
     actions = ["pause", "resume", "close"]
 
     def _stats(self, obj):

@@ -68,6 +68,13 @@ class WaitingRoom(RateLimitFields):
     closed_reason = models.CharField(
         max_length=40, blank=True, choices=ClosedReason.choices, verbose_name=_("closed reason")
     )
+    # Set once the closed room's queue left Redis (waitingroom/services/retire.py); it never reopens.
+    retired_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When the closed room's queue left Redis; joins are answered from a tombstone."),
+        verbose_name=_("retired at"),
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 

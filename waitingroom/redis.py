@@ -281,3 +281,11 @@ def counts(*, room_id: int) -> tuple[int, int]:
     pipe.zcard(k.active)
     queued, active = pipe.execute()
     return int(queued), int(active)
+
+
+def retire(*, room_id: int, state: str, opens_at_ms: int, silence_ms: int, rate_limits: dict[str, int | float]) -> int:
+    """Replace a closed room's state by its tombstone (retire.lua); returns how many users were still queued."""
+    k = RoomKeys.of(room_id)
+    args = [state, opens_at_ms, silence_ms]
+    args += [rate_limits[name] for name in ("rl_user_burst", "rl_user_rate", "rl_ip_burst", "rl_ip_rate")]
+    return int(_run("retire", list(k.all()), args))

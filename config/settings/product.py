@@ -89,6 +89,13 @@ SEAT_HOLD_SECONDS = env.int("SEAT_HOLD_SECONDS", default=300)
 # Behind a waiting room, the pass used for the first hold lets the user switch
 # seats (without queueing again) for this long.
 SEAT_SESSION_SECONDS = env.int("SEAT_SESSION_SECONDS", default=900)
+# Redis holds what is live, not history (docs/operations.md, "Redis memory"): an ended
+# campaign (settled) and its closed room leave Redis this long after their last change,
+# for a tombstone of ~300 bytes. An hour covers the late clicks and staff looking at the
+# live figures after a drop; a retired drop never goes live again.
+REDIS_RETIRE_GRACE_SECONDS = env.int("REDIS_RETIRE_GRACE_SECONDS", default=3600)
+# How often the retirement job looks for drops past their grace.
+REDIS_RETIRE_EVERY_SECONDS = env.float("REDIS_RETIRE_EVERY_SECONDS", default=60.0)
 
 PRODUCT_BEAT_SCHEDULE = {
     # Admission is "users per second": one tick a second per room (the
@@ -135,6 +142,13 @@ PRODUCT_BEAT_SCHEDULE = {
         "task": "coupons.tasks.seat_sweep_tick_task",
         "schedule": 5.0,
         "options": {"expires": 5},
+    },
+    # Ended drops leave Redis after their grace; a minute's delay on top of an
+    # hour's grace costs nothing, and a run touches only drops past it.
+    "redis-retire": {
+        "task": "coupons.tasks.redis_retire_tick_task",
+        "schedule": REDIS_RETIRE_EVERY_SECONDS,
+        "options": {"expires": REDIS_RETIRE_EVERY_SECONDS},
     },
     # Stuck grants and orphaned leases: every 5 s bounds recovery latency
     # without scanning often.

@@ -45,23 +45,30 @@
 --   {"admission_required", 0, room slug, remaining}  the campaign is behind a room
 --                                             and no pass of that room was used
 --   {"missing", 0, "", -1}                    no gate state: rebuild from PostgreSQL first
+--   {"retired", 0, how it ended, remaining}   the gate is a tombstone (retire.lua): the campaign
+--                                             ended ("sold_out" | "closed" | "cancelled"; a sell-out
+--                                             answers "closed" once its window ended) and its live
+--                                             state left Redis; the caller answers the user's grant
+--                                             from PostgreSQL or the ending (not counted in stats)
 assert(#KEYS == 9, "claim.lua takes 9 keys")
 
 -- include: config:lib/clock.lua
 -- include: config:lib/token_bucket.lua
 
-local function answer(reply)
-  redis.call("HINCRBY", KEYS[8], reply[1], 1)
-  return reply
-end
-
 local meta = redis.call(
   "HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "room", "room_slug", "allocation",
-  "rl_user_burst", "rl_user_rate", "rl_ip_burst", "rl_ip_rate"
+  "rl_user_burst", "rl_user_rate", "rl_ip_burst", "rl_ip_rate", "ended", "remaining"
 )
 local state = meta[1]
 if not state then
   return {"missing", 0, "", -1}
+end
+
+local function answer(reply)
+  if state ~= "retired" then  -- a tombstone grows no counters back
+    redis.call("HINCRBY", KEYS[8], reply[1], 1)
+  end
+  return reply
 end
 
 local now = now_ms(ARGV[4])
@@ -72,6 +79,14 @@ if ARGV[7] ~= "1" then
 end
 if wait > 0 then
   return answer({"rate_limited", wait, "", -1})
+end
+
+if state == "retired" then
+  local ended = meta[12]
+  if ended == "sold_out" and now >= tonumber(meta[3]) then
+    ended = "closed"
+  end
+  return {"retired", 0, ended, tonumber(meta[13]) or 0}
 end
 
 local quantity = tonumber(meta[4])

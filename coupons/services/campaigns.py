@@ -128,7 +128,7 @@ def campaign_status_refresh(*, now: datetime | None = None) -> int:
     changed += Campaign.objects.filter(
         status__in=[Status.SCHEDULED, Status.OPEN, Status.SOLD_OUT], closes_at__lte=now
     ).update(status=Status.CLOSED, updated_at=now)
-    for campaign in Campaign.objects.filter(status__in=[Status.OPEN, Status.SOLD_OUT]):
+    for campaign in Campaign.objects.filter(status__in=[Status.OPEN, Status.SOLD_OUT], gate_retired_at__isnull=True):
         live = Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
         if campaign.status == Status.OPEN and live >= campaign.quantity:
             changed += campaign_mark_sold_out(campaign_id=campaign.pk, now=now)
@@ -140,7 +140,9 @@ def campaign_status_refresh(*, now: datetime | None = None) -> int:
                 changed += Campaign.objects.filter(pk=campaign.pk, status=Status.SOLD_OUT).update(
                     status=Status.OPEN, updated_at=now
                 )
-    for campaign in Campaign.objects.filter(status__in=Campaign.PUBLISHED, closes_at__gt=now - timedelta(days=1)):
+    # A retired campaign's gate is a tombstone that nothing republishes (coupons/services/retire.py).
+    recent = Campaign.objects.filter(status__in=Campaign.PUBLISHED, closes_at__gt=now - timedelta(days=1))
+    for campaign in recent.filter(gate_retired_at__isnull=True):
         try:
             gate_meta_publish(campaign=campaign)
         except (RedisError, GateUnavailable, CampaignNotFound) as exc:

@@ -141,6 +141,8 @@ def _claim_attempt(
         return _claim_in_flight(campaign_id=campaign_id, user_id=user_id, result=result, last=last)
     if result.outcome == "duplicate":
         return ClaimOutcome(created=False, grant_id=result.grant_id, slot=result.slot, remaining=result.remaining)
+    if result.outcome == "retired":
+        return _claim_retired(campaign_id=campaign_id, user_id=user_id, result=result)
     if result.outcome != "accepted":
         raise_for_outcome(
             outcome=result.outcome,
@@ -177,6 +179,20 @@ def _claim_attempt(
     if result.remaining == 0:
         campaign_mark_sold_out(campaign_id=campaign_id, now=timezone.now())
     return ClaimOutcome(created=True, grant_id=grant_id, slot=result.slot, remaining=result.remaining)
+
+
+def _claim_retired(*, campaign_id: int, user_id: int, result: gate.ClaimResult) -> ClaimOutcome:
+    """A late click on a retired campaign (coupons/services/retire.py): its holders left Redis with
+    the rest of the gate, so a winner's grant comes from PostgreSQL (one indexed read, after the
+    click spent its rate-limit token); everyone else hears how the campaign ended."""
+    held = (
+        Grant.objects.filter(campaign_id=campaign_id, user_id=user_id, status__in=Grant.LIVE)
+        .values_list("id", "slot")
+        .first()
+    )
+    if held is not None:
+        return ClaimOutcome(created=False, grant_id=str(held[0]), slot=held[1], remaining=result.remaining)
+    raise_for_outcome(outcome=result.ended, campaign_id=campaign_id)
 
 
 def _claim_in_flight(*, campaign_id: int, user_id: int, result: gate.ClaimResult, last: bool) -> ClaimOutcome:

@@ -18,6 +18,7 @@ from coupons.errors import CampaignNotFound, GateUnavailable
 from coupons.models import Campaign, Grant, Seat
 from coupons.seats import redis as seats_redis
 from coupons.services import gate_heal
+from coupons.services.retire import gate_tombstone_write
 from waitingroom.selectors import room_ref_for_campaign
 
 logger = logging.getLogger(__name__)
@@ -81,8 +82,9 @@ def campaign_gate_rebuild(*, campaign_id: int, force: bool = False, wait: bool =
     Without `force` it does nothing when another process already rebuilt it;
     without `wait` it does nothing while another process holds the lock (it is
     rebuilding). Grants that commit or fail while it runs are applied again
-    afterwards (gate_heal.rebuild_catch_up: why that is complete). Returns
-    whether it rebuilt.
+    afterwards (gate_heal.rebuild_catch_up: why that is complete). A retired
+    campaign gets its tombstone back instead, never a live gate
+    (coupons/services/retire.py). Returns whether it rebuilt.
     """
     lock = redis_rebuild.rebuild_lock(campaign_id=campaign_id)
     if not lock.acquire(blocking=wait):
@@ -95,6 +97,9 @@ def campaign_gate_rebuild(*, campaign_id: int, force: bool = False, wait: bool =
         campaign = Campaign.objects.filter(pk=campaign_id).first()
         if campaign is None or not campaign.is_published:
             raise CampaignNotFound()
+        if campaign.gate_retired_at is not None:
+            gate_tombstone_write(campaign=campaign)
+            return False
         if campaign.allocation == Campaign.Allocation.CHOSEN:
             _fence_restore(campaign)  # before meta reappears, so no hold gets a small token
         state = gate_state_build(campaign=campaign)
@@ -137,6 +142,9 @@ def gate_meta_publish(*, campaign: Campaign) -> None:
     the campaign before the change being published committed.
     """
     campaign = Campaign.objects.get(pk=campaign.pk)
+    if campaign.gate_retired_at is not None:
+        gate_tombstone_write(campaign=campaign)  # a retired gate only ever gets its tombstone (a cancel after)
+        return
     if gate.meta_set(campaign_id=campaign.pk, meta=gate_meta_build(campaign=campaign)):
         return
     campaign_gate_rebuild(campaign_id=campaign.pk)

@@ -29,6 +29,7 @@ class DriftReport:
     remaining_redis: int | None = None
     remaining_db: int = 0
     in_flight: int = 0  # claims whose INSERT has not committed yet (their slots count in remaining_redis)
+    retired: bool = False  # the campaign's gate is a tombstone (coupons/services/retire.py): nothing to compare
     fixed: bool = False
 
     @property
@@ -51,6 +52,15 @@ def campaign_reconcile(*, campaign: Campaign, fix: bool = True) -> DriftReport:
     """
     campaign = Campaign.objects.get(pk=campaign.pk)
     report = DriftReport(campaign=campaign.slug)
+    if campaign.gate_retired_at is not None:
+        # Retired: the live state left Redis on purpose, and rebuilding it would resurrect the drop.
+        report.retired = True
+        report.remaining_db = campaign.quantity - Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
+        report.gate_missing = not gate.is_retired(campaign_id=campaign.pk)
+        if report.gate_missing and fix:
+            campaign_gate_rebuild(campaign_id=campaign.pk, force=True)  # writes the tombstone back
+            report.fixed = True
+        return report
     expected_meta = {k: str(v) for k, v in gate_meta_build(campaign=campaign).fields().items()}
     if campaign.allocation == Campaign.Allocation.CHOSEN:
         _seats_drift(campaign, report, expected_meta)
@@ -99,7 +109,9 @@ def campaign_gates_heal() -> int:
     """
     healed = 0
     campaigns = Campaign.objects.filter(
-        status__in=[Status.OPEN, Status.SOLD_OUT], allocation=Campaign.Allocation.FIRST_FREE
+        status__in=[Status.OPEN, Status.SOLD_OUT],
+        allocation=Campaign.Allocation.FIRST_FREE,
+        gate_retired_at__isnull=True,  # a retired gate is a tombstone on purpose: never "healed" back
     )
     for campaign in campaigns:
         try:

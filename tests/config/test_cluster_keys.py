@@ -86,6 +86,7 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     make_board(metric="claims")
     user_id = UserFactory().pk
     now_ms = int(time.time() * 1000)
+    limits = campaign.rate_limits_meta()
 
     # when: every script runs through its wrapper (outcomes do not matter here, keys do)
     gate.pass_token(campaign_id=campaign.pk, user_id=user_id, client_ip="192.0.2.7", now_ms=None, stats_prefix="claim")
@@ -111,6 +112,9 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     room_redis.restore(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
     room_redis.sweep(room_id=room.pk, batch=10)
     room_leave(room_id=room.pk, user_id=user_id)
+    room_redis.retire(room_id=room.pk, state="closed", opens_at_ms=now_ms, silence_ms=60_000, rate_limits=limits)
+    tombstone = gate.Tombstone(ended="closed", remaining=2, closes_at_ms=now_ms, rate_limits=limits)
+    gate.retire(campaign_id=other.pk, tombstone=tombstone)
     ranking_services.event_record(metric="claims", member=campaign.pk, at=timezone.now())
     ratelimit.ip_token_take(scope="signup", client_ip="192.0.2.7", bucket=ratelimit.Bucket(5, 1.0))
 

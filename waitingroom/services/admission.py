@@ -109,7 +109,7 @@ def room_tick(
 def rooms_tick(*, now_ms: int | None = None) -> dict[str, int]:
     """Tick every room that may admit (open ones, and sold-out ones that may reopen)."""
     admitted = {}
-    sold_out = WaitingRoom.objects.filter(closed_reason=ClosedReason.SOLD_OUT)
+    sold_out = WaitingRoom.objects.filter(closed_reason=ClosedReason.SOLD_OUT, retired_at__isnull=True)
     rooms = WaitingRoom.objects.exclude(status=Status.CLOSED) | sold_out
     for room in rooms:
         try:

@@ -11,6 +11,7 @@ from waitingroom import redis as room_redis
 from waitingroom.errors import RoomClosed, RoomNotFound
 from waitingroom.models import WaitingRoom
 from waitingroom.protected import campaign_room_changed
+from waitingroom.services.retire import room_tombstone_write
 
 Status = WaitingRoom.Status
 ClosedReason = WaitingRoom.ClosedReason
@@ -27,7 +28,11 @@ def room_create(*, slug: str, title: str, opens_at: datetime, campaign_id: int |
 
 
 def room_publish(*, room: WaitingRoom) -> None:
-    """Write the room's settings to its Redis meta; counters and the queue are kept."""
+    """Write the room's settings to its Redis meta; counters and the queue are kept. A retired
+    room gets its tombstone back instead (it never turns live again)."""
+    if room.retired_at is not None:
+        room_tombstone_write(room=room)
+        return
     state = room.status
     if state == Status.CLOSED and room.closed_reason == ClosedReason.SOLD_OUT:
         state = "sold_out"
@@ -71,6 +76,8 @@ def room_resume(*, room: WaitingRoom) -> WaitingRoom:
 
     A room closed because its campaign sold out reopens by itself when a slot comes back
     (the tick), and one whose campaign ended stays closed: neither is staff's to reopen."""
+    if room.retired_at is not None:
+        raise RoomClosed(_("Closed for good: its queue has left Redis (retired), so it cannot reopen."))
     if room.status == Status.CLOSED and room.closed_reason == ClosedReason.SOLD_OUT:
         raise RoomClosed(_("Closed because everything was claimed; it reopens by itself when a slot comes back."))
     if room.status == Status.CLOSED and room.closed_reason != ClosedReason.STAFF:

@@ -32,6 +32,9 @@ class Command(BaseCommand):
                 report = campaign_reconcile(campaign=campaign, fix=not dry_run)
                 checked += 1
                 bar.advance()
+                if report.retired and not report.drifted:
+                    bar.echo(f"{campaign.slug}: retired, its tombstone in place (remaining {report.remaining_db})")
+                    continue
                 if not report.drifted:
                     bar.echo(f"{campaign.slug}: in sync (remaining {report.remaining_db})")
                     continue

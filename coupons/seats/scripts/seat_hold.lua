@@ -31,24 +31,28 @@
 --
 -- Returns {outcome, token, expiry ms}: outcome "held" (also when the user
 -- already holds this seat: same token) | "seat_taken" | "no_seat" |
--- "not_open" | "closed" | "cancelled" | "missing" | "admission_required";
+-- "not_open" | "closed" | "cancelled" | "missing" | "admission_required"; on a retired gate
+-- (a tombstone, coupons/scripts/retire.lua) how the campaign ended, "sold_out" | "closed" |
+-- "cancelled" ("closed" once the window ended), not counted in stats;
 -- {"rate_limited", ms until a token is there, 0}: nothing held or spent.
 assert(#KEYS == 9, "seat_hold.lua takes 9 keys")
 
 -- include: config:lib/clock.lua
 -- include: config:lib/token_bucket.lua
 
-local function answer(reply)
-  redis.call("HINCRBY", KEYS[9], "hold:" .. reply[1], 1)
-  return reply
-end
-
 local meta = redis.call(
   "HMGET", KEYS[1], "state", "opens_at_ms", "closes_at_ms", "quantity", "allocation", "room",
-  "rl_user_burst", "rl_user_rate", "rl_ip_burst", "rl_ip_rate"
+  "rl_user_burst", "rl_user_rate", "rl_ip_burst", "rl_ip_rate", "ended"
 )
 if not meta[1] then
   return {"missing", 0, 0}
+end
+
+local function answer(reply)
+  if meta[1] ~= "retired" then  -- a tombstone grows no counters back
+    redis.call("HINCRBY", KEYS[9], "hold:" .. reply[1], 1)
+  end
+  return reply
 end
 local now = now_ms(ARGV[4])
 local by_ip = ARGV[7] == "1"
@@ -58,6 +62,12 @@ if ARGV[8] ~= "1" then
 end
 if wait > 0 then
   return answer({"rate_limited", wait, 0})
+end
+if meta[1] == "retired" then
+  if meta[11] == "sold_out" and now >= tonumber(meta[3]) then
+    return {"closed", 0, 0}
+  end
+  return {meta[11], 0, 0}
 end
 if meta[1] == "cancelled" or meta[1] == "closed" then
   return answer({meta[1], 0, 0})
