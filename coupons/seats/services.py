@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config import clock
+from coupons import redis as gate
 from coupons.errors import (
     AlreadyBooked,
     HoldInvalid,
@@ -172,6 +173,12 @@ def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_m
             return Sale(grant=bought, created=False)  # the same confirm again (a retry after a lost answer)
         raise SeatTaken()
     if not check.startswith("ok:"):
+        if check == "expired" and gate.is_retired(campaign_id=campaign_id):
+            # The campaign retired (coupons/services/retire.py): its sold marks left Redis with the
+            # rest of the gate, so a late repeat of a confirm that succeeded finds its sale in PostgreSQL.
+            bought = _grant_of_sale(campaign_id=campaign_id, user_id=user_id, slot=slot, token=token)
+            if bought is not None:
+                return Sale(grant=bought, created=False)
         raise HoldInvalid()
     sale = seat_sell(
         campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, hold_expires_ms=int(check[3:]), now_ms=now_ms
@@ -257,7 +264,9 @@ def seats_sweep(*, now_ms: int | None = None, batch: int = 500) -> int:
     """Return expired holds of every open chosen-seat campaign (beat); Redis's clock by default."""
     returned = 0
     ids = Campaign.objects.filter(
-        allocation=Campaign.Allocation.CHOSEN, status__in=[Campaign.Status.OPEN, Campaign.Status.SOLD_OUT]
+        allocation=Campaign.Allocation.CHOSEN,
+        status__in=[Campaign.Status.OPEN, Campaign.Status.SOLD_OUT],
+        gate_retired_at__isnull=True,  # a tombstone holds no seat
     ).values_list("pk", flat=True)
     for campaign_id in ids:
         returned += seats_redis.seat_sweep(campaign_id=campaign_id, now_ms=now_ms, batch=batch)

@@ -50,9 +50,11 @@ def grant_sweep(*, now: datetime | None = None, batch: int = 1000) -> SweepRepor
     report.redriven = grant_redrive(grant_ids=[str(g) for g in stuck])
 
     recent = now - timedelta(days=1)
-    campaign_ids = Campaign.objects.filter(status__in=Campaign.PUBLISHED, closes_at__gt=recent).values_list(
-        "id", flat=True
-    )
+    campaign_ids = Campaign.objects.filter(
+        status__in=Campaign.PUBLISHED,
+        closes_at__gt=recent,
+        gate_retired_at__isnull=True,  # a tombstone has no lease
+    ).values_list("id", flat=True)
     extend_to = clock.to_ms(now) + settings.GRANT_LEASE_SECONDS * 1000
     for campaign_id in campaign_ids:
         holds = gate.leases_expired(campaign_id=campaign_id, now_ms=clock.to_ms(now), limit=batch)

@@ -12,6 +12,8 @@ from accounts.models import User
 from coupons import redis as gate
 from coupons.models import Campaign, Grant
 from coupons.redis import GateKeys
+from coupons.seats.selectors import seat_map
+from coupons.seats.services import seat_confirm, seat_hold
 from coupons.services.campaigns import campaign_cancel, campaign_close, campaign_status_refresh
 from coupons.services.claims import claim_create
 from coupons.services.drain import grant_drain
@@ -22,6 +24,7 @@ from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error
 from tests.coupons.factories import published_campaign
 from tests.coupons.test_claim import bearer_for, claim_url
+from tests.coupons.test_seats import funded_user, seat_campaign
 from tests.isolation import redis_flush
 from tests.waitingroom.factories import published_room
 from tests.waitingroom.test_room import admitted_pass
@@ -289,3 +292,23 @@ def test_thirty_drops_back_to_back_leave_redis_at_its_baseline_once_retired(redi
     assert all(ttl <= 10_000 for ttl in expiring), expiring
     for drop in drops:
         assert gate_keys_present(drop.campaign.pk, redis_clean) == ["meta"]
+
+
+def test_a_retired_seat_campaign_refuses_holds_and_still_answers_a_repeated_confirm(redis_clean):
+    # given: a seat campaign with one seat sold, closed and retired
+    campaign = seat_campaign()
+    buyer = funded_user()
+    hold = seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=3)
+    sale = seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=3, token=hold.token)
+    campaign_close(campaign=campaign)
+    assert [r.ended for r in campaigns_retire(now=after_grace())] == ["closed"]
+    assert gate_keys_present(campaign.pk, redis_clean) == ["meta"]
+
+    # then: a hold is 409 closed, the map still shows the sold seat, a repeated confirm names the sale
+    with pytest.raises(Exception) as refused:
+        seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=4)
+    assert refused.value.code == "closed"
+    assert [view.state for view in seat_map(campaign_id=campaign.pk, user_id=None)].count("sold") == 1
+    again = seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=3, token=hold.token)
+    assert (again.created, again.grant.pk) == (False, sale.grant.pk)
+    assert gate_keys_present(campaign.pk, redis_clean) == ["meta"]
