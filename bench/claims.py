@@ -150,9 +150,9 @@ def redis_ceiling(requests: int = 200_000) -> dict:
             "--dbnum", str(kwargs.get("db", 0)), "-c", "50", "-n", str(requests), "--csv"]  # fmt: skip
     if kwargs.get("password"):
         base += ["-a", kwargs["password"]]
-    claim_args = ["EVALSHA", claim_sha, "8", keys.meta, keys.next, keys.free, keys.holders, keys.leases,
-                  f"{keys.rate_limit}:u:__rand_int__", f"{keys.rate_limit}:ip:-", keys.stats,
-                  "__rand_int__", "bench-grant", str(settings.GRANT_LEASE_SECONDS * 1000), "", "", ""]  # fmt: skip
+    claim_args = ["EVALSHA", claim_sha, "9", keys.meta, keys.next, keys.free, keys.holders, keys.leases,
+                  f"{keys.rate_limit}:u:__rand_int__", f"{keys.rate_limit}:ip:-", keys.stats, keys.provisional,
+                  "__rand_int__", "bench-grant", str(settings.GRANT_LEASE_SECONDS * 1000), "", "", "", ""]  # fmt: skip
     out = {}
     for name, args in (("trivial_script", ["EVALSHA", trivial_sha, "0"]), ("claim_script", claim_args)):
         run = subprocess.run([*base, "-r", str(USERS), *args], capture_output=True, text=True, timeout=300)
