@@ -158,7 +158,9 @@ class GrantOutputSerializer(serializers.Serializer):
     campaign = serializers.CharField(source="campaign.slug")
     campaign_title = serializers.CharField(source="campaign.title")
     kind = serializers.CharField(source="campaign.kind")
-    amount = serializers.IntegerField(source="campaign.amount")
+    amount = serializers.IntegerField(
+        help_text="KRW you received (a credit; a coupon's discount) or paid (a seat: its price)"
+    )
     slot = serializers.IntegerField()
     status = serializers.CharField()
     attempts = serializers.IntegerField()
