@@ -75,7 +75,7 @@ class Shopper:
 
 def seat_shopper_get(*, campaign_id: int, user_id: int, slot: int) -> Shopper:
     """The user's account state, their wallet's balance and the seat's price, in one query."""
-    price = Seat.objects.filter(campaign_id=campaign_id, slot=slot).values("price")[:1]
+    price = Seat.objects.filter(campaign_id=campaign_id, slot=slot).order_by().values("price")[:1]  # unique: no sort
     row = (
         get_user_model()
         .objects.filter(pk=user_id)
