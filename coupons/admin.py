@@ -209,12 +209,18 @@ class CampaignAdmin(RateLimitFieldsAdmin):
 
 @admin.register(Grant)
 class GrantAdmin(ReadOnlyAdmin):
-    list_display = ("id", "campaign", "user", "slot", "status", "attempts", "created_at", "completed_at")
+    list_display = ("id", "campaign", "user", "slot", "amount", "status", "attempts", "created_at", "completed_at")
     list_filter = ("status", "campaign")
     search_fields = ("=id", "user__username", "campaign__slug")
-    list_select_related = ("campaign", "user")
+    list_select_related = ("campaign", "user", "seat")
+    readonly_fields = ("amount",)
     date_hierarchy = "created_at"
     actions = ["redrive"]
+
+    @admin.display(description=_("amount"))
+    def amount(self, grant: Grant) -> int:
+        """What the user received or paid (a seat: its price, not the campaign's lowest)."""
+        return grant.amount
 
     def has_redrive_permission(self, request) -> bool:
         # Grants are read-only in the admin, so the action cannot ask for "change"

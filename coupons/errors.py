@@ -128,9 +128,17 @@ class StaleToken(ApplicationError):
 
 
 class InsufficientFunds(ApplicationError):
+    """The wallet cannot pay; the body carries `balance` and `price` (KRW)."""
+
     code = "insufficient_funds"
     status_code = 409
     default_detail = _("Your wallet cannot pay for this seat; nothing was charged.")
+
+
+class AccountInactive(ApplicationError):
+    code = "account_inactive"
+    status_code = 409
+    default_detail = _("Your account is inactive; it cannot hold or buy seats.")
 
 
 class AlreadyBooked(ApplicationError):
@@ -158,6 +166,8 @@ def raise_for_outcome(*, outcome: str, campaign_id: int, retry_after_ms: int = 0
         raise ChooseSeat()
     if outcome == "seat_taken":
         raise SeatTaken()
+    if outcome == "already_booked":
+        raise AlreadyBooked()
     if outcome == "no_seat":
         raise NoSuchSeat()
     raise CampaignNotFound()

@@ -139,6 +139,16 @@ class Grant(models.Model):
     def __str__(self) -> str:
         return f"{self.campaign_id}#{self.slot} → {self.user_id} ({self.get_status_display()})"
 
+    @property
+    def amount(self) -> int:
+        """KRW the user received (a credit, a coupon's discount) or paid (a seat: its own price, where
+        the campaign's amount is its lowest). Load with select_related("campaign", "seat")."""
+        if self.campaign.allocation == Campaign.Allocation.CHOSEN:
+            seat = getattr(self, "seat", None)  # every sale writes its seat with its grant; None: not loaded yet
+            if seat is not None:
+                return seat.price
+        return self.campaign.amount
+
 
 class Wallet(models.Model):
     user = models.OneToOneField(

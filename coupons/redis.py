@@ -21,7 +21,7 @@ class GateKeys:
     meta: str
     next: str  # first-free: the highest slot handed out; chosen seats: how many were sold (seats_sold)
     free: str
-    holders: str
+    holders: str  # user -> "<slot>:<grant id>" of their live grant (chosen seats: the seat they bought)
     leases: str
     rebuild_lock: str
     seats: str  # chosen seats: slot -> "sold" | "held:<user>:<token>:<expiry>"

@@ -158,7 +158,9 @@ class GrantOutputSerializer(serializers.Serializer):
     campaign = serializers.CharField(source="campaign.slug")
     campaign_title = serializers.CharField(source="campaign.title")
     kind = serializers.CharField(source="campaign.kind")
-    amount = serializers.IntegerField(source="campaign.amount")
+    amount = serializers.IntegerField(
+        help_text="KRW you received (a credit; a coupon's discount) or paid (a seat: its price)"
+    )
     slot = serializers.IntegerField()
     status = serializers.CharField()
     attempts = serializers.IntegerField()
@@ -276,6 +278,13 @@ class SeatMapApi(APIView):
         return Response(SeatOutputSerializer(seat_map(campaign_id=campaign_id, user_id=user_id), many=True).data)
 
 
+class SeatRefusedSerializer(ErrorSerializer):
+    """A hold's or a confirm's 409; insufficient_funds says what the wallet has and what the seat costs."""
+
+    balance = serializers.IntegerField(required=False, help_text="insufficient_funds only: your balance in KRW")
+    price = serializers.IntegerField(required=False, help_text="insufficient_funds only: the seat's price in KRW")
+
+
 class SeatHoldApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -295,11 +304,16 @@ class SeatHoldApi(APIView):
             200: OutputSerializer,
             403: error_response("admission_required (with room_url) or pass_invalid"),
             404: error_response("no such seat"),
-            409: error_response("seat_taken, not_open, closed"),
+            409: OpenApiResponse(
+                SeatRefusedSerializer,
+                description="seat_taken, not_open, closed, cancelled; or you could not complete the purchase, so "
+                "nothing is held: already_booked (you bought a seat of this event), insufficient_funds (your balance "
+                "is below the seat's price; both in the body), account_inactive",
+            ),
             429: rate_limited_response(),
         },
         parameters=[RETRY_AFTER],
-        summary="Hold a seat (holding another seat releases your previous hold)",
+        summary="Hold a seat (one at a time: holding another seat releases your previous hold)",
     )
     def post(self, request: Request, slug: str, label: str) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -333,7 +347,11 @@ class SeatConfirmApi(APIView):
             200: OpenApiResponse(
                 GrantOutputSerializer, description="this hold had already bought the seat (a repeat): the same grant"
             ),
-            409: error_response("hold_expired, stale_token, seat_taken, insufficient_funds or already_booked"),
+            409: OpenApiResponse(
+                SeatRefusedSerializer,
+                description="hold_expired, stale_token, seat_taken, insufficient_funds (balance and price in the body) "
+                "or already_booked",
+            ),
         },
         summary="Buy the seat you hold, paying from your wallet",
     )

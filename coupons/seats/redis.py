@@ -23,7 +23,7 @@ def _script(name: str) -> Script:
 @dataclass(frozen=True, kw_only=True)
 class SeatHoldResult:
     outcome: str  # held | seat_taken | no_seat | not_open | closed | cancelled | missing | rate_limited
-    # | admission_required
+    # | already_booked | admission_required
     token: int = 0  # held: the hold's fencing token
     expiry_ms: int = 0  # held: when the hold ends
     retry_after_ms: int = 0  # rate_limited: the ms until the buckets have a token again
@@ -54,6 +54,7 @@ def seat_hold(
             user_bucket,
             ip_bucket,
             keys.stats,
+            keys.holders,
         ],
         args=[
             user_id,
@@ -83,11 +84,15 @@ def seat_check(*, campaign_id: int, user_id: int, slot: int, token: int, now_ms:
     return str(text(reply))
 
 
-def seat_settle(*, campaign_id: int, action: str, slot: int, user_id: int, token: int | str) -> bool:
+def seat_settle(
+    *, campaign_id: int, action: str, slot: int, user_id: int, token: int | str, grant_id: str = ""
+) -> bool:
+    """After PostgreSQL decided: "sold" marks the seat sold and its buyer booked (`grant_id`: the sale's
+    grant), "release" lets go of this user's hold with this token."""
     keys = GateKeys.of(campaign_id)
     changed = _script("seat_settle")(
-        keys=[keys.seats, keys.seat_holder, keys.seat_holds, keys.seats_sold],
-        args=[action, slot, user_id, token],
+        keys=[keys.seats, keys.seat_holder, keys.seat_holds, keys.seats_sold, keys.holders],
+        args=[action, slot, user_id, token, grant_id],
         client=fc_redis.client(),
     )
     return bool(changed)
@@ -98,6 +103,12 @@ def seat_sweep(*, campaign_id: int, batch: int, now_ms: int | None = None) -> in
     args = ["" if now_ms is None else now_ms, batch]
     keys_used = [keys.seats, keys.seat_holder, keys.seat_holds, keys.seat_session]
     return int(_script("seat_sweep")(keys=keys_used, args=args, client=fc_redis.client()))
+
+
+def seat_buyers(*, campaign_id: int) -> dict[int, str]:
+    """user -> "<slot>:<grant id>" of every buyer Redis knows about (reconcile's drift check)."""
+    raw = fc_redis.client().hgetall(GateKeys.of(campaign_id).holders)
+    return {int(text(k)): str(text(v)) for k, v in raw.items()}
 
 
 def seat_states(*, campaign_id: int) -> dict[int, str]:

@@ -1,7 +1,10 @@
-"""Reads of seats: one seat by its label, and the seat map with its live state."""
+"""Reads of seats: one seat by its label, the seat map with its live state, and who may hold a seat."""
 
 import re
 from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Subquery
 
 from config import clock
 from coupons.errors import NoSuchSeat
@@ -59,3 +62,28 @@ def seat_map(*, campaign_id: int, user_id: int | None, now_ms: int | None = None
             )
         )
     return views
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shopper:
+    """What a hold checks in PostgreSQL before it takes a seat."""
+
+    active: bool  # False also for a user deleted since they authenticated
+    balance: int  # KRW in their wallet (0 without one)
+    price: int | None  # KRW of the seat; None: no such seat
+
+
+def seat_shopper_get(*, campaign_id: int, user_id: int, slot: int) -> Shopper:
+    """The user's account state, their wallet's balance and the seat's price, in one query."""
+    price = Seat.objects.filter(campaign_id=campaign_id, slot=slot).order_by().values("price")[:1]  # unique: no sort
+    row = (
+        get_user_model()
+        .objects.filter(pk=user_id)
+        .annotate(seat_price=Subquery(price))
+        .values_list("is_active", "wallet__balance", "seat_price")
+        .first()
+    )
+    if row is None:  # deleted since the request was authenticated
+        return Shopper(active=False, balance=0, price=None)
+    active, balance, seat_price = row
+    return Shopper(active=active, balance=balance or 0, price=seat_price)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from config import clock
 from coupons import redis as gate
 from coupons.errors import (
+    AccountInactive,
     AlreadyBooked,
     HoldInvalid,
     InsufficientFunds,
@@ -30,9 +31,11 @@ from coupons.errors import (
 from coupons.locks import campaign_lock, seat_lock, wallet_lock
 from coupons.models import Campaign, Grant, LedgerEntry, Seat
 from coupons.seats import redis as seats_redis
+from coupons.seats.selectors import seat_shopper_get
 from coupons.services.gate import campaign_gate_rebuild
 from coupons.services.passes import pass_use
 from coupons.services.wallets import Posting, ledger_post
+from coupons.templatetags.money import krw
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +115,29 @@ def seat_hold(
 ) -> Hold:
     """Hold a free seat for settings.SEAT_HOLD_SECONDS; a held or sold seat is 409 seat_taken.
 
+    A hold is refused up front when the user could not complete it (409, nothing
+    held, no pass used): an inactive account (account_inactive) or a wallet
+    below the seat's price (insufficient_funds, with both) from one PostgreSQL
+    query; a user who bought a seat of the campaign (already_booked) from the
+    hold script, which also keeps one hold per user (holding another seat
+    releases the previous one). The confirm checks funds and the one seat per
+    user again in PostgreSQL, which decides.
+
     The hold script spends a token of the user's and of `client_ip`'s bucket
     first (None: no per-IP limit); an empty one is 429 rate_limited.
 
     Behind a waiting room the first hold uses up the access pass and opens a
     shopping session (SEAT_SESSION_SECONDS) for switching seats without a new pass.
     """
+    shopper = seat_shopper_get(campaign_id=campaign_id, user_id=user_id, slot=slot)
+    if not shopper.active:
+        raise AccountInactive()
+    if shopper.price is not None and shopper.balance < shopper.price:
+        raise InsufficientFunds(
+            _("Your balance (%(balance)s) is below this seat's price (%(price)s): top up, then hold it again.")
+            % {"balance": krw(shopper.balance), "price": krw(shopper.price)},
+            extra={"balance": shopper.balance, "price": shopper.price},
+        )
     hold = partial(
         seats_redis.seat_hold,
         campaign_id=campaign_id,
@@ -184,7 +204,9 @@ def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_m
         campaign_id=campaign_id, user_id=user_id, slot=slot, token=token, hold_expires_ms=int(check[3:]), now_ms=now_ms
     )
     try:
-        seats_redis.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=user_id, token=token)
+        seats_redis.seat_settle(
+            campaign_id=campaign_id, action="sold", slot=slot, user_id=user_id, token=token, grant_id=str(sale.grant.pk)
+        )
     except Exception as exc:  # noqa: BLE001 - the sale is committed; reconcile marks the seat sold in Redis
         logger.warning("seat %s of campaign %s sold but Redis was not told: %s", slot, campaign_id, exc)
     return sale

@@ -120,7 +120,7 @@ def rebuild_catch_up(*, campaign_id: int, written: redis_rebuild.GateState) -> i
     Not covered: a change whose call never runs (its process died in between);
     the periodic check (campaign_gates_heal) finds that one.
     Seats work the same way with one kind of change, a sale (seat_settle.lua after
-    the commit; a sold seat is never sold again).
+    the commit marks the seat sold and its buyer booked; a sold seat is never sold again).
     Returns how many calls were applied again.
     """
     if written.meta.allocation == Campaign.Allocation.CHOSEN:
@@ -143,8 +143,10 @@ def rebuild_catch_up(*, campaign_id: int, written: redis_rebuild.GateState) -> i
 def _seats_catch_up(*, campaign_id: int, seen: set[int]) -> int:
     sold = Seat.objects.filter(campaign_id=campaign_id, status=Seat.Status.SOLD).exclude(slot__in=seen)
     applied = 0
-    for slot, buyer in sold.values_list("slot", "sold_to_id"):
-        seats_redis.seat_settle(campaign_id=campaign_id, action="sold", slot=slot, user_id=buyer, token="")
+    for slot, buyer, grant_id in sold.values_list("slot", "sold_to_id", "grant_id"):
+        seats_redis.seat_settle(
+            campaign_id=campaign_id, action="sold", slot=slot, user_id=buyer, token="", grant_id=str(grant_id)
+        )
         applied += 1
     return applied
 

@@ -85,7 +85,7 @@ def _meta_mismatch(expected: dict[str, str], actual: dict[str, str]) -> list[str
 
 
 def _seats_drift(campaign: Campaign, report: DriftReport, expected_meta: dict[str, str]) -> None:
-    """Seats: compare the sold marks (holds are Redis-only by design)."""
+    """Seats: compare the sold marks and the buyers (holds are Redis-only by design)."""
     sold_db = set(sold_seats(campaign=campaign))
     report.remaining_db = campaign.quantity - len(sold_db)
     report.gate_missing = not redis_rebuild.gate_exists(campaign_id=campaign.pk)
@@ -96,6 +96,16 @@ def _seats_drift(campaign: Campaign, report: DriftReport, expected_meta: dict[st
     sold_redis = {slot for slot, value in seats_redis.seat_states(campaign_id=campaign.pk).items() if value == "sold"}
     report.missing_in_redis = [f"seat slot {s} sold" for s in sorted(sold_db - sold_redis)]
     report.unknown_in_redis = [f"seat slot {s} marked sold" for s in sorted(sold_redis - sold_db)]
+    # the buyers a hold refuses (already_booked): user -> "<slot>:<grant id>", as a rebuild writes them
+    live = Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE)
+    buyers_db = {user: f"{slot}:{grant_id}" for user, slot, grant_id in live.values_list("user_id", "slot", "id")}
+    buyers_redis = seats_redis.seat_buyers(campaign_id=campaign.pk)
+    for user, bought in sorted(buyers_db.items()):
+        if buyers_redis.get(user) != bought:
+            report.missing_in_redis.append(f"buyer {user} of seat slot {bought.partition(':')[0]}")
+    for user, bought in sorted(buyers_redis.items()):
+        if user not in buyers_db:
+            report.unknown_in_redis.append(f"buyer {user} of seat slot {bought.partition(':')[0]}")
     if report.remaining_redis != report.remaining_db:
         report.slots_mismatch = [f"remaining redis={report.remaining_redis} db={report.remaining_db}"]
 

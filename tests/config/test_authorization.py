@@ -106,14 +106,15 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api-seat-hold": Endpoint(
         lambda w: f"/api/v1/campaigns/{w.seat_campaign.slug}/seats/{w.seat.label}/hold/",
         authenticated(405),
-        authenticated(409, owner=200),  # seat_taken: the owner holds it
+        authenticated(409, owner=200),  # the others cannot pay (insufficient_funds); seat_taken: the owner holds it
         may_change=writes(OWNER),
     ),
     "api-seat-confirm": Endpoint(
         lambda w: f"/api/v1/campaigns/{w.seat_campaign.slug}/seats/{w.seat.label}/confirm/",
         authenticated(405),
-        authenticated(409),  # hold_expired for anyone but the holder; the owner cannot pay (insufficient_funds)
+        authenticated(409, owner=201),  # hold_expired for anyone but the holder; the owner buys the seat
         body=lambda w: {"token": w.hold.token},
+        may_change=writes(OWNER),
     ),
     "api-seat-release": Endpoint(
         lambda w: f"/api/v1/campaigns/{w.seat_campaign.slug}/seats/{w.seat.label}/release/",

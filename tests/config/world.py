@@ -14,6 +14,7 @@ from coupons.seats.services import Hold, seat_hold, seat_map_generate
 from coupons.services.campaigns import campaign_publish
 from coupons.services.claims import claim_create
 from coupons.services.grants import grant_transfer
+from coupons.services.wallets import wallet_adjust
 from ranking import services as ranking_services
 from ranking.models import Board, BoardSnapshot
 from tests.accounts.factories import UserFactory
@@ -101,6 +102,7 @@ def build_world() -> World:
     seat_map_generate(campaign=seat_campaign, rows=f"A-B:{SEAT_PRICE}", seats_per_row=5)
     campaign_publish(campaign=seat_campaign)
     seat_campaign.refresh_from_db()
+    wallet_adjust(user_id=owner.pk, amount=SEAT_PRICE, reference="world-fund")  # a hold needs the seat's price
     hold = seat_hold(campaign_id=seat_campaign.pk, user_id=owner.pk, slot=1, label="A-1")
 
     room_campaign = published_campaign(quantity=50)

@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 import factory
@@ -5,6 +6,8 @@ from django.utils import timezone
 
 from coupons.models import Campaign
 from coupons.services.campaigns import campaign_publish
+from coupons.services.wallets import wallet_adjust
+from tests.accounts.factories import UserFactory
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -26,3 +29,10 @@ def published_campaign(**fields) -> Campaign:
     campaign_publish(campaign=campaign)
     campaign.refresh_from_db()
     return campaign
+
+
+def funded_user(amount: int = 200_000, **fields):
+    """A user whose wallet holds `amount` KRW (a ledger adjustment), so they may hold and buy seats."""
+    user = UserFactory(**fields)
+    wallet_adjust(user_id=user.pk, amount=amount, reference=f"test-fund:{uuid.uuid4()}")
+    return user

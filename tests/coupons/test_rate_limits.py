@@ -20,7 +20,7 @@ from coupons.services.gate import campaign_gate_publish
 from coupons.services.reconcile import campaign_reconcile
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error
-from tests.coupons.factories import CampaignFactory, published_campaign
+from tests.coupons.factories import CampaignFactory, funded_user, published_campaign
 from tests.coupons.test_claim import bearer_for, claim_url
 from tests.isolation import redis_flush
 from waitingroom.services.admission import room_tick
@@ -243,7 +243,7 @@ def test_a_rebuild_after_a_flush_restores_the_limits(redis_clean):
 
 def test_hold_per_user_limit_429_and_nothing_held():
     campaign = seat_campaign(rate_user_burst=2, rate_user_per_second=SLOW, rate_ip_burst=0)
-    client = bearer_for(UserFactory())
+    client = bearer_for(funded_user())
     first = client.post(hold_url(campaign, "A-1"))
     assert first.status_code == 200
     assert client.post(hold_url(campaign, "A-1")).json()["token"] == first.json()["token"]  # a double click
@@ -254,16 +254,16 @@ def test_hold_per_user_limit_429_and_nothing_held():
 
 def test_hold_per_ip_limit_spans_users():
     campaign = seat_campaign(rate_user_burst=0, rate_ip_burst=1, rate_ip_per_second=SLOW)
-    assert bearer_for(UserFactory()).post(hold_url(campaign, "A-1"), REMOTE_ADDR="203.0.113.9").status_code == 200
-    refused = bearer_for(UserFactory()).post(hold_url(campaign, "A-2"), REMOTE_ADDR="203.0.113.9")
+    assert bearer_for(funded_user()).post(hold_url(campaign, "A-1"), REMOTE_ADDR="203.0.113.9").status_code == 200
+    refused = bearer_for(funded_user()).post(hold_url(campaign, "A-2"), REMOTE_ADDR="203.0.113.9")
     assert_rate_limited(refused, retry_after=1000)
     assert set(seats_redis.seat_states(campaign_id=campaign.pk)) == {1}
-    assert bearer_for(UserFactory()).post(hold_url(campaign, "A-2"), REMOTE_ADDR="203.0.113.10").status_code == 200
+    assert bearer_for(funded_user()).post(hold_url(campaign, "A-2"), REMOTE_ADDR="203.0.113.10").status_code == 200
 
 
 def test_hold_bucket_refills_as_time_moves():
     campaign = seat_campaign(rate_user_burst=1, rate_user_per_second=SLOW, rate_ip_burst=0)
-    user = UserFactory()
+    user = funded_user()
     t0 = now_ms()
     seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1, now_ms=t0)
     with pytest.raises(RateLimited):
@@ -283,7 +283,7 @@ def test_a_parallel_burst_from_one_user_spends_exactly_the_burst(web_server):
     credit = published_campaign(quantity=10, rate_user_burst=burst, rate_user_per_second=SLOW, rate_ip_burst=0)
     seated = seat_campaign(rate_user_burst=burst, rate_user_per_second=SLOW, rate_ip_burst=0)
     room = published_room(rate_user_burst=burst, rate_user_per_second=SLOW, rate_ip_burst=0)
-    user = UserFactory()
+    user = funded_user()
     token = api_token_build(user=user)[0]
     bearer_for(user)  # publishes the token generation, as a login would
     paths = {

@@ -3,7 +3,6 @@
 import random
 import threading
 import time
-import uuid
 
 import pytest
 from django.db import IntegrityError, close_old_connections
@@ -23,9 +22,8 @@ from coupons.services.gate import campaign_gate_rebuild
 from coupons.services.grants import grant_transfer
 from coupons.services.reconcile import campaign_reconcile
 from coupons.services.wallets import wallet_adjust
-from tests.accounts.factories import UserFactory
 from tests.accounts.test_tokens import assert_error, client_with
-from tests.coupons.factories import CampaignFactory
+from tests.coupons.factories import CampaignFactory, funded_user
 from tests.isolation import redis_flush
 from waitingroom.services.admission import room_tick
 from waitingroom.services.queue import room_join, room_status
@@ -40,12 +38,6 @@ def seat_campaign(rows: str = f"A-B:{PRICE}", per_row: int = 5, **fields) -> Cam
     seat_map_generate(campaign=campaign, rows=rows, seats_per_row=per_row)
     campaign_publish(campaign=Campaign.objects.get(pk=campaign.pk))
     return Campaign.objects.get(pk=campaign.pk)
-
-
-def funded_user(amount: int = 200_000):
-    user = UserFactory()
-    wallet_adjust(user_id=user.pk, amount=amount, reference=f"test-fund:{uuid.uuid4()}")
-    return user
 
 
 def now_ms() -> int:
@@ -68,25 +60,27 @@ def assert_s1(campaign: Campaign) -> int:
 
 
 def test_200_users_race_for_one_seat_one_hold_wins():
+    # the hold script is what decides a race (the service's PostgreSQL checks come before it and
+    # decide nothing between users), so 200 users call it at once without 200 funded wallets
     campaign = seat_campaign()
-    users = UserFactory.create_batch(200)
     outcomes = []
     barrier = threading.Barrier(200)
 
-    def race(user):
+    def race(user_id):
         barrier.wait()
-        try:
-            seat_hold(campaign_id=campaign.pk, user_id=user.pk, slot=1)
-            outcomes.append("held")
-        except SeatTaken:
-            outcomes.append("seat_taken")
+        result = seats_redis.seat_hold(
+            campaign_id=campaign.pk, user_id=user_id, slot=1, hold_ms=300_000, session_ms=900_000
+        )
+        outcomes.append(result.outcome)
 
-    threads = [threading.Thread(target=race, args=(u,)) for u in users]
+    threads = [threading.Thread(target=race, args=(user_id,)) for user_id in range(1, 201)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["held"] + ["seat_taken"] * 199
+    holders = get_redis_connection("default").hgetall(gate.GateKeys.of(campaign.pk).seat_holder)
+    assert len(holders) == 1
 
 
 def test_the_stalled_holder_cannot_confirm_even_when_redis_forgets():
@@ -112,8 +106,9 @@ def test_the_stalled_holder_cannot_confirm_even_when_redis_forgets():
 
 def test_insufficient_funds_changes_nothing():
     campaign = seat_campaign()
-    poor = funded_user(PRICE - 1)
+    poor = funded_user(PRICE)
     hold = seat_hold(campaign_id=campaign.pk, user_id=poor.pk, slot=3)
+    wallet_adjust(user_id=poor.pk, amount=-1, reference="spent-meanwhile")  # after the hold's check
     entries_before = LedgerEntry.objects.count()
     with pytest.raises(InsufficientFunds):
         seat_confirm(campaign_id=campaign.pk, user_id=poor.pk, slot=3, token=hold.token)

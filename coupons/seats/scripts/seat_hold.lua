@@ -2,7 +2,8 @@
 -- seat_hold.lua: hold a chosen seat for a user, with a fencing token (DESIGN §5).
 --
 -- A user holds at most one seat per campaign: holding another seat releases
--- the previous hold in the same step (switching seats is one click).
+-- the previous hold in the same step (switching seats is one click). A user who
+-- bought a seat of the campaign (KEYS[10]) holds no other: "already_booked".
 --
 -- KEYS[1] meta         hash: the fields of GateMeta (coupons/redis.py); read here: state,
 --                      opens_at_ms, closes_at_ms, quantity, allocation, room, rl_*
@@ -20,6 +21,8 @@
 -- KEYS[9] stats        hash: "hold:<outcome>" -> how many holds got it (dashboard, /metrics)
 -- ARGV[7] "1" when KEYS[8] names the caller's IP, "" when the IP is unknown (no per-IP limit)
 -- ARGV[8] "1" when pass_token.lua already spent this call's token (a hold carrying a pass)
+-- KEYS[10] holders     hash: user -> "<slot>:<grant id>" of the seat they bought (seat_settle.lua
+--                      writes it with the sale, a rebuild from the live grants)
 --
 -- Rate limits come first, before any other answer: every call spends a token
 -- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off),
@@ -31,11 +34,11 @@
 --
 -- Returns {outcome, token, expiry ms}: outcome "held" (also when the user
 -- already holds this seat: same token) | "seat_taken" | "no_seat" |
--- "not_open" | "closed" | "cancelled" | "missing" | "admission_required"; on a retired gate
--- (a tombstone, coupons/scripts/retire.lua) how the campaign ended, "sold_out" | "closed" |
--- "cancelled" ("closed" once the window ended), not counted in stats;
+-- "not_open" | "closed" | "cancelled" | "missing" | "already_booked" | "admission_required"; on a
+-- retired gate (a tombstone, coupons/scripts/retire.lua) how the campaign ended, "sold_out" |
+-- "closed" | "cancelled" ("closed" once the window ended), not counted in stats;
 -- {"rate_limited", ms until a token is there, 0}: nothing held or spent.
-assert(#KEYS == 9, "seat_hold.lua takes 9 keys")
+assert(#KEYS == 10, "seat_hold.lua takes 10 keys")
 
 -- include: config:lib/clock.lua
 -- include: config:lib/token_bucket.lua
@@ -82,6 +85,10 @@ local user, slot = ARGV[1], ARGV[2]
 local n = tonumber(slot)
 if meta[5] ~= "chosen" or not n or n < 1 or n > tonumber(meta[4]) then
   return answer({"no_seat", 0, 0})
+end
+-- a buyer needs no pass and no other seat: told before the waiting room would ask for one
+if redis.call("HEXISTS", KEYS[10], user) == 1 then
+  return answer({"already_booked", 0, 0})
 end
 
 if meta[6] and meta[6] ~= "" then
