@@ -32,6 +32,7 @@ django.setup()
 from config import redis as fc_redis  # noqa: E402
 from coupons import redis as gate  # noqa: E402
 from coupons import redis_rebuild  # noqa: E402
+from coupons import redis_retire as gate_retire  # noqa: E402
 from waitingroom import redis as room_redis  # noqa: E402
 
 CAMPAIGN_ID = 9_000_000_001
@@ -122,8 +123,8 @@ def tombstones() -> dict[str, int]:
     clear()
     live_gate(10)
     now = int(time.time() * 1000)
-    tombstone = gate.Tombstone(ended="sold_out", remaining=0, closes_at_ms=now, rate_limits=LIMITS)
-    gate.retire(campaign_id=CAMPAIGN_ID, tombstone=tombstone)
+    tombstone = gate_retire.Tombstone(ended="sold_out", remaining=0, closes_at_ms=now, rate_limits=LIMITS)
+    gate_retire.retire(campaign_id=CAMPAIGN_ID, tombstone=tombstone)
     room_redis.retire(room_id=ROOM_ID, state="sold_out", opens_at_ms=now, silence_ms=120_000, rate_limits=LIMITS)
     return {
         "campaign": usage(gate_keys()),

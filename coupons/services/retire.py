@@ -26,8 +26,8 @@ from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 
 from config import clock
-from coupons import redis as gate
 from coupons import redis_rebuild
+from coupons import redis_retire as gate_retire
 from coupons.locks import campaign_lock
 from coupons.models import Campaign, Grant
 from waitingroom.models import WaitingRoom
@@ -39,10 +39,10 @@ Status = Campaign.Status
 ENDED = {Status.SOLD_OUT: "sold_out", Status.CLOSED: "closed", Status.CANCELLED: "cancelled"}
 
 
-def gate_tombstone_build(*, campaign: Campaign) -> gate.Tombstone:
+def gate_tombstone_build(*, campaign: Campaign) -> gate_retire.Tombstone:
     """The tombstone of an ended campaign, from PostgreSQL."""
     live = Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
-    return gate.Tombstone(
+    return gate_retire.Tombstone(
         ended=ENDED.get(campaign.status, "closed"),
         remaining=max(0, campaign.quantity - live),
         closes_at_ms=clock.to_ms(campaign.closes_at),
@@ -52,7 +52,7 @@ def gate_tombstone_build(*, campaign: Campaign) -> gate.Tombstone:
 
 def gate_tombstone_write(*, campaign: Campaign) -> None:
     """Write a retired campaign's tombstone (again): what a rebuild of a retired gate does."""
-    gate.retire(campaign_id=campaign.pk, tombstone=gate_tombstone_build(campaign=campaign))
+    gate_retire.retire(campaign_id=campaign.pk, tombstone=gate_tombstone_build(campaign=campaign))
 
 
 def _retirable(*, now: datetime) -> Q:
@@ -108,7 +108,7 @@ def campaign_retire(*, campaign_id: int, now: datetime | None = None) -> Retired
                 if queued is None:
                     return None
             tombstone = gate_tombstone_build(campaign=campaign)
-            deleted = gate.retire(campaign_id=campaign_id, tombstone=tombstone)
+            deleted = gate_retire.retire(campaign_id=campaign_id, tombstone=tombstone)
             campaign.gate_retired_at = now
             campaign.save(update_fields=["gate_retired_at"])
     finally:

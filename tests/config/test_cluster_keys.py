@@ -18,6 +18,7 @@ from redis.crc import key_slot
 from config import ratelimit
 from config import redis as fc_redis
 from coupons import redis as gate
+from coupons import redis_retire as gate_retire
 from coupons.seats import redis as seats_redis
 from coupons.services.gate import gate_meta_build
 from ranking import redis as rank_redis
@@ -113,8 +114,8 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     room_redis.sweep(room_id=room.pk, batch=10)
     room_leave(room_id=room.pk, user_id=user_id)
     room_redis.retire(room_id=room.pk, state="closed", opens_at_ms=now_ms, silence_ms=60_000, rate_limits=limits)
-    tombstone = gate.Tombstone(ended="closed", remaining=2, closes_at_ms=now_ms, rate_limits=limits)
-    gate.retire(campaign_id=other.pk, tombstone=tombstone)
+    tombstone = gate_retire.Tombstone(ended="closed", remaining=2, closes_at_ms=now_ms, rate_limits=limits)
+    gate_retire.retire(campaign_id=other.pk, tombstone=tombstone)
     ranking_services.event_record(metric="claims", member=campaign.pk, at=timezone.now())
     ratelimit.ip_token_take(scope="signup", client_ip="192.0.2.7", bucket=ratelimit.Bucket(5, 1.0))
 
