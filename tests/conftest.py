@@ -8,6 +8,7 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
+from tests import contract
 from tests.accounts.factories import UserFactory
 from tests.isolation import redis_flush
 
@@ -24,6 +25,37 @@ def redis_clean():
 
     api_token_generation_forget()  # likewise the token generations this process kept in memory
     yield get_redis_connection("default")
+
+
+@pytest.fixture(autouse=True)
+def api_contract(monkeypatch):
+    """Every API answer this test receives through a test client conforms to docs/openapi.yaml
+    (tests/contract.py), or the test fails."""
+    from django.test.client import Client
+
+    log = contract.Log()
+    send = Client.request
+
+    def checked(client, **environ):
+        response = send(client, **environ)
+        path = response.request.get("PATH_INFO", "")
+        if path.startswith("/api/") and not getattr(response, "streaming", False):
+            log.checked.append(path)
+            log.broken.extend(
+                contract.violations(
+                    method=response.request.get("REQUEST_METHOD", "GET"),
+                    path=path,
+                    status=response.status_code,
+                    content_type=response.get("Content-Type", ""),
+                    body=response.content,
+                )
+            )
+        return response
+
+    monkeypatch.setattr(Client, "request", checked)
+    yield log
+    if log.broken:
+        pytest.fail("answers outside docs/openapi.yaml:\n" + "\n".join(dict.fromkeys(log.broken)), pytrace=False)
 
 
 @pytest.fixture

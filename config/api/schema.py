@@ -1,9 +1,9 @@
-"""OpenAPI schema plumbing: names for nested serializers and the bearer scheme."""
+"""OpenAPI schema plumbing: names for nested serializers, the bearer scheme, and the error shapes."""
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import permissions, serializers
 from rest_framework.authentication import SessionAuthentication
 
@@ -27,7 +27,20 @@ class AutoSchema(BaseAutoSchema):
         for code, description in self.default_errors(operation):
             if code not in responses:
                 responses[code] = self._get_response_for_code(error_response(description), code)
+        if "400" in responses:  # every 400 `invalid` says which fields were wrong (config/api/exceptions.py)
+            invalid = OpenApiResponse(InvalidSerializer, description=responses["400"].get("description", ""))
+            responses["400"] = self._get_response_for_code(invalid, "400")
         return operation
+
+    def get_auth(self):
+        """A public operation names no security requirement, so a generated client calls it without
+        credentials (drf-spectacular would list the optional schemes and `{}`, which generators read
+        as "authenticated"); one whose answer depends on who asks (`optional_authentication` on the
+        view, e.g. the seat map's "mine") keeps the schemes beside `{}`."""
+        public = {type(p) for p in self.view.get_permissions()} <= {permissions.AllowAny}
+        if public and not getattr(self.view, "optional_authentication", False):
+            return []
+        return super().get_auth()
 
     def default_errors(self, operation: dict) -> list[tuple[str, str]]:
         """The error answers this operation can give whatever its view does (config/api/exceptions.py)."""
@@ -70,6 +83,21 @@ class ErrorSerializer(serializers.Serializer):
 
     code = serializers.CharField()
     detail = serializers.CharField()
+
+
+class InvalidSerializer(ErrorSerializer):
+    """A 400: code "invalid" (with `errors`, per field) or "parse_error"."""
+
+    errors = serializers.JSONField(
+        required=False,
+        help_text='invalid only: the messages per field, as {"field": ["message", ...]} '
+        "(or a list of messages for a body that is not an object)",
+    )
+
+
+@extend_schema_field(OpenApiTypes.INT64)
+class Int64Field(serializers.IntegerField):
+    """An integer beyond 32 bits (millisecond times, fencing tokens): `format: int64` in the schema."""
 
 
 def error_response(description: str) -> OpenApiResponse:

@@ -216,6 +216,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Names for the enums whose field names collide ("state", "status"), so typed clients get stable types.
+    # https://drf-spectacular.readthedocs.io/en/latest/settings.html (ENUM_NAME_OVERRIDES)
+    "ENUM_NAME_OVERRIDES": {
+        "RoomStateEnum": "waitingroom.api.views.ROOM_STATES",
+        "SeatStateEnum": "coupons.api.seats.SEAT_STATES",
+        "CampaignStatusEnum": "coupons.models.Campaign.Status",
+        "GrantStatusEnum": "coupons.models.Grant.Status",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------

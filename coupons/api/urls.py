@@ -1,15 +1,15 @@
 from django.urls import path
 
-from coupons.api import views
+from coupons.api import seats, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListApi.as_view(), name="api-campaign-list"),
     path("campaigns/<slug:slug>/", views.CampaignDetailApi.as_view(), name="api-campaign-detail"),
     path("campaigns/<slug:slug>/claims/", views.CampaignClaimApi.as_view(), name="api-campaign-claim"),
-    path("campaigns/<slug:slug>/seats/", views.SeatMapApi.as_view(), name="api-seat-map"),
-    path("campaigns/<slug:slug>/seats/<str:label>/hold/", views.SeatHoldApi.as_view(), name="api-seat-hold"),
-    path("campaigns/<slug:slug>/seats/<str:label>/confirm/", views.SeatConfirmApi.as_view(), name="api-seat-confirm"),
-    path("campaigns/<slug:slug>/seats/<str:label>/release/", views.SeatReleaseApi.as_view(), name="api-seat-release"),
+    path("campaigns/<slug:slug>/seats/", seats.SeatMapApi.as_view(), name="api-seat-map"),
+    path("campaigns/<slug:slug>/seats/<str:label>/hold/", seats.SeatHoldApi.as_view(), name="api-seat-hold"),
+    path("campaigns/<slug:slug>/seats/<str:label>/confirm/", seats.SeatConfirmApi.as_view(), name="api-seat-confirm"),
+    path("campaigns/<slug:slug>/seats/<str:label>/release/", seats.SeatReleaseApi.as_view(), name="api-seat-release"),
     path("grants/", views.GrantListApi.as_view(), name="api-grant-list"),
     path("grants/<uuid:grant_id>/", views.GrantDetailApi.as_view(), name="api-grant-detail"),
     path("wallet/", views.WalletApi.as_view(), name="api-wallet"),

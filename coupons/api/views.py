@@ -1,4 +1,4 @@
-"""Campaigns, the claim, my grants, my wallet and my coupons."""
+"""Campaigns, the claim, my grants, my wallet and my coupons (the seats: coupons/api/seats.py)."""
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -10,12 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.schema import RETRY_AFTER, ErrorSerializer, error_response, rate_limited_response
+from config.api.schema import ErrorSerializer, Int64Field, error_response, rate_limited_response
 from config.clientip import client_ip
 from coupons import selectors
-from coupons.models import Campaign
-from coupons.seats.selectors import seat_get, seat_map
-from coupons.seats.services import seat_confirm, seat_hold, seat_release
+from coupons.models import Campaign, Grant
 from coupons.services.claims import claim_create
 from coupons.services.coupon_codes import coupon_redeem
 
@@ -27,6 +25,7 @@ class Pagination(PageNumberPagination):
 
 
 class CampaignOutputSerializer(serializers.ModelSerializer):
+    amount = Int64Field(read_only=True, help_text="KRW credited to the wallet, or the coupon's discount in KRW")
     remaining = serializers.SerializerMethodField()
 
     class Meta:
@@ -44,6 +43,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
             "status",
             "remaining",
         ]
+        read_only_fields = fields  # an answer: every field is always sent (required in the schema)
 
     def get_remaining(self, campaign: Campaign) -> int:
         return self.context["remaining"][campaign.pk]
@@ -70,6 +70,12 @@ class CampaignDetailApi(APIView):
         campaign = selectors.campaign_get_published(slug=slug)
         remaining = {campaign.pk: selectors.campaign_remaining(campaign=campaign)}
         return Response(CampaignOutputSerializer(campaign, context={"remaining": remaining}).data)
+
+
+class AdmissionRequiredSerializer(ErrorSerializer):
+    """A 403 behind a waiting room: admission_required (with the room to join) or pass_invalid."""
+
+    room_url = serializers.CharField(required=False, help_text="admission_required only: the room's page")
 
 
 class ClaimRefusedSerializer(ErrorSerializer):
@@ -118,7 +124,7 @@ class CampaignClaimApi(APIView):
             400: error_response("malformed body"),
             401: error_response("not authenticated"),
             404: error_response("no such campaign"),
-            403: error_response("admission_required (with room_url) or pass_invalid"),
+            403: OpenApiResponse(AdmissionRequiredSerializer, description="admission_required or pass_invalid"),
             409: OpenApiResponse(
                 ClaimRefusedSerializer,
                 description="sold_out, not_open, closed, cancelled, choose_seat; or claim_in_progress: your first "
@@ -157,12 +163,12 @@ class GrantOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     campaign = serializers.CharField(source="campaign.slug")
     campaign_title = serializers.CharField(source="campaign.title")
-    kind = serializers.CharField(source="campaign.kind")
+    kind = serializers.ChoiceField(Campaign.Kind.choices, source="campaign.kind")
     amount = serializers.IntegerField(
         help_text="KRW you received (a credit; a coupon's discount) or paid (a seat: its price)"
     )
     slot = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(Grant.Status.choices)
     attempts = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
@@ -255,130 +261,3 @@ class CouponRedeemApi(APIView):
     def post(self, request: Request, code: str) -> Response:
         coupon = coupon_redeem(code=code, user_id=request.user.id)
         return Response(CouponOutputSerializer(coupon).data)
-
-
-class SeatOutputSerializer(serializers.Serializer):
-    label = serializers.CharField()
-    section = serializers.CharField()
-    price = serializers.IntegerField()
-    state = serializers.ChoiceField(["free", "held", "mine", "sold"])
-    token = serializers.IntegerField(allow_null=True, help_text="your hold's fencing token (state mine)")
-    expires_ms = serializers.IntegerField(allow_null=True)
-
-
-class SeatMapApi(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        responses={200: SeatOutputSerializer(many=True), 404: error_response("no such campaign")}, summary="Seat map"
-    )
-    def get(self, request: Request, slug: str) -> Response:
-        campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        user_id = request.user.id if request.user.is_authenticated else None
-        return Response(SeatOutputSerializer(seat_map(campaign_id=campaign_id, user_id=user_id), many=True).data)
-
-
-class SeatRefusedSerializer(ErrorSerializer):
-    """A hold's or a confirm's 409; insufficient_funds says what the wallet has and what the seat costs."""
-
-    balance = serializers.IntegerField(required=False, help_text="insufficient_funds only: your balance in KRW")
-    price = serializers.IntegerField(required=False, help_text="insufficient_funds only: the seat's price in KRW")
-
-
-class SeatHoldApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    class OutputSerializer(serializers.Serializer):
-        label = serializers.CharField()
-        token = serializers.IntegerField(help_text="send it back to confirm or release")
-        expires_ms = serializers.IntegerField()
-
-    class InputSerializer(serializers.Serializer):
-        access_pass = serializers.CharField(
-            required=False, max_length=1000, help_text="the waiting room's pass, for the first hold behind a room"
-        )
-
-    @extend_schema(
-        request=InputSerializer,
-        responses={
-            200: OutputSerializer,
-            403: error_response("admission_required (with room_url) or pass_invalid"),
-            404: error_response("no such seat"),
-            409: OpenApiResponse(
-                SeatRefusedSerializer,
-                description="seat_taken, not_open, closed, cancelled; or you could not complete the purchase, so "
-                "nothing is held: already_booked (you bought a seat of this event), insufficient_funds (your balance "
-                "is below the seat's price; both in the body), account_inactive",
-            ),
-            429: rate_limited_response(),
-        },
-        parameters=[RETRY_AFTER],
-        summary="Hold a seat (one at a time: holding another seat releases your previous hold)",
-    )
-    def post(self, request: Request, slug: str, label: str) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        seat = seat_get(campaign_id=campaign_id, label=label)
-        hold = seat_hold(
-            campaign_id=campaign_id,
-            user_id=request.user.id,
-            slot=seat.slot,
-            label=seat.label,
-            access_pass=data.validated_data.get("access_pass"),
-            client_ip=client_ip(request),
-        )
-        return Response(
-            self.OutputSerializer({"label": seat.label, "token": hold.token, "expires_ms": hold.expires_ms}).data
-        )
-
-
-class SeatTokenInputSerializer(serializers.Serializer):
-    token = serializers.IntegerField(min_value=1, max_value=2**62)
-
-
-class SeatConfirmApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        request=SeatTokenInputSerializer,
-        responses={
-            201: OpenApiResponse(GrantOutputSerializer, description="bought: the seat is yours, paid once"),
-            200: OpenApiResponse(
-                GrantOutputSerializer, description="this hold had already bought the seat (a repeat): the same grant"
-            ),
-            409: OpenApiResponse(
-                SeatRefusedSerializer,
-                description="hold_expired, stale_token, seat_taken, insufficient_funds (balance and price in the body) "
-                "or already_booked",
-            ),
-        },
-        summary="Buy the seat you hold, paying from your wallet",
-    )
-    def post(self, request: Request, slug: str, label: str) -> Response:
-        data = SeatTokenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        seat = seat_get(campaign_id=campaign_id, label=label)
-        sale = seat_confirm(
-            campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, token=data.validated_data["token"]
-        )
-        grant = selectors.grant_get_for_user(grant_id=sale.grant.pk, user_id=request.user.id)
-        return Response(
-            GrantOutputSerializer(grant).data, status=status.HTTP_201_CREATED if sale.created else status.HTTP_200_OK
-        )
-
-
-class SeatReleaseApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(request=SeatTokenInputSerializer, responses={204: None}, summary="Let go of the seat you hold")
-    def post(self, request: Request, slug: str, label: str) -> Response:
-        data = SeatTokenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        seat = seat_get(campaign_id=campaign_id, label=label)
-        seat_release(
-            campaign_id=campaign_id, user_id=request.user.id, slot=seat.slot, token=data.validated_data["token"]
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,15 +8,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.schema import RETRY_AFTER, error_response, rate_limited_response
+from config.api.schema import RETRY_AFTER, Int64Field, error_response, rate_limited_response
 from config.clientip import client_ip
 from waitingroom import selectors, ticket_cookie, tickets
 from waitingroom.services.queue import RoomStatus, room_join, room_leave, room_status
 
+# What a room's `state` can say: its status, or sold_out once its campaign has nothing left.
+ROOM_STATES = ["scheduled", "queueing", "paused", "closed", "sold_out"]
+
 
 class RoomStatusOutputSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(["admitted", "queued", "prequeued", "absent"])
-    state = serializers.CharField(help_text="scheduled, queueing, paused, closed or sold_out")
+    state = serializers.ChoiceField(ROOM_STATES)
     position = serializers.IntegerField(help_text="1 = next in line; 0 when admitted, absent or before opening")
     ahead = serializers.IntegerField()
     size = serializers.IntegerField(help_text="people in the queue")
@@ -28,7 +31,7 @@ class RoomStatusOutputSerializer(serializers.Serializer):
     poll_after = serializers.IntegerField(help_text="seconds until the next status poll")
     throttled = serializers.BooleanField(help_text="admission holds while the system behind catches up")
     access_pass = serializers.CharField(allow_null=True, help_text="present once admitted: send it with the claim")
-    pass_expires_ms = serializers.IntegerField(allow_null=True)
+    pass_expires_ms = Int64Field(allow_null=True)
     ticket = serializers.CharField(
         allow_null=True,
         help_text="your arrival ticket while in line (queued or prequeued), renewed with every answer: keep the "
@@ -139,7 +142,7 @@ class RoomStatsApi(APIView):
         active = serializers.IntegerField()
         admitted = serializers.IntegerField()
         rate_ema = serializers.FloatField()
-        state = serializers.CharField()
+        state = serializers.ChoiceField(ROOM_STATES)
         throttled = serializers.BooleanField()
 
     @extend_schema(responses={200: OutputSerializer}, summary="Live numbers of a room (staff)")
