@@ -14,6 +14,12 @@ from rest_framework_simplejwt.tokens import Token
 
 from accounts import selectors
 
+# What any unusable token hears (simplejwt's own words name token types and claims).
+NOT_VALID = _(
+    "This token is not valid (expired, or not one of ours): get a new one on the API token page, /accounts/token/."
+)
+REVOKED = _("This token has been revoked: get a new one on the API token page, /accounts/token/.")
+
 # The largest primary key PostgreSQL's bigint holds: a larger "user id" names nobody.
 MAX_USER_ID = 2**63 - 1
 # simplejwt writes the user id as a decimal string; only its canonical form is ours.
@@ -63,10 +69,13 @@ class BearerTokenAuthentication(JWTStatelessUserAuthentication):
     def authenticate(self, request: Request):
         try:
             return super().authenticate(request)
+        except InvalidToken as error:
+            # Forged, garbled, expired or naming nobody: the bearer needs a new token, and where to get it.
+            raise InvalidToken(NOT_VALID) from error
         except (TypeError, ValueError, OverflowError, KeyError) as error:
             # A claim of a type simplejwt or PyJWT did not expect (only a token signed with
             # our key gets this far): the token is malformed, not our server broken.
-            raise InvalidToken(_("Token contained a malformed claim.")) from error
+            raise InvalidToken(NOT_VALID) from error
 
     def get_user(self, validated_token: Token) -> ApiTokenUser:
         user_id = _user_id_of(validated_token.get(api_settings.USER_ID_CLAIM))
@@ -76,7 +85,7 @@ class BearerTokenAuthentication(JWTStatelessUserAuthentication):
             raise InvalidToken(_("Token contained a malformed claim."))
         generation = validated_token.get("gen")
         if not _is_int(generation) or generation != selectors.api_token_generation(user_id=user_id):
-            raise exceptions.AuthenticationFailed(_("This token has been revoked."), code="token_revoked")
+            raise exceptions.AuthenticationFailed(REVOKED, code="token_revoked")
         return ApiTokenUser(validated_token)
 
     def revoked_since(self, request: Request) -> bool:

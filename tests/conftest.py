@@ -28,6 +28,17 @@ def redis_clean():
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the site's default language: a request in Korean leaves Korean active in
+    this thread (LocaleMiddleware activates it and nothing deactivates it), which later tests would inherit."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def api_contract(monkeypatch):
     """Every API answer this test receives through a test client conforms to docs/openapi.yaml
     (tests/contract.py), or the test fails."""

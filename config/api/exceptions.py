@@ -87,7 +87,9 @@ def _revoked_meanwhile(context: dict) -> bool:
 
 
 def _revoked_response() -> Response:
-    detail = exceptions.AuthenticationFailed(_("This token has been revoked."), code="token_revoked").detail
+    detail = exceptions.AuthenticationFailed(
+        _("This token has been revoked: get a new one on the API token page, /accounts/token/."), code="token_revoked"
+    ).detail
     return Response({"code": "token_revoked", "detail": str(detail)}, status=status.HTTP_401_UNAUTHORIZED)
 
 

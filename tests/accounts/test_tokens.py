@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.backends import TokenBackend
 
@@ -131,3 +132,25 @@ def test_issue_token_command(user, capsys):
     call_command("issue_token", user.username, "--hours", "1")
     token = capsys.readouterr().out.strip()
     assert client_with(token).get(ME).json()["username"] == user.username
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_an_unusable_token_says_in_plain_words_where_to_get_a_new_one(user, language):
+    # given a token that expired, one that was tampered with, garbage, and a revoked one
+    expired, _ = services.api_token_issue(user=user, lifetime=timedelta(seconds=-1))
+    live, _ = services.api_token_issue(user=user)
+    header, payload, signature = live.split(".")
+    tampered = f"{header}.{payload}.{signature[::-1]}"
+    page = reverse("api-token")
+    for token in (expired, tampered, "not-a-token"):
+        # when it is used
+        response = client_with(token).get(ME, HTTP_ACCEPT_LANGUAGE=language)
+        # then the answer names the token page, in the reader's language, and no token type or claim
+        assert_error(response, 401, "token_not_valid")
+        detail = response.json()["detail"]
+        assert page in detail and "token type" not in detail, detail
+        assert ("토큰" in detail) == (language == "ko"), detail
+    services.api_token_revoke(user=user)
+    response = client_with(live).get(ME, HTTP_ACCEPT_LANGUAGE=language)
+    assert_error(response, 401, "token_revoked")
+    assert page in response.json()["detail"]
