@@ -68,6 +68,7 @@ class RoomStatus:
     # True: poll this status every poll_after s; False: read the room's line document after
     # poll_after s and poll status again when it puts you in the front zone (schedule.py)
     front: bool = True
+    score: int | None = None  # the arrival score in the ticket (the page places itself with it)
 
 
 def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, ticket: str | None = None) -> RoomStatus:
@@ -127,6 +128,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, t
             throttled=False,
             ticket=ticket,
             front=False,  # the line document says when the room opens
+            score=result.score,
         )
     wait = None
     if result.state not in ("paused", "closed", "sold_out"):
@@ -148,6 +150,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, t
         throttled=result.throttled,
         ticket=ticket,
         front=front,
+        score=result.score,
     )
 
 
