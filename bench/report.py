@@ -112,6 +112,16 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
                 _check(median <= 0.2 and worst <= 2),
             )
         )
+    crowd = results.get("crowd", {})
+    if crowd:
+        goal = next(r for r in crowd["rows"] if r["people"] == 1_000_000 and r["rate"] == 1_000)
+        rows.append(
+            (
+                "1,000,000 queued, admitted at 1,000/s: ≤ 5,000 requests a second reach Python (model)",
+                f"{goal['new_python']:,}/s (before: {goal['old_python']:,}/s)",
+                _check(goal["new_python"] <= 5_000),
+            )
+        )
     return rows
 
 
@@ -147,6 +157,23 @@ def eta_section(eta: dict) -> list[str]:
     return lines
 
 
+def crowd_section(crowd: dict) -> list[str]:
+    from bench.crowd import table
+
+    return [
+        "",
+        "## Crowd — what a queued line costs the servers",
+        "",
+        "`bench/crowd.py` sums the schedule the server gives each queued person (waitingroom/schedule.py, "
+        "imported) over the line: before, everyone polled their status; now only the front zone does, and "
+        "everyone behind reads the room's line document, which the proxy keeps for a second "
+        "(docs/waitingroom.md, What a crowd costs). "
+        f"Conditions: {crowd['conditions']}.",
+        "",
+        *table(crowd),
+    ]
+
+
 SECTION_HEADINGS = {  # each generated section's heading, by its key in results.json
     "servers": "## Web server and worker model",
     "b1": "## B1 — spike claim",
@@ -154,6 +181,7 @@ SECTION_HEADINGS = {  # each generated section's heading, by its key in results.
     "b3": "## B3 — waiting room at scale",
     "b4": "## B4 — ranking cost",
     "eta": "## ETA — told vs admitted (W7)",
+    "crowd": "## Crowd — what a queued line costs the servers",
 }
 
 
@@ -381,6 +409,9 @@ def write(results: dict) -> Path:
     eta = results.get("eta")
     if eta:
         lines += eta_section(eta)
+    crowd = results.get("crowd")
+    if crowd:
+        lines += crowd_section(crowd)
 
     notes = DOCS / "benchmarks-notes.md"
     if notes.exists():

@@ -18,6 +18,8 @@ FRONT_SECONDS = 6  # the front zone: the places the next 6 s of admissions reach
 FRONT_MIN = 20  # ... and never fewer than this many people
 FRONT_POLL_SECONDS = 2  # a front-zone user polls this often: they hear of their admission within 2 s
 MAX_INTERVAL = 45  # nobody far back waits longer than this between two looks at the line
+LEAST_GAP = 200  # the line document's marks are at most this many places apart near the front ...
+GAP_SHARE = 50  # ... and 1/50 of the place further back: half a gap is max(100, 1%) (scripts/line.lua)
 
 
 def poll_interval(*, ahead: int, rate: float, silence_timeout: int) -> int:
@@ -53,3 +55,15 @@ def line_interval(*, ahead: int, rate: float) -> int:
     rate = max(rate, 0.1)
     to_front = (ahead - front_size(rate=rate)) / rate
     return int(max(1, min(poll_interval(ahead=ahead, rate=rate, silence_timeout=3 * MAX_INTERVAL), to_front // 2)))
+
+
+def mark_ranks(size: int) -> list[int]:
+    """The ranks (0 = the front) line.lua puts a mark at in a line of `size`: 0, each gap
+    further, and the last place. A test keeps the two in step; bench/crowd.py uses this one."""
+    ranks, rank = [], 0
+    while size > 0:
+        ranks.append(rank)
+        if rank == size - 1:
+            break
+        rank = min(size - 1, rank + max(LEAST_GAP, rank // GAP_SHARE))
+    return ranks

@@ -97,6 +97,7 @@ def test_the_gap_grows_to_two_percent_far_back(monkeypatch):
     for a, b in pairwise(line.marks):
         assert b.position - a.position <= max(LEAST_GAP, (a.position - 1) // GAP_SHARE)
     assert len(line.marks) < 120
+    assert [mark.position - 1 for mark in line.marks] == schedule.mark_ranks(30_000)  # what bench/crowd.py sums
 
 
 def test_the_line_scripts_front_zone_is_schedules():

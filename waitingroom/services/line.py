@@ -21,8 +21,7 @@ from waitingroom import redis as room_redis
 from waitingroom.models import WaitingRoom
 from waitingroom.services.rooms import room_meta_ensure
 
-LEAST_GAP = 200  # marks at most this many places apart near the front ...
-GAP_SHARE = 50  # ... and 1/50 of the place further back: half a gap is max(100, 1%)
+LEAST_GAP, GAP_SHARE = schedule.LEAST_GAP, schedule.GAP_SHARE
 
 
 @dataclass(frozen=True, kw_only=True)
