@@ -212,3 +212,26 @@ def test_a_small_line_served_the_new_way_keeps_every_guarantee():
         room_redis.consume(room_id=room.pk, user_id=last.user_id, expiry_ms=expiry, now_ms=used_at) for _ in "12"
     ]
     assert consume == [1, 0]
+
+
+def test_a_far_back_user_the_room_forgot_gets_their_place_back_however_long_they_only_read_the_line():
+    # given: 100 in line (front zone 20 at a rate of 2); the 80th reads only the line document from then on
+    room = published_room(admit_rate=2, max_active=100, silence_timeout_seconds=30)
+    for user_id in range(1, 101):
+        room_join(room_id=room.pk, user_id=user_id, now_ms=T0)
+        room_status(room=room, user_id=user_id, now_ms=T0)
+    ticket = room_status(room=room, user_id=80, now_ms=T0).ticket
+    for second in range(1, 20):  # others poll; the ticks admit 38
+        for user_id in range(1, 101):
+            if user_id != 80:
+                room_status(room=room, user_id=user_id, now_ms=T0 + second * 1000)
+        room_tick(room=room, now_ms=T0 + second * 1000 + 1, pressure=CALM)
+
+    # when: a failover forgot them, and 5 silence timeouts after their last status poll their
+    # page polls status with its ticket (as it does once the document puts it in the front zone)
+    fc_redis.client().zrem(room_redis.RoomKeys.of(room.pk).queue, 80)
+    assert exact_position(room, 80) is None
+    back = room_status(room=room, user_id=80, ticket=ticket, now_ms=T0 + 150_000)
+
+    # then: their place, behind the 41 still ahead of them (79 - 38), not at the back
+    assert (back.outcome, back.position, back.front) == ("queued", 42, False)
