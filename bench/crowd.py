@@ -8,7 +8,8 @@ the line document use, imported here, not copied):
   (about a tenth of their wait, at most min(45, silence timeout / 3)): each
   poll a Python request through the proxy;
 - now, the front zone (`front_size`: the next 6 s of admissions, at least 20)
-  polls status every `front_poll_interval` (2 s), and everyone behind reads
+  polls status every `front_poll_interval` (2 s), each person half a poll
+  more for entering it (R / 2 a second), and everyone behind reads
   the room's line document every `line_interval` of the mark at or before
   their place (`mark_ranks`: what line.lua sends); the proxy answers those
   from its one-second copy, so Python sees one document a second per room
@@ -18,6 +19,7 @@ A steady line: everyone alive, admitted at R a second (the tick's pos_ema),
 no one joining or leaving; joins, claims and admitted users' pages are the
 same in both schedules and left out. Pure arithmetic: no database, no
 server (python bench/crowd.py, or the `crowd` section of bench/run.py).
+bench/crowd_run.py checks it against real clients through the real proxy.
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ def old_schedule(*, people: int, rate: int, silence: int = SILENCE_SECONDS) -> d
 
 def new_schedule(*, people: int, rate: int, silence: int = SILENCE_SECONDS, proxies: int = PROXIES) -> dict:
     front = min(people, schedule.front_size(rate=rate))
-    status = front / schedule.front_poll_interval(silence_timeout=silence)
+    # Everyone in the front zone polls every 2 s. Each person polls at once on entering it
+    # (room.js), not at a random phase: one poll more each; but they enter about a second after
+    # their place did (half the document's age and half a read interval): half a poll fewer.
+    # So half a poll more per person admitted: R / 2 a second (bench/crowd_run.py measures it).
+    poll = schedule.front_poll_interval(silence_timeout=silence)
+    status = front / poll + min(rate, people) / 2
     ranks = schedule.mark_ranks(people)
     line = 0.0
     for low, high in zip(ranks, [*ranks[1:], people], strict=True):
@@ -97,9 +104,29 @@ def table(result: dict) -> list[str]:
 
 
 def section_crowd() -> None:
+    """The model, then the real run that checks it (bench/crowd_run.py, about two minutes)."""
     from bench.common import results_save
+    from bench.crowd_run import crowd_run
 
-    results_save("crowd", model())
+    results_save("crowd", {**model(), "run": crowd_run()})
+
+
+def run_lines(run: dict) -> list[str]:
+    """The real run beside the model (bench/crowd_run.py)."""
+    return [
+        "",
+        f"Checked by a real run (`bench/crowd_run.py`): {run['people']:,} simulated clients in line, admitted at "
+        f"{run['rate']}/s, each doing what the page does with the answers it gets, through nginx to granian; "
+        f"{run['conditions']}; mean line {run['line_mean']:,}, admitted {run['admitted_per_s']}/s, mean response "
+        f"{run['response_ms_mean']} ms, {run['errors']} errors.",
+        "",
+        "| | measured req/s | model req/s | measured / model |",
+        "|---|---|---|---|",
+        f"| reaching Python (nginx passed it to granian) | {run['python_per_s']:,} | {run['model_python_per_s']:,} "
+        f"| {run['python_vs_model']} |",
+        f"| reaching the proxy ({run['status_per_s']:,} status + {run['line_per_s']:,} line document) "
+        f"| {run['proxy_per_s']:,} | {run['model_proxy_per_s']:,} | {run['proxy_vs_model']} |",
+    ]
 
 
 def main() -> None:
