@@ -176,6 +176,7 @@ def run(room: WaitingRoom, keys: room_redis.RoomKeys, client, args, *, t0: int) 
                 configured_rate=ADMIT,
                 least_gap=line_service.LEAST_GAP,
                 gap_share=line_service.GAP_SHARE,
+                now_ms=second,
             ),
         )
         if usec is not None:
