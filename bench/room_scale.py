@@ -53,13 +53,14 @@ from redis.exceptions import OutOfMemoryError  # noqa: E402
 from bench import stack  # noqa: E402
 from config import redis as fc_redis  # noqa: E402
 from waitingroom import redis as room_redis  # noqa: E402
+from waitingroom import schedule  # noqa: E402
 from waitingroom.models import WaitingRoom  # noqa: E402
 from waitingroom.services import admission, rooms  # noqa: E402
+from waitingroom.services import line as line_service  # noqa: E402
 
 ADMIT = 1_000
 SILENCE_SECONDS = 120
 CHUNK = 100_000  # script calls per batch (stack.batch_send writes them 20,000 at a time)
-SWEEP_BATCH = 1_000  # admission.room_sweep_silent's default
 
 
 def main() -> None:
@@ -163,18 +164,24 @@ def run(room: WaitingRoom, keys: room_redis.RoomKeys, client, args, *, t0: int) 
             evalsha_us.append(usec)
     assert room_redis.counts(room_id=room.pk)[0] == users - ADMIT * args.ticks
 
-    # the silent-user sweep, steps of 1,000 users, in the next window (everyone
-    # was heard in the previous one, so it removes nobody). A beat on the bench
-    # database may sweep this room too and move the pass on: such steps are not kept.
-    sweep_us = []
-    swept_at = polled + SILENCE_SECONDS * 1000
-    for _ in range(40):
-        usec, step = redis_usec(client, lambda: room_redis.sweep(room_id=room.pk, batch=SWEEP_BATCH, now_ms=swept_at))
-        assert step.removed == 0, step
-        if usec is not None and step.looked_at == SWEEP_BATCH:
-            sweep_us.append(usec)
-        if len(sweep_us) == 10 or step.progress != "more":
-            break
+    # the line document (line.lua) over the whole queue: what the proxy asks once a second
+    line_us = []
+    for _ in range(10):
+        usec, line = redis_usec(
+            client,
+            lambda: room_redis.line(
+                room_id=room.pk,
+                front_seconds=schedule.FRONT_SECONDS,
+                front_min=schedule.FRONT_MIN,
+                configured_rate=ADMIT,
+                least_gap=line_service.LEAST_GAP,
+                gap_share=line_service.GAP_SHARE,
+                now_ms=second,
+            ),
+        )
+        if usec is not None:
+            line_us.append(usec)
+    line_marks = len(line.marks)
 
     load = os.getloadavg()
     server = client.info("server")
@@ -192,7 +199,8 @@ def run(room: WaitingRoom, keys: room_redis.RoomKeys, client, args, *, t0: int) 
         "status_us_median": round(statistics.median(status_us), 1) if status_us else None,
         "status_us_max": round(max(status_us), 1) if status_us else None,
         "status_samples": len(status_us),
-        "sweep_ms_per_1000_median": round(statistics.median(sweep_us) / 1000, 3) if sweep_us else None,
+        "line_ms_median": round(statistics.median(line_us) / 1000, 3) if line_us else None,
+        "line_marks": line_marks,
         "fill_seconds": {"join": round(join_seconds, 1), "status": round(status_seconds, 1)},
         "conditions": (
             f"Redis {server['redis_version']} on {platform.node()} ({os.cpu_count()} cores, shared; "
@@ -235,8 +243,8 @@ def report(r: dict) -> None:
             f"  {'status (median)':32s} {r['status_us_median']:10.1f} us   max {r['status_us_max']:.1f} us"
             f"   ({r['status_samples']} samples)"
         )
-    if r["sweep_ms_per_1000_median"] is not None:
-        print(f"  {'sweep step of 1,000 (median)':32s} {r['sweep_ms_per_1000_median']:10.3f} ms")
+    if r.get("line_ms_median") is not None:
+        print(f"  {'line document (median)':32s} {r['line_ms_median']:10.3f} ms   ({r['line_marks']} marks)")
     print(f"  fill: join {r['fill_seconds']['join']} s, status {r['fill_seconds']['status']} s (Python wall time)")
     print(f"  {r['conditions']}")
 

@@ -12,6 +12,8 @@ and `report` turns them into docs/benchmarks.md and its charts):
   b3        waiting room with 1,000,000 queued: tick, memory, join/status over HTTP
   b4        ranking cost: the same burst with and without leaderboards
   eta       the waiting room's ETA against the moment each user is admitted (W7)
+  crowd     requests a second a queued line sends to Python and to the proxy,
+            summed from the server's own poll schedule (bench/crowd.py)
   report    write docs/benchmarks.md and docs/benchmarks/*.png
 
 Everything runs on this machine with the production settings
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import stack
 from bench.claims import section_b1, section_b2, section_b4, section_servers
 from bench.common import log, results_load, results_save, section_setup
+from bench.crowd import section_crowd
 from bench.rooms import section_b3, section_eta
 
 # --- main -------------------------------------------------------------------------
@@ -42,6 +45,7 @@ SECTIONS = {
     "b2": section_b2,
     "b3": section_b3,
     "eta": section_eta,
+    "crowd": section_crowd,
     "b4": section_b4,
 }
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deploy.processes import RunAs, Service
-from deploy.templates import nginx_site_values, render
+from deploy.templates import PROXY_CACHE_DIR, nginx_site_values, render
 from deploy.topology import Topology, prometheus_service
 from deploy.units import DEPLOY, INSTALL_ROOT, ROOT, tool
 
@@ -156,6 +156,7 @@ def command_render_nginx(args: argparse.Namespace) -> int:
         tls_key=Path(args.tls_key),
         static_root=Path(args.static_root),
         conn_per_client=args.conn_per_client,
+        proxy_cache_dir=Path(args.proxy_cache_dir),
         deploy_dir=Path(args.deploy_dir),
     )
     sys.stdout.write(render(DEPLOY / "nginx" / "firstcome.conf", values))
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     nginx.add_argument("--tls-key", required=True)
     nginx.add_argument("--static-root", default="/var/www/firstcome/static")
     nginx.add_argument("--conn-per-client", type=int, default=100)
+    nginx.add_argument(
+        "--proxy-cache-dir", default=str(PROXY_CACHE_DIR), help="where nginx keeps the line documents it caches"
+    )
     nginx.add_argument("--deploy-dir", default=f"{INSTALL_ROOT}/deploy")
     nginx.set_defaults(handler=command_render_nginx)
     args = parser.parse_args(argv)

@@ -20,6 +20,11 @@ def render(template: Path, values: dict[str, str]) -> str:
     return re.sub(r"@([A-Z][A-Z0-9_]*)@", replace, text)
 
 
+# Where nginx keeps the answers it caches (the rooms' line documents, for a second): a
+# directory the nginx workers write; Debian's own cache directories live beside it.
+PROXY_CACHE_DIR = Path("/var/lib/nginx/firstcome-cache")
+
+
 def upstream_servers(ports: Iterable[int], *, down: Iterable[int] = (), host: str = "127.0.0.1") -> str:
     down = set(down)
     return "\n".join(f"    server {host}:{port}{' down' if port in down else ''};" for port in ports)
@@ -37,6 +42,7 @@ def nginx_site_values(
     tls_key: Path,
     static_root: Path,
     conn_per_client: int,
+    proxy_cache_dir: Path = PROXY_CACHE_DIR,
     deploy_dir: Path = DEPLOY,
 ) -> dict[str, str]:
     return {
@@ -49,6 +55,7 @@ def nginx_site_values(
         "TLS_KEY": str(tls_key),
         "STATIC_ROOT": str(static_root).rstrip("/"),
         "CONN_PER_CLIENT": str(conn_per_client),
+        "PROXY_CACHE_DIR": str(proxy_cache_dir).rstrip("/"),
         "DEPLOY_DIR": str(deploy_dir),
     }
 

@@ -166,6 +166,7 @@ class Topology:
             tls_key=key,
             static_root=Path(self.env["DJANGO_STATIC_ROOT"]),
             conn_per_client=self.conn_per_client,
+            proxy_cache_dir=self.run_dir / "nginx-cache",
         )
         site = self.run_dir / "nginx-firstcome.conf"
         site.write_text(render(DEPLOY / "nginx" / "firstcome.conf", values))

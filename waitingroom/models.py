@@ -99,7 +99,7 @@ class AccessPassUse(models.Model):
     Written before the claim or seat hold that uses the pass goes on, so a Redis
     that forgot the use (a failover to a replica that missed it, a flush) cannot
     make the pass usable again; deleted when the use is given back, and once
-    the pass has expired (the sweep), since an expired pass is refused anyway.
+    the pass has expired (admission.pass_uses_forget), since an expired pass is refused anyway.
     """
 
     room = models.ForeignKey(WaitingRoom, on_delete=models.CASCADE, related_name="+", verbose_name=_("room"))

@@ -176,6 +176,54 @@ def status(
 
 
 @dataclass(frozen=True, kw_only=True)
+class LineResult:
+    outcome: str  # ok | missing
+    state: str
+    size: int
+    throttled: bool
+    rate_ema: float | None
+    pos_ema: float | None
+    admissible: int | None
+    last_tick_ms: int | None
+    opens_at_ms: int | None
+    front: int  # places of the front zone (schedule.front_size of the pace)
+    front_score: int | None  # the score of the last place of the front zone (None: an empty line)
+    marks: list[tuple[int, int]]  # (rank from 0, score), the front first; none before opening
+
+
+def line(
+    *,
+    room_id: int,
+    front_seconds: int,
+    front_min: int,
+    configured_rate: int,
+    least_gap: int,
+    gap_share: int,
+    now_ms: int | None = None,
+) -> LineResult:
+    """Run line.lua: what every queued user is told, read in one round trip."""
+    k = RoomKeys.of(room_id)
+    args = [_now_arg(now_ms), front_seconds, least_gap, gap_share, front_min, configured_rate]
+    reply = _run("line", [k.meta, k.queue], args)
+    outcome, state, size, throttled, ema, pos_ema, admissible, last_tick, opens_at, front, front_score, flat = reply
+    admissible, last_tick, opens_at = _number(admissible), _number(last_tick), _number(opens_at)
+    return LineResult(
+        outcome=_text(outcome),
+        state=_text(state),
+        size=int(size),
+        throttled=_text(throttled) == "1",
+        rate_ema=_number(ema),
+        pos_ema=_number(pos_ema),
+        admissible=None if admissible is None else int(admissible),
+        last_tick_ms=None if last_tick is None else int(last_tick),
+        opens_at_ms=None if opens_at is None else int(opens_at),
+        front=int(front),
+        front_score=_score(front_score),
+        marks=[(int(flat[i]), _score(flat[i + 1])) for i in range(0, len(flat), 2)],
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class TickResult:
     outcome: str  # ok | duplicate | missing
     admitted: int
@@ -243,20 +291,6 @@ def restore(*, room_id: int, user_id: int, expiry_ms: int) -> bool:
             [user_id, expiry_ms, pass_member(user_id, expiry_ms)],
         )
     )
-
-
-@dataclass(frozen=True, kw_only=True)
-class SweepResult:
-    removed: int
-    looked_at: int
-    progress: str  # more | done | idle
-
-
-def sweep(*, room_id: int, batch: int, now_ms: int | None = None) -> SweepResult:
-    """One step of the silent-user pass: looks at up to `batch` queued users."""
-    k = RoomKeys.of(room_id)
-    removed, looked_at, progress = _run("sweep", [k.meta, k.queue, k.hb, k.hb_prev], [_now_arg(now_ms), batch])
-    return SweepResult(removed=int(removed), looked_at=int(looked_at), progress=_text(progress))
 
 
 def leave(*, room_id: int, user_id: int) -> None:

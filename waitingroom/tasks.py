@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from waitingroom.services.admission import rooms_sweep_silent, rooms_tick
+from waitingroom.services.admission import pass_uses_forget, rooms_tick
 
 
 @shared_task(ignore_result=True)
@@ -11,5 +11,5 @@ def room_admission_tick_task() -> None:
 
 
 @shared_task(ignore_result=True)
-def room_sweep_tick_task() -> None:
-    rooms_sweep_silent()
+def room_pass_uses_forget_task() -> None:
+    pass_uses_forget()

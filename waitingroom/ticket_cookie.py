@@ -2,14 +2,17 @@
 
 The page and its script carry no ticket themselves: the browser sends the cookie
 with every reload and every status poll of the page's script (same origin), and
-each answer to a queued user renews it. It is useless once its holder has been
-silent for the room's silence timeout (tickets.py), so it lives that long.
+each answer to a queued user renews it. Far back the page reads the line
+document, not its status (issue 21), so the cookie may go unrenewed for as long
+as the wait: it lives a day, and brings nothing back once the place is served.
 """
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from waitingroom import tickets
+
+COOKIE_SECONDS = 24 * 3600  # longer than any line waits
 
 
 def name(room_id: int) -> str:
@@ -26,7 +29,7 @@ def keep(response: HttpResponse, *, room, ticket: str | None) -> None:
         response.set_cookie(
             name(room.pk),
             ticket,
-            max_age=room.silence_timeout_seconds,
+            max_age=COOKIE_SECONDS,
             httponly=True,
             samesite="Lax",
             secure=settings.SESSION_COOKIE_SECURE,

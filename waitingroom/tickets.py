@@ -9,13 +9,15 @@ a cookie, API clients send it back; a user Redis no longer knows is put back
 at that place, and `seq` is raised past its arrival number.
 
 A ticket brings a place back only while it could not have been given up
-rightly: its holder was heard within the room's silence timeout (a user
-silent longer may have been swept: W5), and the tick has not served it
-(meta `served_upto`). A client that sends no ticket joins at the back.
+rightly: the tick has not served it (meta `served_upto`: admitted, or dropped
+as silent at the front, W5). However long ago its holder was heard: far back
+nobody polls (they read the line document, issue 21) and nothing sweeps the
+line, so a place the tick has not reached is still its holder's. A client
+that sends no ticket joins at the back.
 
-The payload is signed, not encrypted: a client may read its own arrival score
-(issue 21: a user far back can place themselves against a shared "now
-serving" score). Keys: r room, u user, s score, h heard at (ms).
+The payload is signed, not encrypted: a client reads its own arrival score
+to place itself in the room's line document (services/line.py). Keys: r room,
+u user, s score, h heard at (ms; no longer decides anything).
 """
 
 from dataclasses import dataclass

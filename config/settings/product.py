@@ -112,12 +112,13 @@ PRODUCT_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 300},
     },
-    # Silent users leave in short batches; every 10 s is well inside any
-    # sensible silence timeout.
-    "room-sweep": {
-        "task": "waitingroom.tasks.room_sweep_tick_task",
-        "schedule": 10.0,
-        "options": {"expires": 10},
+    # Uses of expired passes are forgotten (silent users need no sweep: the
+    # tick drops them at the front, docs/waitingroom.md); a minute keeps the
+    # table to about a pass TTL of rows.
+    "room-pass-uses": {
+        "task": "waitingroom.tasks.room_pass_uses_forget_task",
+        "schedule": 60.0,
+        "options": {"expires": 60},
     },
     # The window is enforced exactly by the claim script; this only moves the
     # displayed status (scheduled → open → closed, sold out), so 1 s is plenty.

@@ -152,6 +152,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         authenticated(405),
         may_change={"GET": frozenset({OWNER})},  # the owner's poll is their heartbeat
     ),
+    "api-room-line": Endpoint(lambda w: f"/api/v1/rooms/{w.room.slug}/line/", each(200), each(405)),  # public
     "api-room-leave": Endpoint(
         lambda w: f"/api/v1/rooms/{w.room.slug}/leave/",
         authenticated(405),

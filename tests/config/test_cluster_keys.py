@@ -111,7 +111,7 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     room_redis.consume(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
     room_redis.settle(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
     room_redis.restore(room_id=room.pk, user_id=user_id, expiry_ms=now_ms + 60_000)
-    room_redis.sweep(room_id=room.pk, batch=10)
+    room_redis.line(room_id=room.pk, front_seconds=6, front_min=20, configured_rate=10, least_gap=200, gap_share=50)
     room_leave(room_id=room.pk, user_id=user_id)
     room_redis.retire(room_id=room.pk, state="closed", opens_at_ms=now_ms, silence_ms=60_000, rate_limits=limits)
     tombstone = gate_retire.Tombstone(ended="closed", remaining=2, closes_at_ms=now_ms, rate_limits=limits)

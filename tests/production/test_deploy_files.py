@@ -62,7 +62,7 @@ def test_the_site_file_rendered_for_a_server_passes_nginx_t(tmp_path):
     site = subprocess.run(
         [sys.executable, "-m", "deploy.local", "render-nginx", "--server-name", "drops.example.com",
          "--tls-cert", "/etc/ssl/firstcome/cert.pem", "--tls-key", "/etc/ssl/firstcome/key.pem",
-         "--deploy-dir", str(units.DEPLOY)],
+         "--deploy-dir", str(units.DEPLOY), "--proxy-cache-dir", str(tmp_path / "cache")],
         cwd=units.ROOT, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "listen 443 ssl http2;" in site and "server 127.0.0.1:8002;" in site

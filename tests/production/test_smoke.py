@@ -202,6 +202,28 @@ def test_a_claim_and_a_room_join_work_through_the_proxy(site):
     assert status["outcome"] in ("queued", "admitted")
 
 
+def test_the_line_document_comes_from_the_proxys_cache_whoever_asks(site, orm):
+    # given: a copy nginx made of the room's line document
+    path = "/api/v1/rooms/concert-presale-line/line/"
+    first = request(site, "GET", path)
+    assert first.status == 200 and first.headers["Cache-Control"] == "public, max-age=1", first.text
+    assert first.json()["state"] and "marks" in first.json()
+
+    # when: others ask within the second, signed in or not, with cookies or a query string
+    token = account_services.api_token_issue(user=UserFactory())[0]
+    others = [
+        request(site, "GET", path, token=token),
+        request(site, "GET", path + "?bust=1", headers={"Cookie": "sessionid=x; django_language=ko"}),
+        request(site, "GET", path, headers={"Accept-Language": "ko"}),
+    ]
+
+    # then: nginx answers from its copy (the same document), without asking a web node
+    hits = [answer for answer in others if answer.headers["X-Cache"] == "HIT"]
+    assert hits, [answer.headers["X-Cache"] for answer in others]
+    assert all(answer.json()["generated_ms"] == first.json()["generated_ms"] for answer in hits)
+    assert all("Set-Cookie" not in answer.headers for answer in [first, *others])
+
+
 def test_the_web_node_sees_the_address_nginx_saw_not_a_forged_one(site, orm):
     # given: a drop that lets one address claim twice, and five users
     campaign = published_campaign(quantity=50, rate_user_burst=0, rate_ip_burst=2, rate_ip_per_second=0.001)

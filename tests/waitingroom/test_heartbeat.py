@@ -1,4 +1,4 @@
-"""Heartbeats by arrival number in per-window bitmaps (W5): who stays, who is dropped, the sweep pass, odd ids.
+"""Heartbeats by arrival number in per-window bitmaps (W5): who stays, who is dropped, odd ids.
 
 Every call passes now_ms, so the windows are deterministic: a room's first
 heartbeat starts its window grid, and each window lasts the silence timeout.
@@ -13,7 +13,7 @@ from config import redis as fc_redis
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
 from waitingroom.errors import RoomClosed, RoomNotOpen
-from waitingroom.services.admission import room_sweep_silent, room_tick
+from waitingroom.services.admission import room_tick
 from waitingroom.services.queue import room_join, room_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,36 +53,6 @@ def test_heard_within_the_timeout_is_admitted_and_silent_for_two_windows_is_drop
     assert (kept_tick.admitted, kept_tick.dropped) == (1, 0)
     assert (dropped_tick.admitted, dropped_tick.dropped) == (0, 1)
     assert room_status(room=dropped, user_id=7, now_ms=heard + 2 * T).outcome == "absent"
-
-
-def test_the_sweep_removes_silent_users_once_per_window_and_the_rest_move_up():
-    room = room_with()
-    quiet_a, polling_b, quiet_c, polling_d = 11, 12, 13, 14
-    for user_id in (quiet_a, polling_b, quiet_c, polling_d):
-        room_join(room_id=room.pk, user_id=user_id, now_ms=T0)
-    for poll in (25_000, 50_000):
-        for user_id in (polling_b, polling_d):
-            room_status(room=room, user_id=user_id, now_ms=T0 + poll)
-
-    # the window that began at T0 + 60 s: a and c are silent for two windows
-    assert room_sweep_silent(room=room, now_ms=T0 + 61_000) == 2
-    again = room_redis.sweep(room_id=room.pk, batch=100, now_ms=T0 + 62_000)
-    assert (again.removed, again.looked_at, again.progress) == (0, 0, "idle")  # this window is swept
-    assert [room_status(room=room, user_id=u, now_ms=T0 + 62_000).position for u in (12, 14)] == [1, 2]
-    assert room_status(room=room, user_id=quiet_a, now_ms=T0 + 62_000).outcome == "absent"
-
-    # the next window gets its own pass; both were heard in the previous one
-    next_pass = room_redis.sweep(room_id=room.pk, batch=100, now_ms=T0 + 91_000)
-    assert (next_pass.removed, next_pass.looked_at, next_pass.progress) == (0, 2, "done")
-
-
-def test_a_sweep_pass_goes_on_where_the_last_run_stopped():
-    room = room_with()
-    for user_id in range(1, 251):
-        room_redis.join(room_id=room.pk, user_id=user_id, prequeue_draw=0, now_ms=T0)
-    removed = [room_sweep_silent(room=room, now_ms=T0 + 2 * T, batch=100, max_batches=1) for _ in range(4)]
-    assert removed == [100, 100, 50, 0]
-    assert room_redis.counts(room_id=room.pk) == (0, 0)
 
 
 def test_huge_user_ids_cost_one_bit_per_arrival():

@@ -18,9 +18,10 @@ from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
 from waitingroom.errors import PassInvalid, RoomNotOpen, RoomSoldOut
 from waitingroom.models import WaitingRoom
-from waitingroom.services.admission import Pressure, room_sweep_silent, room_tick, rooms_tick
+from waitingroom.schedule import poll_interval
+from waitingroom.services.admission import Pressure, room_tick, rooms_tick
 from waitingroom.services.passes import pass_consume, pass_issue, pass_restore
-from waitingroom.services.queue import poll_interval, room_join, room_status
+from waitingroom.services.queue import room_join, room_status
 from waitingroom.services.rooms import room_pause, room_resume, room_settings_change
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,7 +133,7 @@ def test_a_pass_is_consumed_once_under_50_concurrent_attempts():
     assert sorted(outcomes) == ["ok"] + ["refused"] * 49
 
 
-def test_silent_users_are_removed_and_the_next_move_up():
+def test_silent_users_are_dropped_at_the_front_and_the_next_move_up():
     room = published_room(silence_timeout_seconds=30)
     quiet, loud = UserFactory.create_batch(2)
     t0 = now_ms()
@@ -140,19 +141,23 @@ def test_silent_users_are_removed_and_the_next_move_up():
     room_join(room_id=room.pk, user_id=loud.pk, now_ms=t0)
     for poll in (25_000, 50_000):  # a poll is a heartbeat
         room_status(room=room, user_id=loud.pk, now_ms=t0 + poll)
-    # silent for two windows (2 x the timeout): certainly gone; loud was heard 11 s ago
-    assert room_sweep_silent(room=room, now_ms=t0 + 61_000) == 1
-    assert room_status(room=room, user_id=quiet.pk).outcome == "absent"
-    assert room_status(room=room, user_id=loud.pk).position == 1
+    # silent for two windows (2 x the timeout): certainly dropped; loud was heard 11 s ago
+    tick = room_tick(room=room, now_ms=t0 + 61_000)
+    assert (tick.dropped, tick.admitted) == (1, 1)
+    assert room_status(room=room, user_id=quiet.pk, now_ms=t0 + 61_000).outcome == "absent"
+    assert room_status(room=room, user_id=loud.pk, now_ms=t0 + 61_000).outcome == "admitted"
 
 
-def test_silent_sweep_runs_in_bounded_batches():
-    room = published_room(silence_timeout_seconds=10)
+def test_a_tick_skips_a_bounded_number_of_silent_users():
+    # nothing sweeps the line (far back nobody polls): the tick drops the silent at the front,
+    # at most 4 x rate + 1,000 a tick, so a line of silent users never stalls Redis
+    room = published_room(silence_timeout_seconds=10, admit_rate=10)
     t0 = now_ms()
     for user_id in range(1, 1301):
         room_redis.join(room_id=room.pk, user_id=user_id, prequeue_draw=0, now_ms=t0)
-    assert room_redis.sweep(room_id=room.pk, batch=500, now_ms=t0 + 20_000).removed == 500
-    assert room_sweep_silent(room=room, now_ms=t0 + 20_000, batch=500) == 800
+    first = room_tick(room=room, now_ms=t0 + 20_000, pressure=Pressure(pending_grants=0, latency_ms=0))
+    second = room_tick(room=room, now_ms=t0 + 21_000, pressure=Pressure(pending_grants=0, latency_ms=0))
+    assert (first.dropped, first.admitted, second.dropped, second.admitted) == (1040, 0, 260, 0)
     assert room_redis.counts(room_id=room.pk) == (0, 0)
 
 

@@ -1,9 +1,10 @@
 """Join, status (the heartbeat) and leave for a room; room stats for staff."""
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 from config.api.schema import RETRY_AFTER, Int64Field, error_response, rate_limited_response
 from config.clientip import client_ip
 from waitingroom import selectors, ticket_cookie, tickets
+from waitingroom.services.line import room_line
 from waitingroom.services.queue import RoomStatus, room_join, room_leave, room_status
 
 # What a room's `state` can say: its status, or sold_out once its campaign has nothing left.
@@ -40,7 +42,15 @@ class RoomStatusOutputSerializer(serializers.Serializer):
         "base64url JSON {r: room, u: user, s: arrival score, h: last heard ms}, a colon, a signature.",
     )
     next_url = serializers.CharField(allow_null=True)
+    front = serializers.BooleanField(
+        help_text="true: poll this status every poll_after seconds (you are in the front zone, or admitted); "
+        "false: read the room's line document (line_url) after poll_after seconds, place yourself in it with "
+        "your ticket's arrival score, and poll status again once it puts you in the front zone",
+    )
+    line_url = serializers.CharField(help_text="the room's line document (the same for everyone queued)")
 
+
+LINE_MAX_AGE = 1  # seconds a browser or proxy may keep the line document (deploy/nginx/firstcome.conf)
 
 TICKET_PARAMETER = OpenApiParameter(
     "ticket",
@@ -55,7 +65,8 @@ def _status_body(room, result: RoomStatus) -> dict:
     next_url = None
     if result.outcome == "admitted" and room.campaign_id:
         next_url = f"/campaigns/{room.campaign.slug}/"
-    return RoomStatusOutputSerializer({**result.__dict__, "next_url": next_url}).data
+    line_url = reverse("api-room-line", kwargs={"slug": room.slug})
+    return RoomStatusOutputSerializer({**result.__dict__, "next_url": next_url, "line_url": line_url}).data
 
 
 def _ticket(request: Request, room, explicit: str | None) -> str | None:
@@ -122,6 +133,52 @@ class RoomStatusApi(APIView):
         room = selectors.room_get(slug=slug)
         ticket = _ticket(request, room, request.query_params.get("ticket"))
         return _answer(request, room, room_status(room=room, user_id=request.user.id, ticket=ticket))
+
+
+class LineMarkSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="a place in line (1 = next)")
+    score = serializers.IntegerField(help_text="the arrival score standing there")
+    eta_seconds = serializers.IntegerField(allow_null=True, help_text="the wait status would tell that place")
+    after = serializers.IntegerField(help_text="seconds until that place reads this document again")
+
+
+class RoomLineApi(APIView):
+    """The line document: the same answer for everyone, so it needs no account and the proxy keeps
+    it for a second (deploy/nginx/firstcome.conf): a line of any length costs Python about one
+    request a second for it (docs/waitingroom.md, What a crowd costs)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(serializers.Serializer):
+        state = serializers.CharField(help_text="scheduled, queueing, paused, closed or sold_out")
+        size = serializers.IntegerField(help_text="people in the queue")
+        throttled = serializers.BooleanField()
+        generated_ms = serializers.IntegerField(help_text="when this document was made (server clock, ms)")
+        poll_after = serializers.IntegerField(help_text="seconds until a user it cannot place reads it again")
+        front = serializers.IntegerField(help_text="places of the front zone, whose users poll their own status")
+        front_score = serializers.IntegerField(
+            allow_null=True, help_text="an arrival score at or below this is in the front zone: poll status"
+        )
+        front_poll = serializers.IntegerField(help_text="seconds between two status polls in the front zone")
+        marks = LineMarkSerializer(
+            many=True,
+            help_text="places along the line, the front first (every 200 places, then every 2% of the place); "
+            "none before opening. Your score s (your ticket's `s`) lies between two marks: your place is between "
+            "theirs, and their middle is within max(100, 1%) of it. A score below the first mark's has left "
+            "the queue (admitted, or dropped as silent): poll status.",
+        )
+
+    @extend_schema(
+        responses={200: OutputSerializer, 404: error_response("no such room")},
+        summary="The room's line, the same for everyone queued (cached for a second)",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        room = selectors.room_get(slug=slug)
+        line = room_line(room=room)
+        response = Response(self.OutputSerializer(line).data)
+        response["Cache-Control"] = f"public, max-age={LINE_MAX_AGE}"
+        return response
 
 
 class RoomLeaveApi(APIView):

@@ -15,7 +15,7 @@
 -- ARGV[4] "1" when KEYS[8] names the caller's IP, "" when the IP is unknown (no per-IP limit)
 -- ARGV[5] the score of the user's arrival ticket (signature checked by the caller), or "":
 --         the user goes back to that place, or keeps a better one (W8)
--- ARGV[6] when the ticket's holder was last heard (ms)
+-- ARGV[6] when the ticket's holder was last heard (ms; no longer decides: lib/heartbeat.lua)
 --
 -- Rate limits come first, before any other answer: every join spends a token
 -- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off), a

@@ -6,7 +6,7 @@
 -- ARGV[2] now in ms, or "" for the Redis server clock
 -- ARGV[3] the score of the user's arrival ticket (signature checked by the caller), or "":
 --         a user Redis does not know goes back to that place (W8)
--- ARGV[4] when the ticket's holder was last heard (ms)
+-- ARGV[4] when the ticket's holder was last heard (ms; no longer decides: lib/heartbeat.lua)
 --
 -- Returns {outcome, position, size, pass expiry ms, rate_ema, state, throttled,
 --          pos_ema, admissible, last_tick_ms, score} (the pace "" before the first tick;

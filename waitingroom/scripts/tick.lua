@@ -5,7 +5,9 @@
 -- outstanding) users from the front of the queue to active (W1, W2, W6). Runs at most once per room per
 -- second even when two beat processes send the tick (the second is a no-op).
 -- A popped user with no heartbeat in the current or previous silence window
--- is dropped instead of admitted (W5), and the next one is taken.
+-- is dropped instead of admitted (W5), and the next one is taken: a live
+-- user polls their status from the moment they enter the front zone
+-- (waitingroom/schedule.py), so only the silent are dropped.
 --
 -- KEYS[1] meta  KEYS[2] queue  KEYS[3] active  KEYS[4] hb  KEYS[5] hb_prev
 -- KEYS[6] using    zset: consumed passes whose claim has not reported back -> deadline (ms)
@@ -75,8 +77,10 @@ if state == "queueing" and ARGV[2] == "1" then
   end
   -- a string: Redis turns a Lua number into text once per argument, and there are thousands
   local expiry = string.format("%.0f", now + tonumber(meta[5]))
-  -- At most 4n pops a tick, so a queue full of silent users cannot stall Redis.
-  local budget = 4 * n
+  -- At most 4n + 1,000 pops a tick, so a queue full of silent users cannot
+  -- stall Redis. Nothing sweeps them earlier (far back nobody polls): they
+  -- are dropped here, at the front, when they did not poll in the front zone.
+  local budget = 4 * n + 1000
   while n > 0 and budget > 0 do
     local asked = math.min(n, budget)
     local popped = redis.call("ZPOPMIN", KEYS[2], asked)

@@ -1,4 +1,4 @@
-"""Admission: the tick (back-pressure, the campaign's stock, the tick script) and the sweep of silent users."""
+"""Admission: the tick (back-pressure, the campaign's stock, the tick script), and forgetting expired pass uses."""
 
 import logging
 import time
@@ -119,24 +119,9 @@ def rooms_tick(*, now_ms: int | None = None) -> dict[str, int]:
     return admitted
 
 
-def room_sweep_silent(
-    *, room: WaitingRoom, now_ms: int | None = None, batch: int = 1000, max_batches: int = 200
-) -> int:
-    """Remove queued users silent for a whole window (W5): one pass over the queue per silence window,
-    in short script calls of `batch` users (about a millisecond each), carried on by the next run
-    after `max_batches` (200,000 users a run: a million-user queue takes five runs)."""
-    removed = 0
-    for _batch in range(max_batches):
-        step = room_redis.sweep(room_id=room.pk, batch=batch, now_ms=now_ms)
-        removed += step.removed
-        if step.progress != "more":
-            break
-    return removed
-
-
-def rooms_sweep_silent(*, now_ms: int | None = None) -> int:
-    # Uses of passes that have expired prove nothing any more: an expired pass is refused anyway.
-    AccessPassUse.objects.filter(expiry_ms__lt=now_ms if now_ms is not None else clock.now_ms()).delete()
-    return sum(
-        room_sweep_silent(room=room, now_ms=now_ms) for room in WaitingRoom.objects.exclude(status=Status.CLOSED)
-    )
+def pass_uses_forget(*, now_ms: int | None = None) -> int:
+    """Forget the uses of passes that have expired: they prove nothing any more (an expired pass is
+    refused anyway). Silent users need no sweep of their own since issue 21: far back nobody polls,
+    and the tick drops at the front whoever did not poll in the front zone (W5, docs/waitingroom.md)."""
+    deleted, _ = AccessPassUse.objects.filter(expiry_ms__lt=now_ms if now_ms is not None else clock.now_ms()).delete()
+    return deleted

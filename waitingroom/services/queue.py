@@ -1,13 +1,12 @@
 """The queue: join (idempotent), status (also the heartbeat) and leave."""
 
-import math
 import secrets
 from dataclasses import dataclass
 from functools import partial
 
 from config import clock
 from config.ratelimit import RateLimited
-from waitingroom import eta, tickets
+from waitingroom import eta, schedule, tickets
 from waitingroom import redis as room_redis
 from waitingroom.errors import RoomClosed, RoomNotOpen, RoomSoldOut
 from waitingroom.models import WaitingRoom
@@ -66,15 +65,10 @@ class RoomStatus:
     access_pass: str | None = None
     pass_expires_ms: int | None = None
     ticket: str | None = None  # the user's arrival ticket (tickets.py), while in line
-
-
-def poll_interval(*, ahead: int, rate: float, silence_timeout: int) -> int:
-    """About 1 s near the front, growing with the wait, capped at 45 s and well inside the silence timeout."""
-    if ahead <= 0:
-        return 1
-    eta = ahead / max(rate, 0.1)
-    cap = max(1, min(45, silence_timeout // 3))
-    return int(max(1, min(cap, math.ceil(eta / 10))))
+    # True: poll this status every poll_after s; False: read the room's line document after
+    # poll_after s and poll status again when it puts you in the front zone (schedule.py)
+    front: bool = True
+    score: int | None = None  # the arrival score in the ticket (the page places itself with it)
 
 
 def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, ticket: str | None = None) -> RoomStatus:
@@ -116,7 +110,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, t
         )
     ahead = result.position - 1
     ticket = tickets.ticket_issue(room_id=room.pk, user_id=user_id, score=result.score, now_ms=now)
-    cap = max(1, min(45, room.silence_timeout_seconds // 3))
+    cap = max(1, min(schedule.MAX_INTERVAL, room.silence_timeout_seconds // 3))
     opens_ms = clock.to_ms(room.opens_at)
     if now < opens_ms:
         # Before opening the pre-queue order must stay secret (whatever the state,
@@ -133,12 +127,18 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, t
             poll_after=poll_after,
             throttled=False,
             ticket=ticket,
+            front=False,  # the line document says when the room opens
+            score=result.score,
         )
     wait = None
     if result.state not in ("paused", "closed", "sold_out"):
         wait = eta.eta_seconds(ahead=ahead, pace=pace, configured_rate=room.admit_rate, now_ms=now)
     rate = eta.people_per_tick(pace, configured_rate=room.admit_rate)
-    poll_after = poll_interval(ahead=ahead, rate=rate, silence_timeout=room.silence_timeout_seconds)
+    front = schedule.in_front(position=result.position, rate=rate)
+    if front:
+        poll_after = schedule.front_poll_interval(silence_timeout=room.silence_timeout_seconds)
+    else:
+        poll_after = schedule.line_interval(ahead=ahead, rate=rate)
     return RoomStatus(
         outcome="queued",
         state=result.state,
@@ -149,6 +149,8 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, t
         poll_after=poll_after,
         throttled=result.throttled,
         ticket=ticket,
+        front=front,
+        score=result.score,
     )
 
 

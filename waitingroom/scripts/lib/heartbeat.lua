@@ -52,18 +52,16 @@ local function arrival_score(meta, opens_at, now, arrival)
 end
 
 -- Put a user back at the place an arrival ticket names (its signature and
--- owner checked by the caller; waitingroom/tickets.py), unless its holder was
--- last heard a whole silence timeout ago (they may have been swept: W5) or
--- the tick has served that place already (meta `served_upto`: the last score
--- it popped). A lower score than the user holds wins (ZADD LT), a higher one
+-- owner checked by the caller; waitingroom/tickets.py), unless the tick has
+-- served that place already (meta `served_upto`: the last score it popped).
+-- However long ago its holder was heard: far back nobody polls (issue 21), and
+-- nothing but the tick takes a silent user's place (W5), so a place not served
+-- is still theirs (`heard` is no longer read). A lower score than the user holds wins (ZADD LT), a higher one
 -- changes nothing. `seq` is raised to the ticket's arrival number, so no later
 -- arrival takes it again. Returns true when the user stands there now.
 local function place_restore(meta, queue, seq, user, score, heard, now)
-  local kept = redis.call("HMGET", meta, "served_upto", "silence_ms")
-  if now - tonumber(heard) >= tonumber(kept[2]) then
-    return false
-  end
-  if kept[1] and tonumber(score) <= tonumber(kept[1]) then
+  local served = redis.call("HGET", meta, "served_upto")
+  if served and tonumber(score) <= tonumber(served) then
     return false
   end
   redis.call("ZADD", queue, "LT", score, user)
