@@ -2,6 +2,7 @@
 that move every second, and the actions staff need during a drop."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import site
 from django.contrib.admin.views.decorators import staff_member_required
@@ -28,12 +29,15 @@ class RateForm(forms.Form):
     admit_rate = forms.IntegerField(min_value=1, max_value=100_000)
 
 
-def _chosen(request: HttpRequest, campaigns: list[Campaign]) -> Campaign | None:
+def _chosen(request: HttpRequest, campaigns: list[Campaign]) -> tuple[Campaign | None, bool]:
+    """The campaign asked for, or (following: True) the newest live one, which the page moves to
+    when a newer one goes live (live.newest_live_id)."""
     wanted = request.GET.get("campaign", "")
     for campaign in campaigns:
         if str(campaign.pk) == wanted:
-            return campaign
-    return next((c for c in campaigns if c.status == Campaign.Status.OPEN), campaigns[0] if campaigns else None)
+            return campaign, False
+    newest = live.newest_live(campaigns)
+    return (newest or (campaigns[0] if campaigns else None)), True
 
 
 @staff_member_required
@@ -43,12 +47,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("coupons.view_campaign"):
         raise PermissionDenied
     campaigns = live.campaigns_recent()
-    chosen = _chosen(request, campaigns)
+    chosen, following = _chosen(request, campaigns)
     context = {
         **site.each_context(request),
         "title": _("Live dashboard"),
         "campaigns": campaigns,
         "chosen": chosen,
+        "following": following,
+        "time_zone": settings.TIME_ZONE,
         "room": room_selectors.room_for_campaign(campaign_id=chosen.pk) if chosen else None,
         "can_change_campaign": request.user.has_perm("coupons.change_campaign"),
         "can_change_room": request.user.has_perm("waitingroom.change_waitingroom"),
@@ -67,6 +73,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "active": _("active"),
             "admissions": _("admissions/s"),
             "updated": _("updated"),
+            "newer": _("A newer campaign went live: showing it."),
             "unavailable": _("numbers unavailable; retrying"),
         },
     }
@@ -82,7 +89,9 @@ def campaign_live(request: HttpRequest, campaign_id: int) -> JsonResponse:
         raise PermissionDenied
     campaign = live.campaign_get(campaign_id=campaign_id)
     (numbers,) = live.campaigns_live([campaign])
-    return JsonResponse({"at_ms": clock.now_ms(), **numbers.as_dict()})
+    newest = live.newest_live(live.campaigns_recent())
+    body = {"at_ms": clock.now_ms(), "newest_live_id": newest.pk if newest else None, **numbers.as_dict()}
+    return JsonResponse(body)
 
 
 CAMPAIGN_ACTIONS = {

@@ -69,6 +69,16 @@ def campaigns_recent() -> list[Campaign]:
     )
 
 
+def newest_live(campaigns: list[Campaign]) -> Campaign | None:
+    """The campaign staff most likely want to watch: the latest to open of those open now, else the
+    next to open, else None."""
+    open_now = [campaign for campaign in campaigns if campaign.status == Campaign.Status.OPEN]
+    if open_now:
+        return max(open_now, key=lambda campaign: (campaign.opens_at, campaign.pk))
+    scheduled = [campaign for campaign in campaigns if campaign.status == Campaign.Status.SCHEDULED]
+    return min(scheduled, key=lambda campaign: (campaign.opens_at, campaign.pk)) if scheduled else None
+
+
 def room_live(room: WaitingRoom) -> RoomLive:
     live = RoomLive(room.pk, room.slug, room.title, room.status, room.admit_rate, room.max_active)
     stats = room_selectors.room_stats(room=room)

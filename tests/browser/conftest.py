@@ -84,10 +84,16 @@ def new_page(browser, web_server):
     contexts = []
     violations: list[str] = []
 
-    def open_page(*, locale: str = "en-US", desktop: bool = False, color_scheme: str = "light"):
+    def open_page(
+        *, locale: str = "en-US", desktop: bool = False, color_scheme: str = "light", timezone_id: str | None = None
+    ):
         viewport = {"width": 1280, "height": 900} if desktop else {"width": 390, "height": 844}
         context = browser.new_context(
-            base_url=web_server.extra["url"], viewport=viewport, locale=locale, color_scheme=color_scheme
+            base_url=web_server.extra["url"],
+            viewport=viewport,
+            locale=locale,
+            color_scheme=color_scheme,
+            timezone_id=timezone_id,
         )
         context.set_default_timeout(20_000)
         contexts.append(context)

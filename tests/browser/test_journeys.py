@@ -177,7 +177,7 @@ def test_staff_create_a_campaign_in_admin_and_watch_the_dashboard_move(new_page,
     page.goto("/")
     page.goto("/admin/")
     page.get_by_role("link", name="Open the live dashboard").click()
-    expect(page.locator("#campaign")).to_have_value(str(campaign.pk))
+    expect(page.locator("#dashboard")).to_have_attribute("data-campaign-id", str(campaign.pk))  # the newest live
     expect(page.locator("[data-field=remaining]")).to_have_text("30")
     shots(page, "dashboard-before")
     spike = threading.Thread(

@@ -5,12 +5,14 @@ import io
 import json
 import re
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from coupons.models import Campaign, Grant
@@ -156,3 +158,28 @@ def test_the_dashboard_page_and_its_actions(redis_clean):
     operator.post(f"/admin/dashboard/campaigns/{campaign.pk}/close/")
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.CLOSED
     assert operator.post(f"/admin/dashboard/campaigns/{campaign.pk}/delete-everything/").status_code == 403
+
+
+def test_the_dashboard_follows_the_newest_live_campaign_until_one_is_picked(redis_clean):
+    # given an older open campaign, a newer one, and one only scheduled
+    now = timezone.now()
+    older = published_campaign(slug="older", title="Older", opens_at=now - timedelta(hours=2))
+    newer = published_campaign(slug="newer", title="Newer", opens_at=now - timedelta(minutes=5))
+    published_campaign(slug="later", title="Later", opens_at=now + timedelta(hours=1))
+    viewer = staff_client("view_campaign")
+    # when staff open the dashboard without picking, it follows the newest open one
+    page = viewer.get("/admin/dashboard/").content.decode()
+    assert f'data-campaign-id="{newer.pk}"' in page and 'data-follow="1"' in page
+    assert 'data-time-zone="Asia/Seoul"' in page
+    live = viewer.get(f"/admin/dashboard/campaigns/{newer.pk}/live/").json()
+    assert live["newest_live_id"] == newer.pk
+    # then a campaign opening after it is what the page's numbers point to next
+    newest = published_campaign(slug="newest", title="Newest", opens_at=now - timedelta(seconds=5))
+    assert viewer.get(f"/admin/dashboard/campaigns/{newer.pk}/live/").json()["newest_live_id"] == newest.pk
+    # and a campaign picked by hand stays, the Close button only where closing applies
+    operator = staff_client("view_campaign", "change_campaign")
+    picked = operator.get(f"/admin/dashboard/?campaign={older.pk}").content.decode()
+    assert f'data-campaign-id="{older.pk}"' in picked and 'data-follow="0"' in picked
+    assert "Close the campaign" in picked
+    operator.post(f"/admin/dashboard/campaigns/{older.pk}/close/")
+    assert "Close the campaign" not in operator.get(f"/admin/dashboard/?campaign={older.pk}").content.decode()

@@ -20,6 +20,10 @@
   var field = function (name) { return root.querySelector('[data-field="' + name + '"]'); };
   var status = document.querySelector('[data-field="status"]');
   var POINTS = 120; // two minutes at one poll a second
+  // Times on the site's clock (TIME_ZONE), whatever the browser's zone: the numbers staff compare are the server's.
+  var zone = root.dataset.timeZone || "UTC";
+  var timeFormat = new Intl.DateTimeFormat(undefined, { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  function clockTime(ms) { return timeFormat.format(new Date(ms)); }
   var OUTCOMES = ["accepted", "duplicate", "sold_out", "rate_limited", "other"];
   var COLORS = { accepted: "#157f3b", duplicate: "#3b82f6", sold_out: "#a35a00", rate_limited: "#b42318", other: "#6b7280",
                  pending: "#a35a00", succeeded: "#157f3b", failed: "#b42318", remaining: "#3b82f6",
@@ -71,7 +75,7 @@
           answers[key] = (answers[key] || 0) + now.holds[k];
         });
         var claims = byOutcome(answers);
-        var time = new Date(now.at_ms).toLocaleTimeString();
+        var time = clockTime(now.at_ms);
         if (last) {
           var seconds = Math.max((now.at_ms - last.at_ms) / 1000, 0.001);
           var rates = {};
@@ -93,7 +97,12 @@
         show("succeeded", now.grants.succeeded);
         show("failed", now.grants.failed);
         if (now.room) { show("queued", now.room.queued); show("active", now.room.active); }
-        if (status) { status.dataset.ok = "1"; status.textContent = labels.updated + " " + time; }
+        if (status) { status.dataset.ok = "1"; status.textContent = labels.updated + " " + time + " (" + zone + ")"; }
+        if (root.dataset.follow === "1" && now.newest_live_id && String(now.newest_live_id) !== root.dataset.campaignId) {
+          if (status) status.textContent = labels.newer;
+          window.location.reload(); // the page without ?campaign= shows the newest live campaign
+          return;
+        }
         last = { at_ms: now.at_ms, claims: claims, room: now.room };
       })
       .catch(function () { if (status) { status.dataset.ok = "0"; status.textContent = labels.unavailable; } })
