@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from config.clientip import client_ip
 from config.errors import ApplicationError
 from coupons import selectors
-from coupons.seats.selectors import seat_map
+from coupons.seats.selectors import seat_layout, seat_map
 from coupons.services.claims import claim_create
 from waitingroom.selectors import room_for_campaign
 
@@ -36,7 +36,9 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {"campaign": campaign, "my_grant": my_grant, "room": room}
     if campaign.allocation == campaign.Allocation.CHOSEN:
         user_id = request.user.pk if request.user.is_authenticated else None
-        context["seat_map"] = seat_map(campaign_id=campaign.pk, user_id=user_id)
+        seats = seat_map(campaign_id=campaign.pk, user_id=user_id)
+        context["sections"] = seat_layout(seats)
+        context["bought"] = next((seat for seat in seats if seat.state == "bought"), None)
         context["wallet"] = selectors.wallet_get_for_user(user_id=user_id) if user_id else None
         return render(request, "coupons/seat_map.html", context)
     return render(request, "coupons/campaign_detail.html", context)

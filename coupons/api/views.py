@@ -260,8 +260,14 @@ class CouponRedeemApi(APIView):
 class SeatOutputSerializer(serializers.Serializer):
     label = serializers.CharField()
     section = serializers.CharField()
+    row = serializers.CharField(help_text='the row, e.g. "A" (rows in order from the stage)')
+    number = serializers.IntegerField(help_text="the seat's number in its row, from 1")
     price = serializers.IntegerField()
-    state = serializers.ChoiceField(["free", "held", "mine", "sold"])
+    state = serializers.ChoiceField(
+        ["free", "held", "mine", "sold", "bought"],
+        help_text="free; held (by someone else); mine (held by you: token and expires_ms set); sold (to someone "
+        "else); bought (by you)",
+    )
     token = serializers.IntegerField(allow_null=True, help_text="your hold's fencing token (state mine)")
     expires_ms = serializers.IntegerField(allow_null=True)
 
