@@ -26,6 +26,18 @@ def redis_clean():
     yield get_redis_connection("default")
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in the site's default language: a request in Korean (LocaleMiddleware
+    activates the reader's language in this thread and leaves it) must not make a later test's
+    English assertions depend on the order the tests run in."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def standalone_redis():
     """For tests of a standalone Redis feature (CONFIG SET on the server, one database to flush)."""

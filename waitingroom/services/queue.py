@@ -66,6 +66,7 @@ class RoomStatus:
     access_pass: str | None = None
     pass_expires_ms: int | None = None
     ticket: str | None = None  # the user's arrival ticket (tickets.py), while in line
+    eta_uncertain: bool = False  # the wait is an estimate to tell as a range (eta.eta_uncertain)
 
 
 def poll_interval(*, ahead: int, rate: float, silence_timeout: int) -> int:
@@ -149,6 +150,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, t
         poll_after=poll_after,
         throttled=result.throttled,
         ticket=ticket,
+        eta_uncertain=eta.eta_uncertain(pace=pace, throttled=result.throttled, eta=wait),
     )
 
 
