@@ -268,7 +268,7 @@ class CouponAdmin(ReadOnlyAdmin):
 class SeatAdmin(admin.ModelAdmin):
     """Prices are editable while the campaign is a draft; a database trigger freezes them after."""
 
-    list_display = ("label", "campaign", "section", "price", "status", "sold_to", "fence_token")
+    list_display = ("label", "campaign", "section", "row", "number", "price", "status", "sold_to", "fence_token")
     list_filter = ("campaign", "section", "status")
     search_fields = ("label", "campaign__slug", "sold_to__username")
     list_select_related = ("campaign", "sold_to")
@@ -277,7 +277,7 @@ class SeatAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
         if obj is not None and obj.campaign.is_published:
-            return (*fields, "price", "section")
+            return (*fields, "price", "section", "row", "number")
         return fields
 
     def has_add_permission(self, request):

@@ -226,6 +226,9 @@ class Seat(models.Model):
     )
     label = models.CharField(max_length=12, help_text=_('What people see, e.g. "A-12".'), verbose_name=_("label"))
     section = models.CharField(max_length=40, blank=True, verbose_name=_("section"))
+    # Where the seat stands, for the map: rows in order from the stage, seats by number in a row.
+    row = models.CharField(max_length=4, blank=True, default="", help_text=_('e.g. "A"'), verbose_name=_("row"))
+    number = models.PositiveIntegerField(default=0, help_text=_("Its number in the row."), verbose_name=_("number"))
     price = models.PositiveBigIntegerField(help_text=_("KRW, paid from the wallet."), verbose_name=_("price"))
     status = models.CharField(max_length=4, choices=Status.choices, default=Status.FREE, verbose_name=_("status"))
     # The fencing token of the hold that bought the seat: a confirm must present a

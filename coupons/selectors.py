@@ -107,7 +107,7 @@ def grant_counts(*, campaign: Campaign) -> GrantCounts:
 
 
 def grant_list_for_user(*, user_id: int) -> QuerySet[Grant]:
-    return Grant.objects.filter(user_id=user_id).select_related("campaign", "seat").order_by("-created_at")
+    return Grant.objects.filter(user_id=user_id).select_related("campaign", "seat", "coupon").order_by("-created_at")
 
 
 def grant_latest_for_user_in_campaign(*, user_id: int, campaign_id: int) -> Grant | None:
@@ -116,7 +116,7 @@ def grant_latest_for_user_in_campaign(*, user_id: int, campaign_id: int) -> Gran
 
 
 def grant_get_for_user(*, grant_id, user_id: int) -> Grant:
-    grant = Grant.objects.filter(pk=grant_id, user_id=user_id).select_related("campaign", "seat").first()
+    grant = Grant.objects.filter(pk=grant_id, user_id=user_id).select_related("campaign", "seat", "coupon").first()
     if grant is None:
         raise GrantNotFound()
     return grant

@@ -4,13 +4,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.clientip import client_ip
 from config.errors import ApplicationError
 from coupons import selectors
-from coupons.seats.selectors import seat_map
+from coupons.grant_words import grant_summary
+from coupons.seats.selectors import seat_layout, seat_map
 from coupons.services.claims import claim_create
 from waitingroom.selectors import room_for_campaign
 
@@ -18,8 +20,10 @@ from waitingroom.selectors import room_for_campaign
 def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns = list(selectors.campaign_list_published()[:60])
     remaining = selectors.campaign_remaining_many(campaigns=campaigns)
+    now = timezone.now()
     for campaign in campaigns:
         campaign.remaining = remaining[campaign.pk]
+        campaign.opened = campaign.opens_at <= now  # "opened 12/05" for the past, "opens" ahead
     return render(request, "coupons/campaign_list.html", {"campaigns": campaigns})
 
 
@@ -33,10 +37,13 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if request.user.is_authenticated:
         my_grant = selectors.grant_latest_for_user_in_campaign(user_id=request.user.pk, campaign_id=campaign.pk)
     room = room_for_campaign(campaign_id=campaign.pk)
-    context = {"campaign": campaign, "my_grant": my_grant, "room": room}
+    my_summary = grant_summary(my_grant) if my_grant else None
+    context = {"campaign": campaign, "my_grant": my_grant, "my_summary": my_summary, "room": room}
     if campaign.allocation == campaign.Allocation.CHOSEN:
         user_id = request.user.pk if request.user.is_authenticated else None
-        context["seat_map"] = seat_map(campaign_id=campaign.pk, user_id=user_id)
+        seats = seat_map(campaign_id=campaign.pk, user_id=user_id)
+        context["sections"] = seat_layout(seats)
+        context["bought"] = next((seat for seat in seats if seat.state == "bought"), None)
         context["wallet"] = selectors.wallet_get_for_user(user_id=user_id) if user_id else None
         return render(request, "coupons/seat_map.html", context)
     return render(request, "coupons/campaign_detail.html", context)
@@ -60,9 +67,8 @@ def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect(error.extra["room_url"])
     else:
         if outcome.created:
-            messages.success(
-                request, _("You are in: slot #%(slot)s. Your grant is on its way.") % {"slot": outcome.slot}
-            )
+            # No "on its way" flash: the page shows the grant's state and, once delivered, what it gave.
+            messages.success(request, _("You are in: slot #%(slot)s.") % {"slot": outcome.slot})
         else:
             messages.info(request, _("You already hold slot #%(slot)s in this campaign.") % {"slot": outcome.slot})
     return redirect("campaign-detail", slug=slug)
@@ -72,7 +78,7 @@ def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse:
 def my_grants(request: HttpRequest) -> HttpResponse:
     user_id = request.user.pk
     context = {
-        "grants": selectors.grant_list_for_user(user_id=user_id)[:100],
+        "grants": [(grant, grant_summary(grant)) for grant in selectors.grant_list_for_user(user_id=user_id)[:100]],
         "wallet": selectors.wallet_get_for_user(user_id=user_id),
         "entries": selectors.ledger_list_for_user(user_id=user_id)[:20],
         "coupons": selectors.coupon_list_for_user(user_id=user_id)[:100],

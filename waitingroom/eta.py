@@ -49,3 +49,14 @@ def eta_seconds(*, ahead: int, pace: Pace, configured_rate: int, now_ms: int) ->
     if pace.last_tick_ms is not None:
         next_tick = min(1.0, max(0.0, (pace.last_tick_ms + TICK_MS - now_ms) / TICK_MS))
     return max(1, round(next_tick + ahead // per_tick))
+
+
+LONG_WAIT_SECONDS = 600  # beyond this the pace may well change before the user's turn
+
+
+def eta_uncertain(*, pace: Pace, throttled: bool, eta: int | None) -> bool:
+    """Whether to tell the wait as a range: the pace is not measured yet (no tick has shown
+    it), admission is slowed while the system behind catches up, or the wait is long."""
+    if eta is None:
+        return False
+    return pace.pos_ema is None or pace.last_tick_ms is None or throttled or eta > LONG_WAIT_SECONDS

@@ -14,14 +14,20 @@ from coupons.api.views import AdmissionRequiredSerializer, GrantOutputSerializer
 from coupons.seats.selectors import seat_get, seat_map
 from coupons.seats.services import seat_confirm, seat_hold, seat_release
 
-SEAT_STATES = ["free", "held", "mine", "sold"]
+SEAT_STATES = ["free", "held", "mine", "sold", "bought"]
 
 
 class SeatOutputSerializer(serializers.Serializer):
     label = serializers.CharField()
     section = serializers.CharField()
+    row = serializers.CharField(help_text='the row, e.g. "A" (rows in order from the stage)')
+    number = serializers.IntegerField(help_text="the seat's number in its row, from 1")
     price = serializers.IntegerField()
-    state = serializers.ChoiceField(SEAT_STATES)
+    state = serializers.ChoiceField(
+        SEAT_STATES,
+        help_text="free; held (by someone else); mine (held by you: token and expires_ms set); sold (to someone "
+        "else); bought (by you)",
+    )
     token = Int64Field(allow_null=True, help_text="your hold's fencing token (state mine)")
     expires_ms = Int64Field(allow_null=True)
 

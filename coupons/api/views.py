@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from config.api.schema import ErrorSerializer, Int64Field, error_response, rate_limited_response
 from config.clientip import client_ip
 from coupons import selectors
+from coupons.grant_words import GrantSummary, grant_summary
 from coupons.models import Campaign, Grant
 from coupons.services.claims import claim_create
 from coupons.services.coupon_codes import coupon_redeem
@@ -172,6 +173,33 @@ class GrantOutputSerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    seat_label = serializers.SerializerMethodField(help_text="the seat bought (a seat sale); else null")
+    coupon_code = serializers.SerializerMethodField(help_text="the coupon code once issued; else null")
+    summary = serializers.SerializerMethodField(
+        help_text='what the grant gave you, in words in the request\'s language, e.g. "10 KRW added to your wallet"'
+    )
+    summary_url = serializers.SerializerMethodField(help_text="where to see it (the wallet, the coupon, the seat map)")
+
+    def _summary(self, grant) -> GrantSummary:
+        cache = self.context.setdefault("summaries", {})
+        if grant.pk not in cache:
+            cache[grant.pk] = grant_summary(grant)
+        return cache[grant.pk]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_seat_label(self, grant) -> str | None:
+        return self._summary(grant).seat_label
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_coupon_code(self, grant) -> str | None:
+        return self._summary(grant).coupon_code
+
+    def get_summary(self, grant) -> str:
+        return self._summary(grant).text
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_summary_url(self, grant) -> str | None:
+        return self._summary(grant).url
 
 
 class GrantListApi(generics.ListAPIView):

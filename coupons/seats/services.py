@@ -79,7 +79,15 @@ def seat_map_generate(*, campaign: Campaign, rows: str, seats_per_row: int, sect
             for number in range(1, seats_per_row + 1):
                 slot += 1
                 seats.append(
-                    Seat(campaign=campaign, slot=slot, label=f"{chr(row)}-{number}", section=section, price=price)
+                    Seat(
+                        campaign=campaign,
+                        slot=slot,
+                        label=f"{chr(row)}-{number}",
+                        section=section,
+                        row=chr(row),
+                        number=number,
+                        price=price,
+                    )
                 )
     try:
         with transaction.atomic():

@@ -39,6 +39,19 @@
       .finally(function () { setTimeout(refreshCampaign, document.hidden ? 10000 : 2000); });
   }
 
+  function showSummary(g) {
+    // what the grant gave, in the server's words, with a link to where it is kept
+    var summary = field("grant-summary");
+    if (!summary || !g.summary) return;
+    summary.textContent = g.summary;
+    if (g.summary_url) {
+      var link = document.createElement("a");
+      link.href = g.summary_url;
+      link.textContent = gettext("See it");
+      summary.append(" ", link);
+    }
+  }
+
   function refreshGrant() {
     if (!grantApi) return;
     fetch(grantApi, { headers: { Accept: "application/json" }, credentials: "same-origin" })
@@ -49,6 +62,7 @@
         var badge = field("grant-status");
         if (badge) setBadge(badge, status);
         else if (result) result.innerHTML = interpolate(gettext("Slot <strong>#%s</strong>"), [g ? g.slot : "?"]) + ' — <span class="badge badge--' + status + '">' + (STATUS_LABELS[status] || status) + "</span>";
+        if (g) showSummary(g);
         if (status === "pending") setTimeout(refreshGrant, 1000);
       })
       .catch(function () { setTimeout(refreshGrant, 3000); });

@@ -97,10 +97,11 @@ def test_pick_a_seat_and_confirm_it(new_page, shots):
     page.goto(reverse("campaign-detail", args=[campaign.slug]))
     shots(page, "seat-map")
     page.get_by_role("button", name=re.compile(r"^Seat A-2,")).click()
-    expect(page.locator("[data-field=hold]")).to_contain_text("Seat A-2 is yours for")
+    expect(page.locator("[data-field=hold]")).to_contain_text("Seat A-2 · 50,000 KRW")
+    expect(page.locator("[data-field=countdown]")).to_contain_text("Held for you for")
     shots(page, "held")
     page.get_by_role("button", name="Confirm and pay").click()
-    expect(page.locator("[data-field=hold]")).to_have_text("Seat A-2 is yours. Enjoy the show!")
+    expect(page.locator("[data-field=hold]")).to_have_text("Seat A-2 is yours: 50,000 KRW paid. Enjoy the show!")
     shots(page, "confirmed")
 
     # then the seat is sold to them, paid once, and the map shows it as theirs after a reload
@@ -108,7 +109,7 @@ def test_pick_a_seat_and_confirm_it(new_page, shots):
     assert seat.status == Seat.Status.SOLD and seat.sold_to_id == shopper.pk
     assert LedgerEntry.objects.filter(grant__campaign=campaign, kind=LedgerEntry.Kind.PURCHASE).count() == 1
     page.reload()
-    expect(page.get_by_role("button", name=re.compile(r"^Seat A-2,"))).to_have_class(re.compile("seat--(mine|sold)"))
+    expect(page.get_by_role("button", name=re.compile(r"^Seat A-2,"))).to_have_class(re.compile("seat--bought"))
     shots(page, "map-after")
 
 

@@ -128,6 +128,7 @@ def korean_pages(user) -> dict[str, str]:
     pages["log in"] = anonymous.get(reverse("login")).content.decode()
     pages["sign up, with errors"] = anonymous.post(reverse("signup"), {"username": ""}).content.decode()
     pages["campaign, anonymous"] = anonymous.get(f"/campaigns/{credit.slug}/").content.decode()
+    pages["room, anonymous"] = anonymous.get(f"/rooms/{room.slug}/").content.decode()
     return pages
 
 

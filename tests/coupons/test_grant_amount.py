@@ -73,9 +73,9 @@ def test_the_grants_page_shows_what_was_paid(client, concert):
     buy(concert, buyer, 1)
     client.force_login(buyer)
     page = client.get("/me/").content.decode()
-    row = re.search(r"<tr><td><a href=\"/campaigns/[^\"]+/\">[^<]*</a></td><td>#1</td><td>([^<]*)</td>", page)
+    row = re.search(r'<td data-field="got"><a href="[^"]+">([^<]*)</a></td>', page)
     assert row is not None, page
-    assert row.group(1) == "50,000 KRW"
+    assert row.group(1) == "Seat A-1, 50,000 KRW paid"
 
 
 def test_the_admin_shows_what_was_paid(client, concert):

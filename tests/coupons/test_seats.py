@@ -254,6 +254,8 @@ def test_published_seat_map_is_read_only():
     campaign = seat_campaign()
     with pytest.raises(IntegrityError):
         Seat.objects.filter(campaign=campaign, slot=1).update(price=1)
+    with pytest.raises(IntegrityError):  # where the seat stands is part of what was sold
+        Seat.objects.filter(campaign=campaign, slot=1).update(number=9)
     with pytest.raises(IntegrityError):  # the trigger, not only the service, refuses deletes too
         Seat.objects.filter(campaign=campaign, slot=2).delete()
     assert Seat.objects.filter(campaign=campaign).count() == 10
@@ -275,6 +277,8 @@ def test_seat_api_map_hold_confirm_release():
     again = client.post(f"{base}A-1/confirm/", {"token": held["token"]}, format="json")  # a lost answer retried
     assert (again.status_code, again.json()["id"]) == (200, response.json()["id"])
     assert {s["label"]: s["state"] for s in other_client.get(base).json()}["A-1"] == "sold"
+    mine = {s["label"]: s for s in client.get(base).json()}["A-1"]  # the buyer sees the seat as theirs
+    assert (mine["state"], mine["row"], mine["number"]) == ("bought", "A", 1)
     assert_error(client.post(f"{base}Z-99/hold/"), 404, "not_found")
     hold = other_client.post(f"{base}B-2/hold/").json()
     assert other_client.post(f"{base}B-2/release/", {"token": hold["token"]}, format="json").status_code == 204

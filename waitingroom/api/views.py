@@ -14,6 +14,7 @@ from config.clientip import client_ip
 from waitingroom import selectors, ticket_cookie, tickets
 from waitingroom.services.line import room_line
 from waitingroom.services.queue import RoomStatus, room_join, room_leave, room_status
+from waitingroom.wait_words import wait_words
 
 # What a room's `state` can say: its status, or sold_out once its campaign has nothing left.
 ROOM_STATES = ["scheduled", "queueing", "paused", "closed", "sold_out"]
@@ -29,6 +30,15 @@ class RoomStatusOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="seconds until admission (at least 1 while queued); null while paused, closed, before opening, "
         "or when the stock left is spoken for by people ahead (you get in only if a pass expires or a grant fails)",
+    )
+    eta_uncertain = serializers.BooleanField(
+        help_text="the wait is a rough estimate (the pace is not measured yet, admission is slowed, or the wait is "
+        "long): eta_words gives it as a range"
+    )
+    eta_words = serializers.CharField(
+        allow_null=True,
+        help_text='the wait in words in the request\'s language, e.g. "about 4 minutes", "3 to 5 minutes", '
+        '"약 4분"; null when eta_seconds is null',
     )
     poll_after = serializers.IntegerField(help_text="seconds until the next status poll")
     throttled = serializers.BooleanField(help_text="admission holds while the system behind catches up")
@@ -66,7 +76,9 @@ def _status_body(room, result: RoomStatus) -> dict:
     if result.outcome == "admitted" and room.campaign_id:
         next_url = f"/campaigns/{room.campaign.slug}/"
     line_url = reverse("api-room-line", kwargs={"slug": room.slug})
-    return RoomStatusOutputSerializer({**result.__dict__, "next_url": next_url, "line_url": line_url}).data
+    eta_words = wait_words(result.eta_seconds, uncertain=result.eta_uncertain) if result.outcome == "queued" else None
+    body = {**result.__dict__, "next_url": next_url, "line_url": line_url, "eta_words": eta_words}
+    return RoomStatusOutputSerializer(body).data
 
 
 def _ticket(request: Request, room, explicit: str | None) -> str | None:

@@ -69,6 +69,7 @@ class RoomStatus:
     # poll_after s and poll status again when it puts you in the front zone (schedule.py)
     front: bool = True
     score: int | None = None  # the arrival score in the ticket (the page places itself with it)
+    eta_uncertain: bool = False  # the wait is an estimate to tell as a range (eta.eta_uncertain)
 
 
 def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, ticket: str | None = None) -> RoomStatus:
@@ -151,6 +152,7 @@ def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, t
         ticket=ticket,
         front=front,
         score=result.score,
+        eta_uncertain=eta.eta_uncertain(pace=pace, throttled=result.throttled, eta=wait),
     )
 
 
