@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV_STAMP := .venv/.installed
 
-.PHONY: run prod test bench services stop status lint schema venv clean
+.PHONY: run prod test bench services stop status lint schema tour venv clean
 
 run: $(VENV_STAMP)  ## migrate, load demo data, start web + worker + beat
 	@scripts/run.sh
@@ -41,6 +41,9 @@ status:
 
 schema: $(VENV_STAMP)  ## regenerate docs/openapi.yaml after an API change
 	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+tour: $(VENV_STAMP)  ## regenerate docs/tour.md and its pictures (docs/tour/) from the browser suite
+	FIRSTCOME_TOUR=1 scripts/test.sh tests/browser/test_tour.py -p no:cacheprovider
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check .
