@@ -25,10 +25,14 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # partner API keys (partners.PartnerAPIKey); the package's own APIKey model is unused
+    # (its admin is unregistered in partners/admin.py)
+    "rest_framework_api_key",
 ]
 LOCAL_APPS = [
     "accounts",
     "coupons",
+    "partners",
     "waitingroom",
     "ranking",
     "operations",
@@ -216,6 +220,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "TAGS": [
+        {
+            "name": "partner",
+            "description": "Other systems as clients: register drops, run their lifecycle and claim for your own "
+            'users, with an API key ("Authorization: Api-Key <key>"). Walk-through: docs/partners.md.',
+        }
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------
