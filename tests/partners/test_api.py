@@ -167,3 +167,63 @@ def test_an_expired_key_is_refused_and_a_rotated_key_overlaps_then_expires(acme)
     expired = key_client(old_plain).get("/api/v1/partner/campaigns/")
     assert (expired.status_code, expired.json()["code"]) == (401, "key_expired")
     assert key_client(new_plain).get("/api/v1/partner/campaigns/").status_code == 200
+
+
+def test_keys_survive_a_redis_flush_and_a_revoke_does_too(redis_clean):
+    from tests.isolation import redis_flush
+
+    partner = make_partner("globex")
+    live, live_plain = make_key(partner)
+    gone, gone_plain = make_key(partner)
+    partner_key_revoke(key=gone)
+    # when: Redis loses every entry
+    redis_flush()
+    # then: PostgreSQL refills them, the revoke included
+    assert key_client(live_plain).get("/api/v1/partner/campaigns/").status_code == 200
+    refused = key_client(gone_plain).get("/api/v1/partner/campaigns/")
+    assert (refused.status_code, refused.json()["code"]) == (401, "key_revoked")
+
+
+def test_a_fill_that_read_the_key_before_its_revoke_cannot_bring_it_back():
+    from partners import redis as key_cache
+    from partners.services.keys import key_entry_fields
+
+    partner = make_partner("globex")
+    key, plain = make_key(partner)
+    stale_fields = key_entry_fields(key=key)  # a miss read the row here, before the revoke committed
+    partner_key_revoke(key=key)
+    # when: the slow fill writes what it read
+    written = key_cache.key_entry_write(prefix=key.prefix, fields=stale_fields, ttl_ms=60_000, replace=False)
+    saved = key_cache.key_entry_write(prefix=key.prefix, fields=stale_fields, ttl_ms=60_000, replace=True)
+    # then: the revoke stands
+    assert (written, saved) == (False, False)
+    assert key_client(plain).get("/api/v1/partner/campaigns/").status_code == 401
+
+
+def test_the_admin_shows_a_new_key_once_and_stores_it_hashed():
+    from django.test import Client
+
+    from accounts.models import User
+    from partners.models import PartnerAPIKey
+    from partners.services.keys import partner_keys_last_used_flush
+
+    partner = make_partner("globex")
+    boss = User.objects.create_superuser("boss", "boss@example.com", "a-long-passphrase-4-drops")
+    staff = Client()
+    staff.force_login(boss)
+    response = staff.post(
+        "/admin/partners/partnerapikey/add/", {"partner": partner.pk, "name": "backend"}, follow=True
+    )
+    assert response.status_code == 200
+    key = PartnerAPIKey.objects.get()
+    shown = [str(m) for m in response.context["messages"] if f"{key.prefix}." in str(m) and "/change/" not in str(m)]
+    assert len(shown) == 1
+    plain = next(word for word in shown[0].split() if word.startswith(key.prefix + ".")).rstrip(".")
+    assert plain not in key.hashed_key and key.is_valid(plain)
+    page = staff.get(f"/admin/partners/partnerapikey/{key.pk}/change/").content.decode()
+    assert plain not in page  # never again
+    # the key works, and its last use reaches the admin and PostgreSQL
+    assert key_client(plain).get("/api/v1/partner/campaigns/").status_code == 200
+    assert partner_keys_last_used_flush() == 1
+    key.refresh_from_db()
+    assert key.last_used_at is not None
