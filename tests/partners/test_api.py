@@ -173,7 +173,7 @@ def test_keys_survive_a_redis_flush_and_a_revoke_does_too(redis_clean):
     from tests.isolation import redis_flush
 
     partner = make_partner("globex")
-    live, live_plain = make_key(partner)
+    _live, live_plain = make_key(partner)
     gone, gone_plain = make_key(partner)
     partner_key_revoke(key=gone)
     # when: Redis loses every entry
