@@ -211,9 +211,7 @@ def test_the_admin_shows_a_new_key_once_and_stores_it_hashed():
     boss = User.objects.create_superuser("boss", "boss@example.com", "a-long-passphrase-4-drops")
     staff = Client()
     staff.force_login(boss)
-    response = staff.post(
-        "/admin/partners/partnerapikey/add/", {"partner": partner.pk, "name": "backend"}, follow=True
-    )
+    response = staff.post("/admin/partners/partnerapikey/add/", {"partner": partner.pk, "name": "backend"}, follow=True)
     assert response.status_code == 200
     key = PartnerAPIKey.objects.get()
     shown = [str(m) for m in response.context["messages"] if f"{key.prefix}." in str(m) and "/change/" not in str(m)]
