@@ -1,11 +1,13 @@
 """Admin for partners and their API keys: a key is shown once, revoked for good, rotated with an overlap."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import APIKey
 
-from partners.models import Partner, PartnerAPIKey
+from partners.models import Partner, PartnerAPIKey, WebhookDelivery
 from partners.services.keys import key_last_used, partner_key_revoke, partner_key_rotate
+from partners.services.webhooks import webhook_replay
 
 
 class PartnerAPIKeyInline(admin.TabularInline):
@@ -26,6 +28,7 @@ class PartnerAdmin(admin.ModelAdmin):
     search_fields = ("name", "namespace")
     readonly_fields = ("signing_secret", "created_at")
     inlines = [PartnerAPIKeyInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a webhook URL typed without one
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
@@ -86,6 +89,47 @@ class PartnerAPIKeyAdmin(admin.ModelAdmin):
         for key in queryset.filter(revoked=False):
             new_key, plain = partner_key_rotate(key=key)
             _show_once(self, request, new_key, plain)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Each outcome event sent to a partner: its attempts, status and next try; failed ones may be replayed."""
+
+    list_display = (
+        "event_type",
+        "partner",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+    )
+    list_filter = ("status", "event_type", "partner")
+    search_fields = ("=id", "event_type")
+    list_select_related = ("partner",)
+    actions = ["replay"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Replay the selected deliveries (same event id)"), permissions=["replay"])
+    def replay(self, request, queryset):
+        for delivery in queryset:
+            webhook_replay(delivery=delivery)
+        self.message_user(
+            request, _("%(count)d deliveries will be sent again.") % {"count": queryset.count()}, messages.SUCCESS
+        )
+
+    def has_replay_permission(self, request) -> bool:
+        """Replaying changes a delivery's state: staff who may change deliveries (the superuser)."""
+        return request.user.has_perm("partners.change_webhookdelivery")
 
 
 # djangorestframework-api-key registers its own APIKey model; firstcome's keys are PartnerAPIKey.

@@ -1,6 +1,8 @@
 """Partners (other systems that use firstcome as a service), their API keys and idempotent creates."""
 
+import base64
 import secrets
+import uuid
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -10,8 +12,9 @@ from coupons.models import Campaign
 
 
 def signing_secret_new() -> str:
-    """32 random bytes, URL-safe base64: what signs the partner's tokens and webhooks."""
-    return secrets.token_urlsafe(32)
+    """32 random bytes in the Standard Webhooks form ("whsec_" + base64): what signs the partner's
+    webhooks (and its tokens)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 class Partner(models.Model):
@@ -27,6 +30,11 @@ class Partner(models.Model):
     # (HMAC), which firstcome keeps and hands to the partner once, out of band.
     signing_secret = models.CharField(
         max_length=100, default=signing_secret_new, editable=False, verbose_name=_("signing secret")
+    )
+    webhook_url = models.URLField(
+        blank=True,
+        help_text=_("Where firstcome POSTs signed outcome events (grants settled, campaigns ended); empty: none."),
+        verbose_name=_("webhook URL"),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
@@ -83,3 +91,39 @@ class CampaignCreateRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id}:{self.key}"
+
+
+class WebhookDelivery(models.Model):
+    """One outcome event for a partner, written in the transaction of the change it reports (an outbox),
+    then POSTed until the partner answers 2xx or a day has passed (partners/services/webhooks.py)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    # The Standard Webhooks "webhook-id": the same on every attempt and replay, so the partner deduplicates.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("event id"))
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("partner"))
+    event_type = models.CharField(max_length=40, verbose_name=_("event type"))
+    payload = models.JSONField(verbose_name=_("payload"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"))
+    last_status_code = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("last status code"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
+    # Staff replayed it: it is tried for another day from then.
+    replayed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("replayed at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="webhook_delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.id}"

@@ -109,7 +109,21 @@ PARTNER_KEY_UNKNOWN_SECONDS = env.int("PARTNER_KEY_UNKNOWN_SECONDS", default=60)
 # A rotated key keeps working this long beside its successor, so the partner can switch without a gap.
 PARTNER_KEY_ROTATION_OVERLAP_SECONDS = env.int("PARTNER_KEY_ROTATION_OVERLAP_SECONDS", default=86_400)
 
+# Outcome webhooks (docs/partners.md): each attempt waits this long for an answer; retries back
+# off exponentially from the base up to the cap, with jitter, and stop after a day.
+PARTNER_WEBHOOK_TIMEOUT_SECONDS = env.float("PARTNER_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+PARTNER_WEBHOOK_BACKOFF_BASE_SECONDS = env.float("PARTNER_WEBHOOK_BACKOFF_BASE_SECONDS", default=10.0)
+PARTNER_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("PARTNER_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
+PARTNER_WEBHOOK_GIVE_UP_SECONDS = env.int("PARTNER_WEBHOOK_GIVE_UP_SECONDS", default=86_400)
+PARTNER_WEBHOOK_DUE_EVERY_SECONDS = env.float("PARTNER_WEBHOOK_DUE_EVERY_SECONDS", default=5.0)
+
 PRODUCT_BEAT_SCHEDULE = {
+    # Webhook retries whose backoff is over go out within this period (the first attempt goes at once).
+    "partner-webhooks-due": {
+        "task": "partners.tasks.webhook_due_tick_task",
+        "schedule": PARTNER_WEBHOOK_DUE_EVERY_SECONDS,
+        "options": {"expires": PARTNER_WEBHOOK_DUE_EVERY_SECONDS},
+    },
     # The keys' last use lives in Redis (every request marks it); a minute is fine
     # for the admin's "last used" to survive a Redis loss.
     "partner-keys-last-used": {

@@ -269,6 +269,7 @@ ADMIN_MODELS: dict[str, tuple[AdminCaps, Callable[[World], object]]] = {
     "coupons.externalclient": (READ_ONLY, lambda w: w.external_client),
     "partners.partner": (EDITABLE, lambda w: w.partner),
     "partners.partnerapikey": (AdminCaps(add=True, change=True, delete=False), lambda w: w.partner_key),
+    "partners.webhookdelivery": (READ_ONLY, lambda w: w.webhook_delivery),
     "waitingroom.waitingroom": (EDITABLE, lambda w: w.room),
     "ranking.board": (EDITABLE, lambda w: w.board),
     "ranking.boardsnapshot": (AdminCaps(add=False, change=False, delete=True), lambda w: w.snapshot),
@@ -491,6 +492,7 @@ ACTIONS: dict[tuple[str, str], tuple[Callable[[World], list], int]] = {
     ("ranking.board", "rebuild"): (lambda w: [w.board], 302),
     ("partners.partnerapikey", "revoke"): (lambda w: [w.partner_key], 302),
     ("partners.partnerapikey", "rotate"): (lambda w: [w.partner_key], 302),
+    ("partners.webhookdelivery", "replay"): (lambda w: [w.webhook_delivery], 302),
 }
 
 

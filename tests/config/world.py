@@ -16,7 +16,7 @@ from coupons.services.claims import claim_create
 from coupons.services.external_clients import external_client_get_or_create
 from coupons.services.grants import grant_transfer
 from coupons.services.wallets import wallet_adjust
-from partners.models import Partner, PartnerAPIKey
+from partners.models import Partner, PartnerAPIKey, WebhookDelivery
 from partners.services.keys import partner_key_create
 from ranking import services as ranking_services
 from ranking.models import Board, BoardSnapshot
@@ -55,6 +55,7 @@ class World:
     partner_campaign: Campaign  # open, owned by `partner`; its client holds `partner_grant`
     partner_grant: Grant
     external_client: ExternalClient  # a client of `partner`
+    webhook_delivery: WebhookDelivery  # an event for `partner`
 
     def token(self, user: User) -> str:
         return account_services.api_token_issue(user=user)[0]
@@ -131,6 +132,9 @@ def build_world() -> World:
     external_client = external_client_get_or_create(namespace=partner.namespace, client_id="client-1")
     partner_campaign = published_campaign(slug="acme-drop", namespace=partner.namespace, quantity=50)
     partner_grant = _claimed(partner_campaign, external_client.user)
+    webhook_delivery = WebhookDelivery.objects.create(
+        partner=partner, event_type="campaign.closed", payload={}, next_attempt_at=timezone.now()
+    )
 
     return World(
         owner=owner,
@@ -156,4 +160,5 @@ def build_world() -> World:
         partner_campaign=partner_campaign,
         partner_grant=Grant.objects.get(pk=partner_grant),
         external_client=external_client,
+        webhook_delivery=webhook_delivery,
     )
