@@ -85,9 +85,20 @@ def campaign_list_in_namespace(*, namespace: str) -> QuerySet[Campaign]:
 
 def campaign_grant_counts(*, campaign: Campaign) -> dict[str, int]:
     """The campaign's grants by status (pending, succeeded, failed), zeros included."""
-    counts = dict.fromkeys(Grant.Status.values, 0)
-    rows = Grant.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("id")).order_by()
-    counts.update(dict(rows))
+    return campaign_grant_counts_many(campaigns=[campaign])[campaign.pk]
+
+
+def campaign_grant_counts_many(*, campaigns: list[Campaign]) -> dict[int, dict[str, int]]:
+    """campaign_grant_counts for several campaigns in one query."""
+    counts = {campaign.pk: dict.fromkeys(Grant.Status.values, 0) for campaign in campaigns}
+    rows = (
+        Grant.objects.filter(campaign__in=campaigns)
+        .values_list("campaign_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for campaign_id, status, n in rows:
+        counts[campaign_id][status] = n
     return counts
 
 

@@ -113,12 +113,20 @@ class PartnerCampaignOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(CampaignCountsSerializer)
     def get_counts(self, campaign: Campaign) -> dict:
-        counts = selectors.campaign_grant_counts(campaign=campaign)
-        return {"remaining": selectors.campaign_remaining(campaign=campaign), **counts}
+        return {"remaining": self.context["remaining"][campaign.pk], **self.context["counts"][campaign.pk]}
+
+
+def campaign_bodies(campaigns: list[Campaign]) -> list[dict]:
+    """The campaigns with their live counts: one query for the grants, one Redis round trip for the stock."""
+    context = {
+        "remaining": selectors.campaign_remaining_many(campaigns=campaigns),
+        "counts": selectors.campaign_grant_counts_many(campaigns=campaigns),
+    }
+    return PartnerCampaignOutputSerializer(campaigns, many=True, context=context).data
 
 
 def campaign_body(campaign: Campaign) -> dict:
-    return PartnerCampaignOutputSerializer(campaign).data
+    return campaign_bodies([campaign])[0]
 
 
 class PartnerCampaignListApi(PartnerApi):
@@ -133,8 +141,8 @@ class PartnerCampaignListApi(PartnerApi):
         summary="Your campaigns, newest first (at most 200)",
     )
     def get(self, request: Request) -> Response:
-        campaigns = selectors.campaign_list_in_namespace(namespace=request.auth.namespace)[:200]
-        return Response([campaign_body(campaign) for campaign in campaigns])
+        campaigns = list(selectors.campaign_list_in_namespace(namespace=request.auth.namespace)[:200])
+        return Response(campaign_bodies(campaigns))
 
     @extend_schema(
         tags=[TAG],

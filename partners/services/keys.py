@@ -29,8 +29,13 @@ class KeyPrincipal:
     is_authenticated = True
     is_staff = False
     is_superuser = False
-    id = None
-    pk = None
+
+    @property
+    def pk(self) -> str:
+        """What the request log names as the caller: the key, never a user."""
+        return f"key:{self.prefix}"
+
+    id = pk
 
 
 def partner_key_create(

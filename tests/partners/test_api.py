@@ -225,3 +225,17 @@ def test_the_admin_shows_a_new_key_once_and_stores_it_hashed():
     assert partner_keys_last_used_flush() == 1
     key.refresh_from_db()
     assert key.last_used_at is not None
+
+
+def test_the_campaign_list_reads_its_live_counts_in_two_queries(acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for index in range(3):
+        open_campaign(acme, f"drop-{index}", quantity=4)
+        acme.post(claim_path(f"drop-{index}"), {"client_id": "c-1"}, format="json")
+    acme.get("/api/v1/partner/campaigns/")  # the key's entry is in Redis from here on
+    with CaptureQueriesContext(connection) as queries:
+        listed = acme.get("/api/v1/partner/campaigns/").json()
+    assert len(queries) == 2, [q["sql"] for q in queries]  # the campaigns, their grants by status
+    assert [c["counts"] for c in listed] == [{"remaining": 3, "pending": 1, "succeeded": 0, "failed": 0}] * 3
