@@ -34,6 +34,13 @@ class PartnerAdmin(admin.ModelAdmin):
         fields = super().get_readonly_fields(request, obj)
         return (*fields, "namespace") if obj is not None else fields  # its campaigns and clients live under it
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is None or not self.has_change_permission(request, obj):
+            # The secret signs what the partner trusts: staff who may only view partners never see it.
+            return [name for name in fields if name != "signing_secret"]
+        return fields
+
 
 def _show_once(model_admin, request, key: PartnerAPIKey, plain: str) -> None:
     model_admin.message_user(

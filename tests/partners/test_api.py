@@ -239,3 +239,24 @@ def test_the_campaign_list_reads_its_live_counts_in_two_queries(acme):
         listed = acme.get("/api/v1/partner/campaigns/").json()
     assert len(queries) == 2, [q["sql"] for q in queries]  # the campaigns, their grants by status
     assert [c["counts"] for c in listed] == [{"remaining": 3, "pending": 1, "succeeded": 0, "failed": 0}] * 3
+
+
+def test_only_staff_who_may_change_a_partner_see_its_signing_secret():
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from accounts.models import User
+
+    partner = make_partner("globex")
+    viewer = User.objects.create_user("viewer", password="a-long-passphrase-4-drops", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_partner"))
+    boss = User.objects.create_superuser("boss", "boss@example.com", "a-long-passphrase-4-drops")
+    pages = {}
+    for user in (viewer, boss):
+        client = Client()
+        client.force_login(user)
+        response = client.get(f"/admin/partners/partner/{partner.pk}/change/")
+        assert response.status_code == 200
+        pages[user.username] = response.content.decode()
+    assert partner.signing_secret not in pages["viewer"]
+    assert partner.signing_secret in pages["boss"]
