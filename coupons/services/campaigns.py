@@ -131,6 +131,7 @@ def campaign_status_refresh(*, now: datetime | None = None) -> int:
         ending = list(
             Campaign.objects.select_for_update()
             .filter(status__in=[Status.SCHEDULED, Status.OPEN, Status.SOLD_OUT], closes_at__lte=now)
+            .order_by("pk")  # the lock order of coupons/locks.py
             .values_list("pk", flat=True)
         )
         changed += Campaign.objects.filter(pk__in=ending).update(status=Status.CLOSED, updated_at=now)

@@ -171,3 +171,28 @@ def test_firstcomes_own_campaigns_and_partners_without_an_endpoint_send_nothing(
     own = claim_create(campaign_id=campaign.pk, user_id=UserFactory().pk)
     grant_transfer(grant_id=own.grant_id, final_attempt=False)
     assert WebhookDelivery.objects.count() == 0
+
+
+def test_each_way_a_campaign_ends_or_a_grant_fails_writes_its_event():
+    from datetime import timedelta as td
+
+    from coupons.models import Campaign
+    from coupons.services.campaigns import campaign_status_refresh
+    from coupons.services.grants import grant_fail
+
+    partner = make_partner("acme")
+    partner.webhook_url = "http://127.0.0.1:9/hooks"  # nobody listens: only the rows are looked at
+    partner.save(update_fields=["webhook_url"])
+    acme = key_client(make_key(partner)[1])
+    open_campaign(acme, "ends", quantity=3)
+    open_campaign(acme, "cancelled", quantity=3)
+    grant_id = acme.post(claim_path("ends"), {"client_id": "c-1"}, format="json").json()["grant_id"]
+    # when: a grant fails, one campaign's window ends, the other is cancelled
+    assert grant_fail(grant_id=grant_id, reason="test")
+    assert acme.post("/api/v1/partner/campaigns/cancelled/cancel/").status_code == 200
+    campaign_status_refresh(now=Campaign.objects.get(slug="acme-ends").closes_at + td(seconds=1))
+    # then
+    events = {(d.event_type, d.payload["data"].get("campaign")) for d in WebhookDelivery.objects.all()}
+    assert events == {("grant.failed", "ends"), ("campaign.closed", "ends"), ("campaign.cancelled", "cancelled")}
+    failed = WebhookDelivery.objects.get(event_type="grant.failed").payload["data"]
+    assert (failed["grant_id"], failed["client_id"], failed["status"]) == (grant_id, "c-1", "failed")
