@@ -64,20 +64,21 @@ def webhooks_grants_settled(*, campaign: Campaign, succeeded: list[Grant], faile
     )
     slug = campaign.slug.removeprefix(f"{campaign.namespace}-")
     now = timezone.now()
+    outcomes = [(grant, "succeeded") for grant in succeeded] + [(grant, "failed") for grant in failed]
     deliveries = [
         _event(
             partner,
-            f"grant.{'succeeded' if grant in succeeded else 'failed'}",
+            f"grant.{status}",
             {
                 "grant_id": str(grant.pk),
                 "campaign": slug,
                 "client_id": client_ids.get(grant.user_id, ""),
                 "slot": grant.slot,
-                "status": "succeeded" if grant in succeeded else "failed",
+                "status": status,
             },
             now,
         )
-        for grant in grants
+        for grant, status in outcomes
     ]
     WebhookDelivery.objects.bulk_create(deliveries)
     _enqueue_on_commit(deliveries)
