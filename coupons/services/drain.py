@@ -51,6 +51,7 @@ from coupons.metrics import grants_settled
 from coupons.models import Campaign, Grant
 from coupons.services.enqueue import drain_enqueue, transfer_retry_enqueue
 from coupons.services.rankings import ranking_settled_many
+from coupons.signals import grants_settled as grants_settled_signal
 from coupons.transfers import TransferBackend, transfer_backend, transfer_many
 
 logger = logging.getLogger(__name__)
@@ -173,6 +174,10 @@ def _drain_batch(*, campaign: Campaign, size: int, backend: TransferBackend) -> 
                 if kind == "failed":
                     changes |= {"status": Grant.Status.FAILED, "completed_at": now}
                 Grant.objects.filter(pk__in=ids).update(**changes)
+            if outcome.succeeded or outcome.failed:
+                grants_settled_signal.send(
+                    sender=Grant, campaign=campaign, succeeded=outcome.succeeded, failed=outcome.failed
+                )
     except (OperationalError, InterfaceError):
         raise  # the database is away: the grants stay pending, the task retries the drain
     except Exception as exc:
