@@ -52,7 +52,7 @@ class CampaignAdmin(RateLimitFieldsAdmin):
         "opens_at",
         "closes_at",
     )
-    list_filter = ("status", "kind", "allocation")
+    list_filter = ("status", "kind", "allocation", "unlisted")
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
     date_hierarchy = "opens_at"

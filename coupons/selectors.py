@@ -41,7 +41,8 @@ def campaign_id_by_slug(*, slug: str) -> int:
 
 
 def campaign_list_published() -> QuerySet[Campaign]:
-    return Campaign.objects.filter(status__in=Campaign.PUBLISHED).order_by("-opens_at")
+    """The public list of drops: unlisted ones (test drops) are left out; their pages still open."""
+    return Campaign.objects.filter(status__in=Campaign.PUBLISHED, unlisted=False).order_by("-opens_at")
 
 
 def campaign_get_published(*, slug: str) -> Campaign:

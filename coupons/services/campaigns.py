@@ -156,9 +156,9 @@ def campaign_mark_sold_out(*, campaign_id: int, now: datetime) -> int:
         pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED], sold_out_at__isnull=True
     ).update(status=Status.SOLD_OUT, sold_out_at=now, updated_at=now)
     if first:
-        opens_at = Campaign.objects.filter(pk=campaign_id).values_list("opens_at", flat=True).first()
+        opens_at, unlisted = Campaign.objects.filter(pk=campaign_id).values_list("opens_at", "unlisted").first()
         seconds = max(0, int((now - opens_at).total_seconds()))
-        ranking_sold_out(campaign_id=campaign_id, at=now, seconds=seconds)
+        ranking_sold_out(campaign_id=campaign_id, at=now, seconds=seconds, unlisted=unlisted)
         return first
     return Campaign.objects.filter(pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED]).update(
         status=Status.SOLD_OUT, updated_at=now
