@@ -51,7 +51,7 @@ class CampaignAdmin(RateLimitFieldsAdmin):
     # Readable at 1366 px beside the filters: numbers with separators on the right, the grants'
     # three counts in one column, dates in short form (static/css/admin.css keeps titles wide).
     list_display = ("title", "status", "kind", "slots", "claimed", "grants", "remaining", "opens", "closes")
-    list_filter = ("status", "kind", "allocation", "namespace")
+    list_filter = ("status", "kind", "allocation", "namespace", "unlisted")
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
     date_hierarchy = "opens_at"

@@ -57,6 +57,12 @@ class Campaign(RateLimitFields):
         default=30, help_text=_("Coupon campaigns: days a code stays valid."), verbose_name=_("coupon valid days")
     )
     opens_at = models.DateTimeField(verbose_name=_("opens at"))
+    # Test drops (simulate_spike, the benchmarks) stay off the home page and the rankings; the link still works.
+    unlisted = models.BooleanField(
+        default=False,
+        help_text=_("Hidden from the public list of drops and from the rankings; its page still opens by link."),
+        verbose_name=_("unlisted"),
+    )
     closes_at = models.DateTimeField(verbose_name=_("closes at"))
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True, verbose_name=_("status")

@@ -103,8 +103,9 @@ def campaign_grant_counts_many(*, campaigns: list[Campaign]) -> dict[int, dict[s
 
 
 def campaign_list_published() -> QuerySet[Campaign]:
-    """firstcome's own published campaigns (another system's are not shown to firstcome's users)."""
-    return Campaign.objects.filter(status__in=Campaign.PUBLISHED, namespace="").order_by("-opens_at")
+    """firstcome's own public list of drops: another system's campaigns are not shown to firstcome's
+    users, and unlisted ones (test drops) are left out; their pages still open by link."""
+    return Campaign.objects.filter(status__in=Campaign.PUBLISHED, namespace="", unlisted=False).order_by("-opens_at")
 
 
 def campaign_get_published(*, slug: str) -> Campaign:

@@ -171,7 +171,7 @@ def campaign_mark_sold_out(*, campaign_id: int, now: datetime) -> int:
         if changed:
             campaign_ended.send(sender=Campaign, campaign_id=campaign_id, status=Status.SOLD_OUT)
     if first:
-        opens_at = Campaign.objects.filter(pk=campaign_id).values_list("opens_at", flat=True).first()
+        opens_at, unlisted = Campaign.objects.filter(pk=campaign_id).values_list("opens_at", "unlisted").first()
         seconds = max(0, int((now - opens_at).total_seconds()))
-        ranking_sold_out(campaign_id=campaign_id, at=now, seconds=seconds)
+        ranking_sold_out(campaign_id=campaign_id, at=now, seconds=seconds, unlisted=unlisted)
     return changed

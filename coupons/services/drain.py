@@ -116,7 +116,7 @@ def grant_drain(
         report.succeeded += len(outcome.succeeded)
         report.failed += len(outcome.failed)
         report.retrying += len(outcome.retrying)
-        queued = _drain_settle(campaign_id=campaign_id, outcome=outcome, ring=full)
+        queued = _drain_settle(campaign_id=campaign_id, outcome=outcome, ring=full, unlisted=campaign.unlisted)
         if queued is True:
             report.helpers += 1
         if not full:
@@ -196,7 +196,7 @@ def _drain_batch(*, campaign: Campaign, size: int, backend: TransferBackend) -> 
     return outcome
 
 
-def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bool | None:
+def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool, unlisted: bool = False) -> bool | None:
     """After the batch committed: one Redis round trip for its leases, released slots,
     leaderboard counts and (with `ring`) the doorbell, then the messages it calls for.
 
@@ -224,6 +224,7 @@ def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bo
         failed=outcome.failed,
         completed_at=outcome.completed_at,
         batch=batch,
+        unlisted=unlisted,
     )
     settled = [*outcome.succeeded, *outcome.failed]
     grants_settled(
