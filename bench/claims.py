@@ -211,7 +211,10 @@ def section_b4(requests: int = 6_000, slots: int = 1_500, rounds: int = 3) -> No
                 for board in saved:
                     board.save(force_insert=True)
             ranking.boards_forget()
-            campaign = stack.campaign_create(slug=f"b4-{round_number}-{int(time.time())}", quantity=slots)
+            # listed: an unlisted drop records no ranking events, and their cost is what b4 measures
+            campaign = stack.campaign_create(
+                slug=f"b4-{round_number}-{int(time.time())}", quantity=slots, unlisted=False
+            )
             with Stack() as s:  # fresh workers: they read the boards anew
                 started = time.monotonic()
                 figures = s.fire(claim_path(campaign.slug), requests=requests)

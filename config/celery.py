@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("firstcome")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(lambda: ["config", "accounts", "coupons", "waitingroom", "ranking", "operations"])
+app.autodiscover_tasks(lambda: ["config", "accounts", "coupons", "partners", "waitingroom", "ranking", "operations"])
 
 
 @signals.task_success.connect

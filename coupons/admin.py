@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from config.admin import RateLimitFieldsAdmin, apply_each
 from config.errors import ApplicationError
 from coupons import selectors
-from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
+from coupons.models import Campaign, Coupon, ExternalClient, Grant, LedgerEntry, Seat, Wallet
 from coupons.seats.services import seat_map_generate
 from coupons.services.campaigns import campaign_cancel, campaign_close, campaign_open_now, campaign_publish
 from coupons.services.gate import campaign_gate_publish
@@ -51,12 +51,13 @@ class CampaignAdmin(RateLimitFieldsAdmin):
     # Readable at 1366 px beside the filters: numbers with separators on the right, the grants'
     # three counts in one column, dates in short form (static/css/admin.css keeps titles wide).
     list_display = ("title", "status", "kind", "slots", "claimed", "grants", "remaining", "opens", "closes")
-    list_filter = ("status", "kind", "allocation")
+    list_filter = ("status", "kind", "allocation", "namespace", "unlisted")
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
     date_hierarchy = "opens_at"
     actions = ["publish", "open_now", "close", "cancel", "reconcile", "redrive_stuck", "generate_seats"]
     readonly_fields = (
+        "namespace",
         "status",
         "published_at",
         "sold_out_at",
@@ -285,3 +286,13 @@ class SeatAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ExternalClient)
+class ExternalClientAdmin(ReadOnlyAdmin):
+    """Users of other systems (a partner's clients): each is a shadow user whose grants are ordinary grants."""
+
+    list_display = ("namespace", "client_id", "user", "created_at")
+    list_filter = ("namespace",)
+    search_fields = ("=client_id", "user__username")
+    list_select_related = ("user",)

@@ -32,6 +32,17 @@ class Campaign(RateLimitFields):
     PUBLISHED = (Status.SCHEDULED, Status.OPEN, Status.SOLD_OUT, Status.CLOSED, Status.CANCELLED)
 
     slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    # Which external system owns the campaign ("" for firstcome's own): a partner's
+    # campaigns are made, read and claimed only through that partner's API keys, and
+    # firstcome's own pages and user API never show them (coupons/selectors.py).
+    namespace = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text=_("The external system that owns this campaign; empty for firstcome's own."),
+        verbose_name=_("namespace"),
+    )
     title = models.CharField(max_length=200, verbose_name=_("title"))
     description = models.TextField(blank=True, verbose_name=_("description"))
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CREDIT, verbose_name=_("kind"))
@@ -46,6 +57,12 @@ class Campaign(RateLimitFields):
         default=30, help_text=_("Coupon campaigns: days a code stays valid."), verbose_name=_("coupon valid days")
     )
     opens_at = models.DateTimeField(verbose_name=_("opens at"))
+    # Test drops (simulate_spike, the benchmarks) stay off the home page and the rankings; the link still works.
+    unlisted = models.BooleanField(
+        default=False,
+        help_text=_("Hidden from the public list of drops and from the rankings; its page still opens by link."),
+        verbose_name=_("unlisted"),
+    )
     closes_at = models.DateTimeField(verbose_name=_("closes at"))
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True, verbose_name=_("status")
@@ -263,3 +280,31 @@ class Seat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}:{self.label}"
+
+
+class ExternalClient(models.Model):
+    """A user of another system (`client_id` in that system's `namespace`), claiming through it.
+
+    It is backed by a shadow user of its own, so its grants are ordinary grants: the one
+    live grant per user and campaign constraint (I2), the gate, the drain, the ledger, the
+    admin, the dashboard and the rankings treat them like anyone's. The shadow user has no
+    usable password: nobody signs in as it.
+    """
+
+    namespace = models.CharField(max_length=40, verbose_name=_("namespace"))
+    client_id = models.CharField(max_length=128, verbose_name=_("client id"))
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="external_client", verbose_name=_("user")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("external client")
+        verbose_name_plural = _("external clients")
+        ordering = ["namespace", "client_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "client_id"], name="external_client_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}:{self.client_id}"

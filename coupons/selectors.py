@@ -30,7 +30,9 @@ def campaign_id_by_slug(*, slug: str) -> int:
         campaign_id = None
     if campaign_id is None:
         campaign_id = (
-            Campaign.objects.filter(slug=slug, status__in=Campaign.PUBLISHED).values_list("id", flat=True).first()
+            Campaign.objects.filter(slug=slug, status__in=Campaign.PUBLISHED, namespace="")
+            .values_list("id", flat=True)
+            .first()
         )
         if campaign_id is None:
             raise CampaignNotFound()
@@ -40,12 +42,74 @@ def campaign_id_by_slug(*, slug: str) -> int:
     return campaign_id
 
 
+# (namespace, slug) -> id of another system's published campaigns (same reasoning as _campaign_ids).
+_namespaced_ids: dict[tuple[str, str], int] = {}
+
+
+def campaign_id_in_namespace(*, namespace: str, slug: str) -> int:
+    """The id of a published campaign owned by `namespace`, from memory; PostgreSQL once per process.
+
+    A campaign of another namespace, or none, is 404 alike: its existence does not leak.
+    """
+    campaign_id = _namespaced_ids.get((namespace, slug))
+    if campaign_id is not None:
+        return campaign_id
+    campaign_id = (
+        Campaign.objects.filter(slug=slug, namespace=namespace, status__in=Campaign.PUBLISHED)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if campaign_id is None:
+        raise CampaignNotFound()
+    _namespaced_ids[(namespace, slug)] = campaign_id
+    return campaign_id
+
+
+def campaign_ids_forget() -> None:
+    """Drop this process's memos of campaign ids (tests: the rows they named were rolled back)."""
+    _campaign_ids.clear()
+    _namespaced_ids.clear()
+
+
+def campaign_get_in_namespace(*, namespace: str, slug: str) -> Campaign:
+    """Any campaign of `namespace` (drafts too), or 404."""
+    campaign = Campaign.objects.filter(slug=slug, namespace=namespace).first()
+    if campaign is None:
+        raise CampaignNotFound()
+    return campaign
+
+
+def campaign_list_in_namespace(*, namespace: str) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(namespace=namespace).order_by("-created_at")
+
+
+def campaign_grant_counts(*, campaign: Campaign) -> dict[str, int]:
+    """The campaign's grants by status (pending, succeeded, failed), zeros included."""
+    return campaign_grant_counts_many(campaigns=[campaign])[campaign.pk]
+
+
+def campaign_grant_counts_many(*, campaigns: list[Campaign]) -> dict[int, dict[str, int]]:
+    """campaign_grant_counts for several campaigns in one query."""
+    counts = {campaign.pk: dict.fromkeys(Grant.Status.values, 0) for campaign in campaigns}
+    rows = (
+        Grant.objects.filter(campaign__in=campaigns)
+        .values_list("campaign_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for campaign_id, status, n in rows:
+        counts[campaign_id][status] = n
+    return counts
+
+
 def campaign_list_published() -> QuerySet[Campaign]:
-    return Campaign.objects.filter(status__in=Campaign.PUBLISHED).order_by("-opens_at")
+    """firstcome's own public list of drops: another system's campaigns are not shown to firstcome's
+    users, and unlisted ones (test drops) are left out; their pages still open by link."""
+    return Campaign.objects.filter(status__in=Campaign.PUBLISHED, namespace="", unlisted=False).order_by("-opens_at")
 
 
 def campaign_get_published(*, slug: str) -> Campaign:
-    campaign = Campaign.objects.filter(slug=slug, status__in=Campaign.PUBLISHED).first()
+    campaign = Campaign.objects.filter(slug=slug, status__in=Campaign.PUBLISHED, namespace="").first()
     if campaign is None:
         raise CampaignNotFound()
     return campaign
@@ -117,6 +181,19 @@ def grant_latest_for_user_in_campaign(*, user_id: int, campaign_id: int) -> Gran
 
 def grant_get_for_user(*, grant_id, user_id: int) -> Grant:
     grant = Grant.objects.filter(pk=grant_id, user_id=user_id).select_related("campaign", "seat", "coupon").first()
+    if grant is None:
+        raise GrantNotFound()
+    return grant
+
+
+def grant_get_in_namespace(*, grant_id, namespace: str) -> Grant:
+    """A grant of a campaign owned by `namespace`, with its client (404 for any other)."""
+    grant = (
+        Grant.objects.filter(pk=grant_id, campaign__namespace=namespace)
+        .exclude(campaign__namespace="")
+        .select_related("campaign", "user__external_client")
+        .first()
+    )
     if grant is None:
         raise GrantNotFound()
     return grant

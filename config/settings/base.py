@@ -25,10 +25,14 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # partner API keys (partners.PartnerAPIKey); the package's own APIKey model is unused
+    # (its admin is unregistered in partners/admin.py)
+    "rest_framework_api_key",
 ]
 LOCAL_APPS = [
     "accounts",
     "coupons",
+    "partners",
     "waitingroom",
     "ranking",
     "operations",
@@ -224,6 +228,13 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "coupons.models.Campaign.Status",
         "GrantStatusEnum": "coupons.models.Grant.Status",
     },
+    "TAGS": [
+        {
+            "name": "partner",
+            "description": "Other systems as clients: register drops, run their lifecycle and claim for your own "
+            'users, with an API key ("Authorization: Api-Key <key>"). Walk-through: docs/partners.md.',
+        }
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------

@@ -97,7 +97,40 @@ REDIS_RETIRE_GRACE_SECONDS = env.int("REDIS_RETIRE_GRACE_SECONDS", default=3600)
 # How often the retirement job looks for drops past their grace.
 REDIS_RETIRE_EVERY_SECONDS = env.float("REDIS_RETIRE_EVERY_SECONDS", default=60.0)
 
+# --- partners (other systems as clients; docs/partners.md) --------------------
+# A key's bucket: a partner's backend claims for all of its users through few keys,
+# so it is far larger than a user's; each key may set its own (blank: these; 0: off).
+PARTNER_KEY_RATE_BURST = env.int("PARTNER_KEY_RATE_BURST", default=2000)
+PARTNER_KEY_RATE_PER_SECOND = env.float("PARTNER_KEY_RATE_PER_SECOND", default=1000.0)
+# How long Redis keeps a key's cached entry (and a revoke's mark): a miss costs one read.
+PARTNER_KEY_CACHE_SECONDS = env.int("PARTNER_KEY_CACHE_SECONDS", default=3600)
+# How long a prefix that names no key is remembered as unknown (a new key replaces it at once).
+PARTNER_KEY_UNKNOWN_SECONDS = env.int("PARTNER_KEY_UNKNOWN_SECONDS", default=60)
+# A rotated key keeps working this long beside its successor, so the partner can switch without a gap.
+PARTNER_KEY_ROTATION_OVERLAP_SECONDS = env.int("PARTNER_KEY_ROTATION_OVERLAP_SECONDS", default=86_400)
+
+# Outcome webhooks (docs/partners.md): each attempt waits this long for an answer; retries back
+# off exponentially from the base up to the cap, with jitter, and stop after a day.
+PARTNER_WEBHOOK_TIMEOUT_SECONDS = env.float("PARTNER_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+PARTNER_WEBHOOK_BACKOFF_BASE_SECONDS = env.float("PARTNER_WEBHOOK_BACKOFF_BASE_SECONDS", default=10.0)
+PARTNER_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("PARTNER_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
+PARTNER_WEBHOOK_GIVE_UP_SECONDS = env.int("PARTNER_WEBHOOK_GIVE_UP_SECONDS", default=86_400)
+PARTNER_WEBHOOK_DUE_EVERY_SECONDS = env.float("PARTNER_WEBHOOK_DUE_EVERY_SECONDS", default=5.0)
+
 PRODUCT_BEAT_SCHEDULE = {
+    # Webhook retries whose backoff is over go out within this period (the first attempt goes at once).
+    "partner-webhooks-due": {
+        "task": "partners.tasks.webhook_due_tick_task",
+        "schedule": PARTNER_WEBHOOK_DUE_EVERY_SECONDS,
+        "options": {"expires": PARTNER_WEBHOOK_DUE_EVERY_SECONDS},
+    },
+    # The keys' last use lives in Redis (every request marks it); a minute is fine
+    # for the admin's "last used" to survive a Redis loss.
+    "partner-keys-last-used": {
+        "task": "partners.tasks.partner_keys_last_used_tick_task",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     # Admission is "users per second": one tick a second per room (the
     # script ignores a second tick in the same second, so two beats are safe).
     "room-admission": {

@@ -15,6 +15,7 @@ from coupons.locks import campaign_lock
 from coupons.models import Campaign, Grant
 from coupons.services.gate import gate_meta_publish
 from coupons.services.rankings import ranking_sold_out
+from coupons.signals import campaign_ended
 
 logger = logging.getLogger(__name__)
 Status = Campaign.Status
@@ -100,6 +101,7 @@ def _campaign_end(campaign: Campaign, status: str) -> Campaign:
             )
         campaign.status = status
         campaign.save(update_fields=["status", "updated_at"])
+        campaign_ended.send(sender=Campaign, campaign_id=campaign.pk, status=status)
     gate_meta_publish(campaign=campaign)
     return campaign
 
@@ -125,9 +127,16 @@ def campaign_status_refresh(*, now: datetime | None = None) -> int:
     changed = Campaign.objects.filter(status=Status.SCHEDULED, opens_at__lte=now, closes_at__gt=now).update(
         status=Status.OPEN, updated_at=now
     )
-    changed += Campaign.objects.filter(
-        status__in=[Status.SCHEDULED, Status.OPEN, Status.SOLD_OUT], closes_at__lte=now
-    ).update(status=Status.CLOSED, updated_at=now)
+    with transaction.atomic():  # the closes and their signals commit together
+        ending = list(
+            Campaign.objects.select_for_update()
+            .filter(status__in=[Status.SCHEDULED, Status.OPEN, Status.SOLD_OUT], closes_at__lte=now)
+            .order_by("pk")  # the lock order of coupons/locks.py
+            .values_list("pk", flat=True)
+        )
+        changed += Campaign.objects.filter(pk__in=ending).update(status=Status.CLOSED, updated_at=now)
+        for campaign_id in ending:
+            campaign_ended.send(sender=Campaign, campaign_id=campaign_id, status=Status.CLOSED)
     for campaign in Campaign.objects.filter(status__in=[Status.OPEN, Status.SOLD_OUT], gate_retired_at__isnull=True):
         live = Grant.objects.filter(campaign=campaign, status__in=Grant.LIVE).count()
         if campaign.status == Status.OPEN and live >= campaign.quantity:
@@ -152,14 +161,17 @@ def campaign_status_refresh(*, now: datetime | None = None) -> int:
 
 def campaign_mark_sold_out(*, campaign_id: int, now: datetime) -> int:
     """open/scheduled → sold out; the first sell-out time is kept and ranked once."""
-    first = Campaign.objects.filter(
-        pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED], sold_out_at__isnull=True
-    ).update(status=Status.SOLD_OUT, sold_out_at=now, updated_at=now)
+    with transaction.atomic():  # the change and its signal commit together
+        first = Campaign.objects.filter(
+            pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED], sold_out_at__isnull=True
+        ).update(status=Status.SOLD_OUT, sold_out_at=now, updated_at=now)
+        changed = first or Campaign.objects.filter(pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED]).update(
+            status=Status.SOLD_OUT, updated_at=now
+        )
+        if changed:
+            campaign_ended.send(sender=Campaign, campaign_id=campaign_id, status=Status.SOLD_OUT)
     if first:
-        opens_at = Campaign.objects.filter(pk=campaign_id).values_list("opens_at", flat=True).first()
+        opens_at, unlisted = Campaign.objects.filter(pk=campaign_id).values_list("opens_at", "unlisted").first()
         seconds = max(0, int((now - opens_at).total_seconds()))
-        ranking_sold_out(campaign_id=campaign_id, at=now, seconds=seconds)
-        return first
-    return Campaign.objects.filter(pk=campaign_id, status__in=[Status.OPEN, Status.SCHEDULED]).update(
-        status=Status.SOLD_OUT, updated_at=now
-    )
+        ranking_sold_out(campaign_id=campaign_id, at=now, seconds=seconds, unlisted=unlisted)
+    return changed

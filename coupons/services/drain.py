@@ -51,6 +51,7 @@ from coupons.metrics import grants_settled
 from coupons.models import Campaign, Grant
 from coupons.services.enqueue import drain_enqueue, transfer_retry_enqueue
 from coupons.services.rankings import ranking_settled_many
+from coupons.signals import grants_settled as grants_settled_signal
 from coupons.transfers import TransferBackend, transfer_backend, transfer_many
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def grant_drain(
         report.succeeded += len(outcome.succeeded)
         report.failed += len(outcome.failed)
         report.retrying += len(outcome.retrying)
-        queued = _drain_settle(campaign_id=campaign_id, outcome=outcome, ring=full)
+        queued = _drain_settle(campaign_id=campaign_id, outcome=outcome, ring=full, unlisted=campaign.unlisted)
         if queued is True:
             report.helpers += 1
         if not full:
@@ -173,6 +174,10 @@ def _drain_batch(*, campaign: Campaign, size: int, backend: TransferBackend) -> 
                 if kind == "failed":
                     changes |= {"status": Grant.Status.FAILED, "completed_at": now}
                 Grant.objects.filter(pk__in=ids).update(**changes)
+            if outcome.succeeded or outcome.failed:
+                grants_settled_signal.send(
+                    sender=Grant, campaign=campaign, succeeded=outcome.succeeded, failed=outcome.failed
+                )
     except (OperationalError, InterfaceError):
         raise  # the database is away: the grants stay pending, the task retries the drain
     except Exception as exc:
@@ -191,7 +196,7 @@ def _drain_batch(*, campaign: Campaign, size: int, backend: TransferBackend) -> 
     return outcome
 
 
-def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bool | None:
+def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool, unlisted: bool = False) -> bool | None:
     """After the batch committed: one Redis round trip for its leases, released slots,
     leaderboard counts and (with `ring`) the doorbell, then the messages it calls for.
 
@@ -219,6 +224,7 @@ def _drain_settle(*, campaign_id: int, outcome: _BatchOutcome, ring: bool) -> bo
         failed=outcome.failed,
         completed_at=outcome.completed_at,
         batch=batch,
+        unlisted=unlisted,
     )
     settled = [*outcome.succeeded, *outcome.failed]
     grants_settled(

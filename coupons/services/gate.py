@@ -105,7 +105,8 @@ def campaign_gate_rebuild(*, campaign_id: int, force: bool = False, wait: bool =
         state = gate_state_build(campaign=campaign)
         redis_rebuild.gate_write(campaign_id=campaign_id, gate=state)
         gate_heal.rebuild_catch_up(campaign_id=campaign_id, written=state)
-        gate.slug_remember(campaign.slug, campaign.pk)
+        if not campaign.namespace:  # another system's campaigns are reached by their namespace, not this map
+            gate.slug_remember(campaign.slug, campaign.pk)
         logger.info("gate of campaign %s rebuilt from PostgreSQL", campaign.slug)
         return True
     finally:

@@ -17,6 +17,7 @@ from coupons.models import Grant
 from coupons.services.enqueue import transfer_enqueue
 from coupons.services.gate import hold_release_quietly
 from coupons.services.rankings import ranking_settled
+from coupons.signals import grants_settled
 from coupons.transfers import TransferBackend, transfer_backend
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def grant_transfer(*, grant_id: str, final_attempt: bool, backend: TransferBacke
             grant.last_error = ""
             grant.completed_at = timezone.now()
             grant.save(update_fields=["status", "attempts", "last_error", "completed_at", "updated_at"])
+            grants_settled.send(sender=Grant, campaign=grant.campaign, succeeded=[grant], failed=[])
     except TransientTransferError as exc:
         if final_attempt:
             if grant_fail(grant_id=grant_id, reason=f"retries exhausted: {exc}"):
@@ -82,6 +84,8 @@ def grant_fail(*, grant_id: str, reason: str) -> bool:
             completed_at=timezone.now(),
             updated_at=timezone.now(),
         )
+        grant.status = Grant.Status.FAILED
+        grants_settled.send(sender=Grant, campaign=grant.campaign, succeeded=[], failed=[grant])
     hold_release_quietly(
         campaign_id=grant.campaign_id, hold=gate.Hold(grant.slot, grant.user_id, str(grant.id)), reuse_slot=True
     )

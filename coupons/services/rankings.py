@@ -29,6 +29,8 @@ def ranking_settled(*, grant: Grant, succeeded: bool) -> None:
     read the same as if it had been counted in the request; users served count
     when the grant succeeded.
     """
+    if grant.campaign.unlisted:
+        return  # a test drop stays off the boards
     try:
         batch = fc_redis.ScriptBatch()
         event_record(metric="claims", member=grant.campaign_id, at=grant.created_at, batch=batch)
@@ -48,12 +50,15 @@ def ranking_settled_many(
     failed: Sequence[Grant],
     completed_at: datetime | None,
     batch: fc_redis.ScriptBatch,
+    unlisted: bool = False,
 ) -> None:
     """ranking_settled for a whole drain batch in a few script calls with the same result, queued on `batch`.
 
     Boards keep whole seconds (the tie-break is the latest second seen), so the
     claims of one second count as one increment by their number.
     """
+    if unlisted:
+        return  # a test drop stays off the boards
     try:
         claims: dict[int, tuple[datetime, int]] = {}
         for grant in (*succeeded, *failed):
@@ -68,8 +73,10 @@ def ranking_settled_many(
         logger.warning("ranking update for a drain batch of campaign %s failed: %s", campaign_id, exc)
 
 
-def ranking_sold_out(*, campaign_id: int, at: datetime, seconds: int) -> None:
-    """A campaign sold out for the first time, `seconds` after it opened."""
+def ranking_sold_out(*, campaign_id: int, at: datetime, seconds: int, unlisted: bool = False) -> None:
+    """A campaign sold out for the first time, `seconds` after it opened (an unlisted one is not ranked)."""
+    if unlisted:
+        return
     try:
         event_record(metric="sell_out_seconds", member=campaign_id, at=at, amount=seconds, mode="set")
     except Exception as exc:  # noqa: BLE001 - never let a leaderboard break a grant
@@ -84,7 +91,9 @@ class CampaignRankingSource:
         tz = ZoneInfo(settings.TIME_ZONE)
         result: dict[str, dict[str, tuple[int, datetime]]] = defaultdict(dict)
         if board.metric == Board.Metric.SELL_OUT_SECONDS:
-            rows = Campaign.objects.filter(sold_out_at__isnull=False).values_list("pk", "opens_at", "sold_out_at")
+            rows = Campaign.objects.filter(sold_out_at__isnull=False, unlisted=False).values_list(
+                "pk", "opens_at", "sold_out_at"
+            )
             for campaign_id, opens_at, sold_out_at in rows:
                 value = max(0, int((sold_out_at - opens_at).total_seconds()))
                 for kind in board.periods():
@@ -97,6 +106,7 @@ class CampaignRankingSource:
             grants, moment = Grant.objects.exclude(status=Grant.Status.PENDING), "created_at"
         else:
             grants, moment = Grant.objects.filter(status=Grant.Status.SUCCEEDED), "completed_at"
+        grants = grants.filter(campaign__unlisted=False)  # test drops stay off the boards
         for kind in board.periods():
             if kind == "all":
                 rows = grants.values("campaign_id").annotate(n=Count("id"), last=Max(moment))

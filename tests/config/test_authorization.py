@@ -167,6 +167,19 @@ ENDPOINTS: dict[str, Endpoint] = {
         authenticated(403, staff=405, viewer=405, superuser=405),
         api=False,
     ),
+    # --- partner API: an API key only; every user's token or session is 401 (tests/partners: the keys) ---
+    **{
+        name: Endpoint(path, each(401), each(401))
+        for name, path in {
+            "api-partner-campaign-list": lambda w: "/api/v1/partner/campaigns/",
+            "api-partner-campaign-detail": lambda w: f"/api/v1/partner/campaigns/{w.campaign.slug}/",
+            "api-partner-campaign-publish": lambda w: f"/api/v1/partner/campaigns/{w.draft.slug}/publish/",
+            "api-partner-campaign-close": lambda w: f"/api/v1/partner/campaigns/{w.campaign.slug}/close/",
+            "api-partner-campaign-cancel": lambda w: f"/api/v1/partner/campaigns/{w.campaign.slug}/cancel/",
+            "api-partner-claim": lambda w: f"/api/v1/partner/campaigns/{w.campaign.slug}/claims/",
+            "api-partner-grant-detail": lambda w: f"/api/v1/partner/grants/{w.grant.pk}/",
+        }.items()
+    },
     # --- pages -------------------------------------------------------------------
     "home": Endpoint(lambda w: "/", each(200), each(200), api=False),
     "campaign-detail": Endpoint(lambda w: f"/campaigns/{w.campaign.slug}/", each(200), each(200), api=False),
@@ -254,6 +267,10 @@ ADMIN_MODELS: dict[str, tuple[AdminCaps, Callable[[World], object]]] = {
     "coupons.ledgerentry": (READ_ONLY, lambda w: w.ledger_entry),
     "coupons.coupon": (READ_ONLY, lambda w: w.coupon),
     "coupons.seat": (AdminCaps(add=False, change=True, delete=False, change_saves=True), lambda w: w.seat),
+    "coupons.externalclient": (READ_ONLY, lambda w: w.external_client),
+    "partners.partner": (EDITABLE, lambda w: w.partner),
+    "partners.partnerapikey": (AdminCaps(add=True, change=True, delete=False), lambda w: w.partner_key),
+    "partners.webhookdelivery": (READ_ONLY, lambda w: w.webhook_delivery),
     "waitingroom.waitingroom": (EDITABLE, lambda w: w.room),
     "ranking.board": (EDITABLE, lambda w: w.board),
     "ranking.boardsnapshot": (AdminCaps(add=False, change=False, delete=True), lambda w: w.snapshot),
@@ -474,6 +491,9 @@ ACTIONS: dict[tuple[str, str], tuple[Callable[[World], list], int]] = {
     ("waitingroom.waitingroom", "resume"): (lambda w: [w.room], 302),
     ("waitingroom.waitingroom", "close"): (lambda w: [w.room], 302),
     ("ranking.board", "rebuild"): (lambda w: [w.board], 302),
+    ("partners.partnerapikey", "revoke"): (lambda w: [w.partner_key], 302),
+    ("partners.partnerapikey", "rotate"): (lambda w: [w.partner_key], 302),
+    ("partners.webhookdelivery", "replay"): (lambda w: [w.webhook_delivery], 302),
 }
 
 

@@ -21,6 +21,7 @@ from coupons import redis as gate
 from coupons import redis_retire as gate_retire
 from coupons.seats import redis as seats_redis
 from coupons.services.gate import gate_meta_build
+from partners import redis as key_cache
 from ranking import redis as rank_redis
 from ranking import services as ranking_services
 from tests.accounts.factories import UserFactory
@@ -32,7 +33,13 @@ from waitingroom.services.queue import room_join, room_leave
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-APPS = {"coupons": gate, "waitingroom": room_redis, "ranking": rank_redis, "config": fc_redis}
+APPS = {
+    "coupons": gate,
+    "waitingroom": room_redis,
+    "ranking": rank_redis,
+    "config": fc_redis,
+    "partners": key_cache,
+}
 
 
 def slot(key: str) -> int:
@@ -74,6 +81,10 @@ def test_every_key_of_a_campaign_or_a_room_shares_its_hash_slot():
         campaign_names = [getattr(campaign_keys, field) for field in campaign_keys.__dataclass_fields__]
         assert {slot(key) for key in campaign_names} == {slot(f"{{camp:{entity_id}}}")}
         assert {slot(key) for key in room_redis.RoomKeys.of(entity_id).all()} == {slot(f"{{room:{entity_id}}}")}
+        key_names = key_cache.KeyKeys.of(f"Ab{entity_id}")
+        assert {slot(key) for key in (key_names.entry, key_names.used, key_names.rl)} == {
+            slot(f"{{pkey:Ab{entity_id}}}")
+        }
     boards = [rank_redis.board_key(board, period) for board in ("hot", "fast") for period in ("all", "d:20260101")]
     assert {slot(key) for key in boards} == {slot("{rank}")}
 
@@ -118,6 +129,8 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     gate_retire.retire(campaign_id=other.pk, tombstone=tombstone)
     ranking_services.event_record(metric="claims", member=campaign.pk, at=timezone.now())
     ratelimit.ip_token_take(scope="signup", client_ip="192.0.2.7", bucket=ratelimit.Bucket(5, 1.0))
+    key_cache.key_entry_write(prefix="AbCd1234", fields={"state": "unknown"}, ttl_ms=1000, replace=False)
+    key_cache.key_check(prefix="AbCd1234", hashed="sha512$$x", used_ttl_seconds=60)
 
     # then
     names = every_script()

@@ -22,6 +22,10 @@ GRANT = {
     "attempts": 1,
     "created_at": "2026-12-06T00:00:00Z",
     "completed_at": None,
+    "seat_label": None,
+    "coupon_code": None,
+    "summary": "10 KRW added to your wallet",
+    "summary_url": "/accounts/grants/",
 }
 GRANT_URL = "/api/v1/grants/5f1c1f7e-8a4b-4a38-9a3f-0d0c7a1b2c3d/"
 

@@ -55,6 +55,10 @@ def in_process_requests():
 
 def real_path_parameters(world: World, path: str) -> dict[str, str]:
     """Path parameters naming objects that exist, so a valid request reaches the code behind the lookup."""
+    if path.startswith("/api/v1/partner/campaigns/"):
+        return {"slug": world.partner_campaign.slug.removeprefix(f"{world.partner.namespace}-")}
+    if path.startswith("/api/v1/partner/grants/"):
+        return {"grant_id": str(world.partner_grant.pk)}
     if path.startswith("/api/v1/campaigns/{slug}/seats/"):
         return {"slug": world.seat_campaign.slug, "label": world.seat.label}
     if path.startswith("/api/v1/campaigns/"):
@@ -68,6 +72,13 @@ def real_path_parameters(world: World, path: str) -> dict[str, str]:
     if path.startswith("/api/v1/coupons/"):
         return {"code": world.coupon.code}
     return {}
+
+
+def credentials(world: World, path: str) -> dict[str, str]:
+    """The owner's bearer token; the partner API takes the partner's API key instead."""
+    if path.startswith("/api/v1/partner/"):
+        return {"Authorization": f"Api-Key {world.partner_key_plain}"}
+    return {"Authorization": f"Bearer {world.token(world.owner)}"}
 
 
 def fuzz(strategy, headers: dict[str, str], *, hostile: bool = False) -> None:
@@ -94,7 +105,7 @@ def fuzz(strategy, headers: dict[str, str], *, hostile: bool = False) -> None:
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[operation.label for operation in OPERATIONS])
 def test_every_operation_answers_as_documented(operation, in_process_requests):
     world = build_world()
-    headers = {"Authorization": f"Bearer {world.token(world.owner)}"}
+    headers = credentials(world, operation.path)
     parameters = {
         name: value
         for name, value in real_path_parameters(world, operation.path).items()
@@ -143,6 +154,6 @@ def test_every_write_answers_hostile_bodies_as_documented(operation, in_process_
         if f"{{{name}}}" in operation.path
     }
     strategy = hostile_bodies(operation.as_strategy(path_parameters=parameters or None))
-    headers = {"Authorization": f"Bearer {world.token(world.owner)}", "Content-Type": "application/json"}
+    headers = {**credentials(world, operation.path), "Content-Type": "application/json"}
     fuzz(strategy, headers, hostile=True)
     fuzz(strategy, {"Content-Type": "application/json"}, hostile=True)  # anonymous

@@ -9,12 +9,15 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import User
 from coupons import redis as gate
-from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Seat, Wallet
+from coupons.models import Campaign, Coupon, ExternalClient, Grant, LedgerEntry, Seat, Wallet
 from coupons.seats.services import Hold, seat_hold, seat_map_generate
 from coupons.services.campaigns import campaign_publish
 from coupons.services.claims import claim_create
+from coupons.services.external_clients import external_client_get_or_create
 from coupons.services.grants import grant_transfer
 from coupons.services.wallets import wallet_adjust
+from partners.models import Partner, PartnerAPIKey, WebhookDelivery
+from partners.services.keys import partner_key_create
 from ranking import services as ranking_services
 from ranking.models import Board, BoardSnapshot
 from tests.accounts.factories import UserFactory
@@ -46,6 +49,13 @@ class World:
     hold: Hold
     access_pass: str
     snapshot: BoardSnapshot
+    partner: Partner
+    partner_key: PartnerAPIKey
+    partner_key_plain: str
+    partner_campaign: Campaign  # open, owned by `partner`; its client holds `partner_grant`
+    partner_grant: Grant
+    external_client: ExternalClient  # a client of `partner`
+    webhook_delivery: WebhookDelivery  # an event for `partner`
 
     def token(self, user: User) -> str:
         return account_services.api_token_issue(user=user)[0]
@@ -117,6 +127,15 @@ def build_world() -> World:
     ranking_services.board_rebuild(board=board)
     snapshot = BoardSnapshot.objects.create(board=board, period_key="all", taken_at=timezone.now(), entries=[])
 
+    partner = Partner.objects.create(name="Acme", namespace="acme")
+    partner_key, partner_key_plain = partner_key_create(partner=partner, name="backend")
+    external_client = external_client_get_or_create(namespace=partner.namespace, client_id="client-1")
+    partner_campaign = published_campaign(slug="acme-drop", namespace=partner.namespace, quantity=50)
+    partner_grant = _claimed(partner_campaign, external_client.user)
+    webhook_delivery = WebhookDelivery.objects.create(
+        partner=partner, event_type="campaign.closed", payload={}, next_attempt_at=timezone.now()
+    )
+
     return World(
         owner=owner,
         other=other,
@@ -135,4 +154,11 @@ def build_world() -> World:
         hold=hold,
         access_pass=access_pass,
         snapshot=snapshot,
+        partner=partner,
+        partner_key=partner_key,
+        partner_key_plain=partner_key_plain,
+        partner_campaign=partner_campaign,
+        partner_grant=Grant.objects.get(pk=partner_grant),
+        external_client=external_client,
+        webhook_delivery=webhook_delivery,
     )

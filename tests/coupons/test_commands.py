@@ -118,6 +118,7 @@ def test_simulate_spike_summary_equals_the_database(web_server, worker_factory, 
     # then: what the clients heard
     report = json.loads(summary_file.read_text())
     campaign = Campaign.objects.get(slug="cli-spike")
+    assert campaign.unlisted  # a test drop: off the home page and the rankings
     assert report["requests"] == 300 == sum(report["by_status"].values()) == sum(report["by_outcome"].values())
     # (429 only where per-user limits exist: a user's repeats beyond their burst)
     assert report["errors"] == 0 and set(report["by_status"]) <= {"200", "202", "409", "429"}

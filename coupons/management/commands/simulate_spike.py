@@ -139,6 +139,7 @@ class Command(BaseCommand):
                 opens_at=now,
                 closes_at=now + timedelta(days=1),
                 description="Made by manage.py simulate_spike.",
+                unlisted=True,  # a test drop: off the home page and the rankings
             )
             campaign_publish(campaign=campaign, open_now=True)
             self.stdout.write(f"created and opened campaign {slug!r} (quantity {options['quantity']:,})")
