@@ -69,7 +69,7 @@ def operations() -> dict[str, list[Operation]]:
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 schema = content.get("application/json", {}).get("schema")
-                responses[status] = None if schema is None else _strict(schema, components)
+                responses[status] = None if schema is None else Draft202012Validator(_strict(schema, components))
             by_method.setdefault(method.upper(), []).append(Operation(template, re.compile(regex), responses))
     for ops in by_method.values():
         ops.sort(key=lambda op: op.template.count("{"))
@@ -85,7 +85,7 @@ def violations(*, method: str, path: str, status: int, content_type: str, body: 
     where = f"{method} {path} → {status} ({operation.template})"
     if str(status) not in operation.responses:
         return [f"{where}: status {status} is not documented"]
-    schema = operation.responses[str(status)]
+    schema = operation.responses[str(status)]  # a validator, built once per operation and status
     if not content_type.startswith("application/json"):
         return [] if schema is None else [f"{where}: answered {content_type or 'no content type'}, documented JSON"]
     if schema is None:
@@ -96,5 +96,5 @@ def violations(*, method: str, path: str, status: int, content_type: str, body: 
         return [f"{where}: the body is not JSON"]
     return [
         f"{where}: {'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}"
-        for error in Draft202012Validator(schema).iter_errors(document)
+        for error in schema.iter_errors(document)
     ]

@@ -84,7 +84,7 @@ class StaticLinks(HTMLParser):
 ANONYMOUS_PAGES = {
     "/": 200,
     "/campaigns/welcome-10-krw/": 200,  # a drop
-    "/rooms/concert-presale-line/": 302,  # a waiting room: people in line are signed in
+    "/rooms/concert-presale-line/": 200,  # a waiting room: it names the drop and asks to log in to join
     "/campaigns/concert-seats/": 200,  # the seat map
     "/rankings/": 200,
     "/accounts/login/": 200,
@@ -123,6 +123,8 @@ def test_every_page_answers_through_the_proxy_with_debug_off(site):
             assert_production_page(answer, path)
             if expected == 302:
                 assert "/login/" in answer.headers["Location"], path
+            if path.startswith("/rooms/") and browser is anonymous:  # log in, then back to the room
+                assert f"/accounts/login/?next={path}" in answer.text.replace("%2F", "/"), path
             if expected == 404:  # the project's own page, not Django's
                 assert 'class="error-page__code">404<' in answer.text, path
             links = StaticLinks()
