@@ -6,6 +6,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -25,16 +27,32 @@ def _rate_limited(request: HttpRequest, error: RateLimited, template: str, conte
     return response
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """The `next` page asked for, when it is on this site (never an open redirect), else ""."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    secure = request.is_secure()
+    return target if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=secure) else ""
+
+
+def _with_next(url_name: str, next_url: str) -> str:
+    """The URL of `url_name`, carrying `next` along when there is one."""
+    url = reverse(url_name)
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """A new account, logged in at once and sent on to `next` (the page that asked to log in) or home."""
+    next_url = _safe_next(request)
     if request.user.is_authenticated:
-        return redirect("home")
+        return redirect(next_url or "home")
+    context = {"next": next_url, "login_url": _with_next("login", next_url)}
     if request.method == "POST":
         try:
             services.signup_attempt(client_ip=client_ip(request))
         except RateLimited as error:
             form = SignUpForm(initial={"username": request.POST.get("username", "")[:150]})
-            return _rate_limited(request, error, "registration/signup.html", {"form": form})
+            return _rate_limited(request, error, "registration/signup.html", {**context, "form": form})
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = services.user_create(
@@ -44,8 +62,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         )
         login(request, user)  # the one backend (settings.AUTHENTICATION_BACKENDS)
         messages.success(request, _("Welcome, %(username)s.") % {"username": user.username})
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+        return redirect(next_url or "home")
+    return render(request, "registration/signup.html", {**context, "form": form})
 
 
 @login_required
@@ -69,6 +87,11 @@ class LoginView(auth_views.LoginView):
 
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["signup_url"] = _with_next("signup", context.get("next", ""))
+        return context
 
     def form_invalid(self, form: LoginForm) -> HttpResponse:
         response = super().form_invalid(form)

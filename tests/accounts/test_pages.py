@@ -25,6 +25,29 @@ def test_signup_creates_the_user_and_logs_in(client):
     assert "Log out" in client.get("/").content.decode()
 
 
+SIGNUP = {"username": "comer", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"}
+
+
+def test_signup_from_a_page_that_asked_to_log_in_goes_back_to_it(client):
+    """Log in → "Create an account" → sign up lands on the page that asked, not home."""
+    login_page = client.get("/accounts/login/?next=/rooms/launch/").content.decode()
+    assert 'href="/accounts/signup/?next=%2Frooms%2Flaunch%2F"' in login_page
+    signup_page = client.get("/accounts/signup/?next=/rooms/launch/").content.decode()
+    assert 'name="next" value="/rooms/launch/"' in signup_page
+    assert 'href="/accounts/login/?next=%2Frooms%2Flaunch%2F"' in signup_page
+    response = client.post("/accounts/signup/", {**SIGNUP, "next": "/rooms/launch/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/rooms/launch/"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
+def test_signup_never_sends_anyone_off_site(client, target):
+    response = client.post("/accounts/signup/", {**SIGNUP, "next": target})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert 'name="next" value=""' in Client().get("/accounts/signup/", {"next": target}).content.decode()
+
+
 def test_signup_with_bad_input_shows_errors_and_creates_nothing(client):
     response = client.post("/accounts/signup/", {"username": "x", "password1": "short", "password2": "other"})
     assert response.status_code == 200
