@@ -44,7 +44,10 @@ class WaitingRoom(RateLimitFields):
     )
     silence_timeout_seconds = models.PositiveIntegerField(
         default=120,
-        help_text=_("Queued users who stop polling this long lose their place."),
+        help_text=_(
+            "Users at the front of the line (the next few seconds of admissions, who poll every 2 s) not heard "
+            "for this long are passed over by the admission tick; users further back are never polled."
+        ),
         verbose_name=_("silence timeout seconds"),
     )
     opens_at = models.DateTimeField(verbose_name=_("opens at"))
