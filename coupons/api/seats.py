@@ -116,8 +116,8 @@ class SeatConfirmApi(APIView):
             ),
             409: OpenApiResponse(
                 SeatRefusedSerializer,
-                description="hold_expired, stale_token, seat_taken, insufficient_funds (balance and price in the body) "
-                "or already_booked",
+                description="hold_expired, stale_token, seat_taken, insufficient_funds (balance and price in the body),"
+                " already_booked or account_inactive (deactivated since the hold)",
             ),
         },
         summary="Buy the seat you hold, paying from your wallet",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -190,6 +191,7 @@ def seat_confirm(*, campaign_id: int, user_id: int, slot: int, token: int, now_m
     One transaction locks the seat, then the wallet (always in that order, so
     concurrent confirms never deadlock), refuses a token not greater than the
     seat's stored one, refuses when the wallet cannot pay (nothing changes),
+    refuses an account deactivated since its hold (account_inactive),
     debits the wallet with a ledger entry, records the grant and the token and
     marks the seat sold. Every repeat of a confirm that succeeded, concurrent
     or later, gets the same sale (created False), charged once.
@@ -253,6 +255,8 @@ def seat_sell(
         raise HoldInvalid()
     if seat.status == Seat.Status.SOLD:
         raise SeatTaken()
+    if not get_user_model().objects.filter(pk=user_id, is_active=True).exists():
+        raise AccountInactive()  # deactivated (or deleted) since the hold: nothing is charged or sold
     wallet = wallet_lock(user_id=user_id)  # second and last lock
     if wallet.balance < seat.price:
         raise InsufficientFunds(extra={"balance": wallet.balance, "price": seat.price})

@@ -98,6 +98,21 @@ def test_a_user_without_a_wallet_is_refused_with_balance_zero_in_korean_too():
     assert redis_seats(campaign) == {}
 
 
+def test_an_account_deactivated_between_hold_and_confirm_buys_nothing():
+    campaign = seat_campaign()
+    buyer = funded_user()
+    balance = buyer.wallet.balance
+    hold = seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=1)
+    type(buyer).objects.filter(pk=buyer.pk).update(is_active=False)
+    with pytest.raises(AccountInactive):
+        seat_confirm(campaign_id=campaign.pk, user_id=buyer.pk, slot=1, token=hold.token)
+    seat = Seat.objects.get(campaign=campaign, slot=1)
+    assert (seat.status, seat.sold_to_id, seat.grant_id) == (Seat.Status.FREE, None, None)
+    assert not Grant.objects.filter(campaign=campaign).exists()
+    buyer.wallet.refresh_from_db()
+    assert buyer.wallet.balance == balance
+
+
 def test_a_refused_hold_keeps_the_waiting_rooms_pass():
     campaign = seat_campaign()
     room = published_room(campaign=campaign)
