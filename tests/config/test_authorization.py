@@ -24,13 +24,15 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from coupons.models import Campaign
+from coupons.models import Campaign, Wallet
 from tests.config.world import World, build_world
 from waitingroom.models import WaitingRoom
 
@@ -415,20 +417,37 @@ def state() -> tuple[dict, dict]:
     Sessions aside (logging in is allowed to write one), the tables only
     migrations write (permissions, content types), a campaign's answer
     counters (`:stats`) and the rate-limit buckets (`:rl:`): a refusal is
-    counted and spends a token, as it should."""
-    rows = {
-        model._meta.label: list(model.objects.order_by("pk").values())
-        for model in apps.get_models()
-        if model not in (Session, Permission, ContentType)
-    }
+    counted and spends a token, as it should. Each table is read whole as one
+    digest of its rows in primary-key order, all tables in one query, and the
+    Redis keys dumped in one pipeline (the matrix takes this picture 24 times
+    per URL pattern)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ROWS_SQL)
+        rows = dict(cursor.fetchall())
     redis = get_redis_connection("default")
-    keys = {}
-    for tag in ("{camp:", "{room:", "rank:"):
-        pattern = f"{settings.REDIS_KEY_PREFIX}:*{tag}*"
-        for key in redis.scan_iter(match=pattern, count=1000):
-            if not key.endswith(b":stats") and b":rl:" not in key:
-                keys[key] = redis.dump(key)
-    return rows, keys
+    names = [
+        key
+        for tag in ("{camp:", "{room:", "rank:")
+        for key in redis.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:*{tag}*", count=1000)
+        if not key.endswith(b":stats") and b":rl:" not in key
+    ]
+    pipe = redis.pipeline(transaction=False)
+    for key in names:
+        pipe.dump(key)
+    return rows, dict(zip(names, pipe.execute(), strict=True))
+
+
+def _rows_sql() -> str:
+    quote = connection.ops.quote_name
+    return " UNION ALL ".join(
+        f"SELECT '{model._meta.label}', md5(coalesce(string_agg(t::text, '|' ORDER BY t.{quote(model._meta.pk.column)}"
+        f"), '')) FROM {quote(model._meta.db_table)} t"
+        for model in apps.get_models()
+        if model not in (Session, Permission, ContentType) and not model._meta.proxy
+    )
+
+
+_ROWS_SQL = _rows_sql()
 
 
 def private_markers(world: World) -> list[str]:
@@ -442,6 +461,20 @@ def call(client: Client, method: str, path: str, body: dict, api: bool):
     if api:
         return client.post(path, body, format="json")
     return client.post(path, body)
+
+
+def test_the_state_picture_sees_a_changed_row_and_a_changed_key():
+    """The matrix's "changed state" check can fail: one column of one row, one Redis key."""
+    world = build_world()
+    before = state()
+    assert state() == before
+    Wallet.objects.filter(user=world.owner).update(balance=F("balance") + 1)
+    after_row = state()
+    assert after_row[0] != before[0] and after_row[1] == before[1]
+    redis = get_redis_connection("default")
+    key = next(k for k in after_row[1] if b"{camp:" in k)
+    redis.rename(key, key + b"-moved")
+    assert state()[1] != after_row[1]
 
 
 @pytest.mark.parametrize(("name", "route"), PATTERNS, ids=[f"{name} {route}" for name, route in PATTERNS])
