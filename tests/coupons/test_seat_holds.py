@@ -80,7 +80,8 @@ def test_a_balance_below_the_seats_price_is_409_insufficient_funds_with_both_and
     assert_error(refused, 409, "insufficient_funds")
     assert (refused.json()["balance"], refused.json()["price"]) == (CHEAP, PRICE)
     assert redis_seats(campaign) == {}
-    assert gate.stats_many([campaign.pk])[campaign.pk] == {}  # the script never ran
+    # the script never ran (it would have counted its own answer and spent a token): only the refusal counts
+    assert gate.stats_many([campaign.pk])[campaign.pk] == {"hold:insufficient_funds": 1}
     # a seat the wallet can pay (exactly) is held
     assert client.post(f"{base}C-1/hold/").status_code == 200
     assert holds_of(campaign, poor) == [11]
@@ -344,3 +345,19 @@ def test_reconcile_reports_a_lost_or_unknown_buyer_and_restores_the_mark():
     assert not campaign_reconcile(campaign=campaign, fix=False).drifted
     with pytest.raises(AlreadyBooked):
         seat_hold(campaign_id=campaign.pk, user_id=buyer.pk, slot=2)
+
+
+def test_holds_refused_before_the_script_count_with_its_answers():
+    """The dashboard and /metrics read "hold:<outcome>": refusals decided in PostgreSQL count there too."""
+    campaign = seat_campaign()
+    with pytest.raises(InsufficientFunds):
+        seat_hold(campaign_id=campaign.pk, user_id=UserFactory().pk, slot=1)
+    with pytest.raises(AccountInactive):
+        seat_hold(campaign_id=campaign.pk, user_id=funded_user(is_active=False).pk, slot=1)
+    seat_hold(campaign_id=campaign.pk, user_id=funded_user().pk, slot=1)
+    counts = gate.stats_many([campaign.pk])[campaign.pk]
+    assert {k: v for k, v in counts.items() if k.startswith("hold:")} == {
+        "hold:insufficient_funds": 1,
+        "hold:account_inactive": 1,
+        "hold:held": 1,
+    }
