@@ -142,6 +142,9 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
     attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"))
+    # When its attempt was last handed to the broker: the due tick hands it again only after
+    # PARTNER_WEBHOOK_REDUE_SECONDS (a lost message), not on every tick while it waits in the queue.
+    enqueued_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("enqueued at"))
     last_status_code = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("last status code"))
     last_error = models.TextField(blank=True, verbose_name=_("last error"))
     delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
