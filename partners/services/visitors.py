@@ -49,6 +49,18 @@ def partner_secrets_forget() -> None:
     _secrets.clear()
 
 
+# The shipped file speaks English only; the visitor and the partner hear these, in their language.
+REFUSALS = {
+    "token_invalid": _("This room token is not valid (garbled, or its signature is wrong)."),
+    "token_expired": _("This room token has expired: go back to the site that sent you here."),
+    "pass_invalid": _("This access pass is not valid (garbled, or its signature is wrong)."),
+    "pass_expired": _("This access pass has expired: send the visitor through the room again."),
+    "pass_wrong_partner": _("This access pass was given for another partner."),
+    "pass_wrong_room": _("This access pass was given for another room."),
+    "pass_wrong_client": _("This access pass was given to another visitor."),
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Visitor:
     room: WaitingRoom
@@ -71,7 +83,7 @@ def _room_token_read(*, namespace: str, slug: str, token: str, now_ms: int) -> s
     try:
         claimed = tokens.peek(token)
     except tokens.TokenError as error:
-        raise TokenRefused.because(error.code, error.detail) from None
+        raise TokenRefused.because(error.code, REFUSALS[error.code]) from None
     if claimed.get("p") != namespace:
         raise TokenRefused.because("token_wrong_partner", _("This room token was signed for another partner."))
     secret = partner_secret(namespace=namespace)
@@ -80,7 +92,7 @@ def _room_token_read(*, namespace: str, slug: str, token: str, now_ms: int) -> s
     try:
         payload = tokens.verify(token, secret, kind="room", now_ms=now_ms)
     except tokens.TokenError as error:
-        raise TokenRefused.because(error.code, error.detail) from None
+        raise TokenRefused.because(error.code, REFUSALS[error.code]) from None
     if payload["exp_ms"] > now_ms + tokens.ROOM_TOKEN_MAX_SECONDS * 1000:
         raise TokenRefused.because("token_invalid", _("This room token lives too long (10 minutes at most)."))
     if payload["r"] != slug:
@@ -160,9 +172,9 @@ def partner_pass_check(*, namespace: str, slug: str, client_id: str, token: str)
     try:
         claimed = tokens.peek(token)
     except tokens.TokenError:
-        raise PassRefused.because("pass_invalid", _("This access pass is garbled.")) from None
+        raise PassRefused.because("pass_invalid", REFUSALS["pass_invalid"]) from None
     if claimed.get("p") != namespace:
-        raise PassRefused.because("pass_wrong_partner", _("This access pass was given for another partner."))
+        raise PassRefused.because("pass_wrong_partner", REFUSALS["pass_wrong_partner"])
     try:
         admission = tokens.pass_verify(
             token,
@@ -174,7 +186,7 @@ def partner_pass_check(*, namespace: str, slug: str, client_id: str, token: str)
         )
         room_id = int(claimed["k"])
     except tokens.TokenError as error:
-        raise PassRefused.because(error.code, error.detail) from None
+        raise PassRefused.because(error.code, REFUSALS[error.code]) from None
     except (KeyError, TypeError, ValueError):
-        raise PassRefused.because("pass_invalid", _("This access pass lacks a field.")) from None
+        raise PassRefused.because("pass_invalid", REFUSALS["pass_invalid"]) from None
     return PartnerPass(room_id=room_id, expiry_ms=admission.expires_ms)
