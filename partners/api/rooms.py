@@ -64,7 +64,7 @@ class PartnerRoomApi(PartnerApi):
         return_url = serializers.URLField(
             required=False,
             allow_blank=True,
-            max_length=500,
+            max_length=200,
             help_text="where admitted visitors go back (http or https); blank: your partner's return URL",
         )
 
