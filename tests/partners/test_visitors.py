@@ -3,10 +3,12 @@ a room token, admitted by the tick, sent back with a pass the partner verifies o
 the partner's claim; and every hostile token or pass refused with its code, changing nothing."""
 
 import time
+from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from coupons.models import ExternalClient, Grant
 from partners.client import firstcome_partner
@@ -14,6 +16,7 @@ from partners.models import PartnerRoom
 from tests.accounts.factories import UserFactory
 from tests.partners.factories import claim_path, key_client, make_key, make_partner, open_campaign
 from tests.partners.rooms import RETURN_URL, campaign_with_room, enter_path, pass_of, room_token
+from tests.partners.test_concurrency import in_threads, without_client_buckets
 from waitingroom import redis as room_redis
 from waitingroom.models import AccessPassUse, WaitingRoom
 from waitingroom.services.admission import room_tick
@@ -203,3 +206,31 @@ def test_the_room_api_makes_changes_and_reads_a_room_and_keeps_partners_apart(ac
     api.post("/api/v1/partner/campaigns/drop/close/")
     ended = api.put("/api/v1/partner/campaigns/drop/room/", {"max_active": 1}, format="json")
     assert (ended.status_code, ended.json()["code"]) == (409, "invalid_transition")
+
+
+def test_one_pass_sent_by_12_claims_at_once_is_used_once(acme):
+    # given: an admitted visitor's pass, and claims for the campaign's per-client bucket turned off
+    partner, api = acme
+    campaign_with_room(api, quantity=5)
+    room = WaitingRoom.objects.get()
+    without_client_buckets("drop")
+    browser, _ = enter(partner.signing_secret, "u-1")
+    signed = admitted_pass(browser, room)
+    key = api._credentials["HTTP_AUTHORIZATION"]
+
+    # when: 12 threads released together by a barrier send it
+    def claim(_):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=key)
+        answer = client.post(claim_path("drop"), {"client_id": "u-1", "access_pass": signed}, format="json")
+        return answer.status_code, answer.json().get("grant_id") or answer.json()["code"]
+
+    answers = in_threads(12, claim)
+    # then: one grant, one use; every other answer names it, says the first click is still going, or
+    # (a click whose pass was used before the first click's slot was taken) that the pass is used
+    grant = Grant.objects.get()
+    assert AccessPassUse.objects.count() == 1
+    assert Counter(status for status, _ in answers)[202] == 1
+    assert {what for status, what in answers if status in (200, 202)} == {str(grant.pk)}
+    assert {what for status, what in answers if status not in (200, 202)} <= {"claim_in_progress", "pass_invalid"}
+    assert room_redis.counts(room_id=room.pk) == (0, 0)
