@@ -1,5 +1,6 @@
 """The partner API's waiting room: put one in front of a campaign, change it, read it with live numbers."""
 
+from django.core.validators import URLValidator
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -65,6 +66,7 @@ class PartnerRoomApi(PartnerApi):
             required=False,
             allow_blank=True,
             max_length=200,
+            validators=[URLValidator(schemes=["http", "https"])],
             help_text="where admitted visitors go back (http or https); blank: your partner's return URL",
         )
 

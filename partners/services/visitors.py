@@ -143,7 +143,7 @@ def visitor_return_url(*, visitor: Visitor, expiry_ms: int) -> str:
         PartnerRoom.objects.filter(room_id=visitor.room.pk).values_list("return_url", "partner__return_url").first()
     )
     url = (registered[0] or registered[1]) if registered else ""
-    if not url:
+    if urlsplit(url).scheme not in ("http", "https"):  # none, or one staff typed as ftp://
         raise RoomNotFound(_("This room has no return URL registered."))
     secret = partner_secret(namespace=visitor.namespace)
     signed = tokens.sign(

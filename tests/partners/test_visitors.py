@@ -190,6 +190,10 @@ def test_the_room_api_makes_changes_and_reads_a_room_and_keeps_partners_apart(ac
         RETURN_URL,
     )
     assert WaitingRoom.objects.count() == PartnerRoom.objects.count() == 1
+    for elsewhere in ("ftp://acme.example/back", "javascript:alert(1)", "//evil.example/"):
+        refused = api.put("/api/v1/partner/campaigns/drop/room/", {"return_url": elsewhere}, format="json")
+        assert (refused.status_code, refused.json()["code"]) == (400, "invalid"), elsewhere
+    assert PartnerRoom.objects.get().return_url == RETURN_URL
     # another partner reaches none of it
     globex = key_client(make_key(make_partner("globex"))[1])
     assert globex.get("/api/v1/partner/campaigns/drop/room/").status_code == 404
