@@ -2,6 +2,8 @@
 a room token, admitted by the tick, sent back with a pass the partner verifies offline, the pass used once by
 the partner's claim; and every hostile token or pass refused with its code, changing nothing."""
 
+import base64
+import json
 import time
 from collections import Counter
 from urllib.parse import urlsplit
@@ -46,6 +48,13 @@ def admitted_pass(browser: Client, room: WaitingRoom, slug: str = "drop") -> str
 
 def payload_of(token: str) -> dict:
     return firstcome_partner.peek(token)
+
+
+def retagged(token: str, **changes) -> str:
+    """The token with its payload changed and its signature kept (a tampering)."""
+    head, _, mac = token.split(".")
+    body = json.dumps({**payload_of(token), **changes}, separators=(",", ":")).encode()
+    return f"{head}.{base64.urlsafe_b64encode(body).rstrip(b'=').decode()}.{mac}"
 
 
 def queued_count(room) -> int:
@@ -154,7 +163,9 @@ def test_hostile_passes_are_refused_before_anything_is_spent(acme):
         (api, "drop", "u-1", f"{head}.{payload}.{mac[::-1]}", "pass_invalid"),
         (api, "drop", "u-1", room_token(partner.signing_secret, client_id="u-1"), "pass_invalid"),  # a room token
         (api, "drop", "u-1", expired, "pass_expired"),
-        (api, "drop", "u-2", signed, "pass_wrong_client"),  # another visitor's pass, or a tampered client id
+        (api, "drop", "u-2", signed, "pass_wrong_client"),  # another visitor's pass
+        (api, "drop", "u-2", retagged(signed, c="u-2"), "pass_invalid"),  # its client id tampered with
+        (api, "drop", "u-1", retagged(signed, exp_ms=now + 3_600_000), "pass_invalid"),  # its expiry moved
         (api, "drop", "u-2", signed_2, "pass_wrong_room"),
         (globex, "drop", "u-1", signed, "pass_wrong_partner"),  # the other partner presents acme's pass
     ]
