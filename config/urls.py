@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("coupons.urls")),
     path("", include("waitingroom.urls")),
+    path("", include("partners.urls")),
     path("", include("ranking.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),

@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApplicationError
+from waitingroom.errors import PassInvalid
 
 
 class TermsFrozen(ApplicationError):
@@ -29,3 +30,43 @@ class CreateInProgress(ApplicationError):
     code = "create_in_progress"
     status_code = 409
     default_detail = _("A request with this Idempotency-Key is still being processed; retry shortly.")
+
+
+class ReturnUrlRequired(ApplicationError):
+    code = "return_url_required"
+    status_code = 400
+    default_detail = _(
+        "Give the room a return_url (or ask staff to register your return URL): admitted visitors go back there."
+    )
+
+
+class TokenRefused(ApplicationError):
+    """A room token that cannot be trusted; the instance's code says why (token_invalid, token_expired,
+    token_wrong_partner, token_wrong_room)."""
+
+    code = "token_invalid"
+    status_code = 403
+    default_detail = _("This room token is not valid.")
+
+    @classmethod
+    def because(cls, code: str, detail: str) -> "TokenRefused":
+        error = cls(detail)
+        error.code = code
+        return error
+
+
+class VisitorUnknown(ApplicationError):
+    code = "visitor_unknown"
+    status_code = 403
+    default_detail = _("This page does not know you: come back through the site that sent you here.")
+
+
+class PassRefused(PassInvalid):
+    """A partner's pass refused before it is used (nothing spent, nothing changed); the instance's code
+    says why: pass_invalid, pass_expired, pass_wrong_partner, pass_wrong_room, pass_wrong_client."""
+
+    @classmethod
+    def because(cls, code: str, detail: str) -> "PassRefused":
+        error = cls(detail)
+        error.code = code
+        return error

@@ -36,6 +36,13 @@ class Partner(models.Model):
         help_text=_("Where firstcome POSTs signed outcome events (grants settled, campaigns ended); empty: none."),
         verbose_name=_("webhook URL"),
     )
+    # Where an admitted visitor goes back with its pass (a room's own return URL, set by the partner's
+    # API, comes first): only a URL registered here or by the partner, never one a visitor names.
+    return_url = models.URLField(
+        blank=True,
+        help_text=_("Where the waiting room sends an admitted visitor back, with its signed pass; empty: none."),
+        verbose_name=_("return URL"),
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
@@ -69,6 +76,31 @@ class PartnerAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("partner API key")
         verbose_name_plural = _("partner API keys")
+
+
+class PartnerRoom(models.Model):
+    """A waiting room a partner put in front of one of its campaigns, for its own visitors."""
+
+    room = models.OneToOneField(
+        "waitingroom.WaitingRoom",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="partner_room",
+        verbose_name=_("room"),
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="rooms", verbose_name=_("partner"))
+    return_url = models.URLField(
+        blank=True,
+        help_text=_("Where an admitted visitor goes back with its pass (empty: the partner's return URL)."),
+        verbose_name=_("return URL"),
+    )
+
+    class Meta:
+        verbose_name = _("partner room")
+        verbose_name_plural = _("partner rooms")
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}:{self.room_id}"
 
 
 class CampaignCreateRecord(models.Model):
@@ -110,6 +142,9 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
     attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"))
+    # When its attempt was last handed to the broker: the due tick hands it again only after
+    # PARTNER_WEBHOOK_REDUE_SECONDS (a lost message), not on every tick while it waits in the queue.
+    enqueued_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("enqueued at"))
     last_status_code = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("last status code"))
     last_error = models.TextField(blank=True, verbose_name=_("last error"))
     delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))

@@ -31,6 +31,15 @@ class WaitingRoom(RateLimitFields):
         help_text=_("The campaign this room protects; its claim then needs an access pass."),
         verbose_name=_("campaign"),
     )
+    # Set: the room is a partner's, for the visitors that partner sends with signed tokens
+    # (partners app); firstcome accounts cannot join it (its pages and API answer 404).
+    namespace = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        help_text=_("The namespace of the external visitors it admits; empty: firstcome's own users."),
+        verbose_name=_("namespace"),
+    )
     max_active = models.PositiveIntegerField(
         default=500, help_text=_("At most this many admitted users at once (W1)."), verbose_name=_("max active")
     )

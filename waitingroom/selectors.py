@@ -29,6 +29,15 @@ def room_get(*, slug: str) -> WaitingRoom:
     return room
 
 
+def room_get_for_accounts(*, slug: str) -> WaitingRoom:
+    """A room firstcome's own users may join: a partner's room (namespace set) admits only the visitors
+    its partner sends, so to an account it does not exist."""
+    room = room_get(slug=slug)
+    if room.namespace:
+        raise RoomNotFound()
+    return room
+
+
 def rooms_forget(**_) -> None:
     """Drop this process's cached rooms (a room was saved or deleted; also a signal receiver)."""
     _rooms.clear()

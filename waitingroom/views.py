@@ -33,7 +33,7 @@ def _pass_key(room_id: int) -> str:
 
 def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        room = selectors.room_get(slug=slug)
+        room = selectors.room_get_for_accounts(slug=slug)
     except ApplicationError:
         return render(request, "404.html", status=404)
     if not request.user.is_authenticated:
@@ -78,7 +78,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def room_join(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        room = selectors.room_get(slug=slug)
+        room = selectors.room_get_for_accounts(slug=slug)
         ticket = ticket_cookie.read(request, room=room)
         queue.room_join(room_id=room.pk, user_id=request.user.pk, client_ip=client_ip(request), ticket=ticket)
     except ApplicationError as error:
@@ -90,7 +90,7 @@ def room_join(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def room_leave(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        room = selectors.room_get(slug=slug)
+        room = selectors.room_get_for_accounts(slug=slug)
         queue.room_leave(room_id=room.pk, user_id=request.user.pk)
         request.session.pop(_start_key(room.pk), None)
         request.session.pop(_pass_key(room.pk), None)

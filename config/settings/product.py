@@ -116,6 +116,8 @@ PARTNER_WEBHOOK_BACKOFF_BASE_SECONDS = env.float("PARTNER_WEBHOOK_BACKOFF_BASE_S
 PARTNER_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("PARTNER_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
 PARTNER_WEBHOOK_GIVE_UP_SECONDS = env.int("PARTNER_WEBHOOK_GIVE_UP_SECONDS", default=86_400)
 PARTNER_WEBHOOK_DUE_EVERY_SECONDS = env.float("PARTNER_WEBHOOK_DUE_EVERY_SECONDS", default=5.0)
+# A delivery handed to the broker is handed again after this long without an attempt (a lost message).
+PARTNER_WEBHOOK_REDUE_SECONDS = env.float("PARTNER_WEBHOOK_REDUE_SECONDS", default=60.0)
 
 PRODUCT_BEAT_SCHEDULE = {
     # Webhook retries whose backoff is over go out within this period (the first attempt goes at once).

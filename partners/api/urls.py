@@ -1,6 +1,6 @@
 from django.urls import path
 
-from partners.api import views
+from partners.api import rooms, views
 
 urlpatterns = [
     path("partner/campaigns/", views.PartnerCampaignListApi.as_view(), name="api-partner-campaign-list"),
@@ -29,5 +29,6 @@ urlpatterns = [
         views.PartnerClaimApi.as_view(),
         name="api-partner-claim",
     ),
+    path("partner/campaigns/<slug:slug>/room/", rooms.PartnerRoomApi.as_view(), name="api-partner-room"),
     path("partner/grants/<uuid:grant_id>/", views.PartnerGrantDetailApi.as_view(), name="api-partner-grant-detail"),
 ]

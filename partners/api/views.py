@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from config.api.schema import error_response, rate_limited_response
 from coupons import selectors
-from coupons.api.views import CLAIM_RETRY_AFTER, ClaimRefusedSerializer
+from coupons.api.views import CLAIM_RETRY_AFTER, AdmissionRequiredSerializer, ClaimRefusedSerializer
 from coupons.models import Campaign
 from partners.api.authentication import IsPartner, PartnerKeyAuthentication
 from partners.services import campaigns as partner_campaigns
@@ -273,7 +273,9 @@ class PartnerClaimApi(PartnerApi):
             help_text="your own opaque id of the user (1-128 characters, no control characters)",
         )
         access_pass = serializers.CharField(
-            required=False, max_length=1000, help_text="the waiting room's pass, for campaigns behind a room"
+            required=False,
+            max_length=1000,
+            help_text="the pass your visitor brought back from the campaign's waiting room (firstcome_pass): used once",
         )
 
     class OutputSerializer(serializers.Serializer):
@@ -289,7 +291,12 @@ class PartnerClaimApi(PartnerApi):
         responses={
             202: OpenApiResponse(OutputSerializer, description="accepted: the pending grant is recorded"),
             200: OpenApiResponse(OutputSerializer, description="the client already holds a grant here"),
-            403: error_response("admission_required (with room_url) or pass_invalid"),
+            403: OpenApiResponse(
+                AdmissionRequiredSerializer,
+                description="admission_required (room_url: where to send the visitor, with a room token), or the "
+                "pass refused before anything is spent: pass_invalid (garbled, bad signature, already used), "
+                "pass_expired, pass_wrong_partner, pass_wrong_room, pass_wrong_client",
+            ),
             409: OpenApiResponse(
                 ClaimRefusedSerializer,
                 description="sold_out, not_open, closed, cancelled, choose_seat; or claim_in_progress",

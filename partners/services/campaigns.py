@@ -13,7 +13,8 @@ from coupons.locks import campaign_lock
 from coupons.models import Campaign
 from coupons.services.campaigns import campaign_cancel, campaign_close, campaign_create, campaign_publish
 from partners.errors import CreateInProgress, IdempotencyKeyReused, SlugTaken, TermsFrozen
-from partners.models import CampaignCreateRecord
+from partners.models import CampaignCreateRecord, PartnerRoom
+from waitingroom.services.rooms import room_update
 
 # The terms a partner sets; once published none of them may change (DESIGN §3).
 TERMS = ("title", "description", "kind", "quantity", "amount", "coupon_valid_days", "opens_at", "closes_at")
@@ -127,9 +128,13 @@ def partner_campaign_get(*, namespace: str, slug: str) -> Campaign:
 def partner_campaign_publish(*, namespace: str, slug: str, open_now: bool = False) -> Campaign:
     campaign = partner_campaign_get(namespace=namespace, slug=slug)
     try:
-        return campaign_publish(campaign=campaign, open_now=open_now)
+        campaign = campaign_publish(campaign=campaign, open_now=open_now)
     except DjangoValidationError as error:
         raise _invalid(error) from None
+    room = PartnerRoom.objects.select_related("room").filter(room__campaign_id=campaign.pk).first()
+    if room is not None and room.room.opens_at > campaign.opens_at:
+        room_update(room.room, opens_at=campaign.opens_at)  # opened now: its waiting room opens with it
+    return campaign
 
 
 def partner_campaign_close(*, namespace: str, slug: str) -> Campaign:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -35,7 +36,10 @@ def _partner_listening(namespace: str) -> Partner | None:
 
 def _event(partner: Partner, event_type: str, data: dict, now: datetime) -> WebhookDelivery:
     payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
-    return WebhookDelivery(partner=partner, event_type=event_type, payload=payload, next_attempt_at=now)
+    # enqueued_at: _enqueue_on_commit hands it to the broker (the due tick only if that message is lost)
+    return WebhookDelivery(
+        partner=partner, event_type=event_type, payload=payload, next_attempt_at=now, enqueued_at=now
+    )
 
 
 def _enqueue_on_commit(deliveries: list[WebhookDelivery]) -> None:
@@ -159,20 +163,38 @@ def webhook_deliver(*, delivery_id: str) -> str:
             delivery.status = WebhookDelivery.Status.FAILED
         else:
             delivery.next_attempt_at = now + _backoff(delivery.attempts)
+            delivery.enqueued_at = None  # the due tick hands the retry over when it is due
         delivery.save()
         return delivery.status
 
 
 def webhooks_due(*, now: datetime | None = None, limit: int = 500) -> list[str]:
-    """Pending deliveries whose next attempt is due, oldest first."""
+    """Pending deliveries whose next attempt is due and not handed to the broker already (or handed
+    PARTNER_WEBHOOK_REDUE_SECONDS ago: that message was lost), oldest first; marked as handed over.
+
+    Without the mark every tick handed every due delivery over again while its first message still
+    waited in the queue: 300 events of one drop and a tick every 0.3 s flooded the worker with
+    no-op tasks faster than it could send (tests/partners/test_room_end_to_end.py)."""
     now = now or timezone.now()
-    due = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-    return [str(pk) for pk in due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]]
+    handed_before = now - timedelta(seconds=settings.PARTNER_WEBHOOK_REDUE_SECONDS)
+    with transaction.atomic():
+        due = (
+            WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=handed_before))
+            .order_by("next_attempt_at")
+            .select_for_update(skip_locked=True)
+        )
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        WebhookDelivery.objects.filter(pk__in=ids).update(enqueued_at=now)
+    return [str(pk) for pk in ids]
 
 
 def webhook_replay(*, delivery: WebhookDelivery) -> None:
     """Send a delivery again now (its event id stays: a partner that had it deduplicates)."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=WebhookDelivery.Status.PENDING, next_attempt_at=timezone.now(), replayed_at=timezone.now()
+        status=WebhookDelivery.Status.PENDING,
+        next_attempt_at=timezone.now(),
+        replayed_at=timezone.now(),
+        enqueued_at=timezone.now(),
     )
     _enqueue_on_commit([delivery])

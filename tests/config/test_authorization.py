@@ -180,8 +180,14 @@ ENDPOINTS: dict[str, Endpoint] = {
             "api-partner-campaign-cancel": lambda w: f"/api/v1/partner/campaigns/{w.campaign.slug}/cancel/",
             "api-partner-claim": lambda w: f"/api/v1/partner/campaigns/{w.campaign.slug}/claims/",
             "api-partner-grant-detail": lambda w: f"/api/v1/partner/grants/{w.grant.pk}/",
+            "api-partner-room": lambda w: f"/api/v1/partner/campaigns/{w.campaign.slug}/room/",
         }.items()
     },
+    # A partner's visitors enter with the partner's signed token, not an account: no session reaches a
+    # room that is not the partner's (tests/partners/test_visitors.py: the tokens and the cookie).
+    "partner-visitor-room": Endpoint(
+        lambda w: f"/partners/{w.partner.namespace}/rooms/{w.room.slug}/", each(404), each(405), api=False
+    ),
     # --- pages -------------------------------------------------------------------
     "home": Endpoint(lambda w: "/", each(200), each(200), api=False),
     "campaign-detail": Endpoint(lambda w: f"/campaigns/{w.campaign.slug}/", each(200), each(200), api=False),

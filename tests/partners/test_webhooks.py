@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from coupons.models import Grant
 from partners.models import WebhookDelivery
-from partners.services.webhooks import webhook_deliver, webhook_replay
+from partners.services.webhooks import webhook_deliver, webhook_replay, webhooks_due
 from tests.partners.factories import claim_path, key_client, make_key, make_partner, open_campaign
 from tests.processes import wait_until
 
@@ -196,3 +196,20 @@ def test_each_way_a_campaign_ends_or_a_grant_fails_writes_its_event():
     assert events == {("grant.failed", "ends"), ("campaign.closed", "ends"), ("campaign.cancelled", "cancelled")}
     failed = WebhookDelivery.objects.get(event_type="grant.failed").payload["data"]
     assert (failed["grant_id"], failed["client_id"], failed["status"]) == (grant_id, "c-1", "failed")
+
+
+def test_the_due_tick_hands_a_delivery_to_the_broker_once_until_its_message_may_be_lost(settings):
+    # given: an event just written (its commit hands it over) and a retry that came due
+    settings.PARTNER_WEBHOOK_REDUE_SECONDS = 60
+    partner = make_partner("acme")
+    now = timezone.now()
+    fresh = WebhookDelivery.objects.create(
+        partner=partner, event_type="campaign.closed", payload={}, next_attempt_at=now, enqueued_at=now
+    )
+    retry = WebhookDelivery.objects.create(partner=partner, event_type="campaign.closed", payload={},
+                                           next_attempt_at=now)  # fmt: skip
+    # when / then: the retry is handed over once, the fresh event not while its message may still come
+    assert webhooks_due(now=now) == [str(retry.pk)]
+    assert webhooks_due(now=now + timedelta(seconds=30)) == []
+    # a minute on, both messages may be lost: both are handed over again
+    assert set(webhooks_due(now=now + timedelta(seconds=61))) == {str(fresh.pk), str(retry.pk)}

@@ -118,7 +118,7 @@ class RoomJoinApi(APIView):
         summary="Join a room's queue (idempotent: a re-join keeps the place; a ticket brings a lost place back)",
     )
     def post(self, request: Request, slug: str) -> Response:
-        room = selectors.room_get(slug=slug)
+        room = selectors.room_get_for_accounts(slug=slug)
         explicit = None
         if request.body.strip() not in (b"", b"{}"):
             data = self.InputSerializer(data=request.data)
@@ -142,7 +142,7 @@ class RoomStatusApi(APIView):
         summary="My place (a ticket brings a place the room lost back)",
     )
     def get(self, request: Request, slug: str) -> Response:
-        room = selectors.room_get(slug=slug)
+        room = selectors.room_get_for_accounts(slug=slug)
         ticket = _ticket(request, room, request.query_params.get("ticket"))
         return _answer(request, room, room_status(room=room, user_id=request.user.id, ticket=ticket))
 
@@ -198,7 +198,7 @@ class RoomLeaveApi(APIView):
 
     @extend_schema(request=None, responses={204: None, 404: error_response("no such room")}, summary="Leave the queue")
     def post(self, request: Request, slug: str) -> Response:
-        room = selectors.room_get(slug=slug)
+        room = selectors.room_get_for_accounts(slug=slug)
         room_leave(room_id=room.pk, user_id=request.user.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
