@@ -5,11 +5,17 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ranking import services
+from ranking import periods, services
 from ranking.errors import BadPeriod, BoardNotFound
 from ranking.models import Board, BoardSnapshot
 
-PERIOD_KINDS = ("d", "w", "all")
+PERIOD_KINDS = ("24h", "d", "w", "all")
+PERIOD_TITLES = {
+    "24h": _("Last 24 hours"),
+    "d": _("Today"),
+    "w": _("This week"),
+    "all": _("All time"),
+}
 
 
 def board_list_visible():
@@ -25,9 +31,13 @@ def board_get(*, slug: str, staff: bool = False) -> Board:
 
 
 def period_key_for(*, board: Board, kind: str, date: str | None = None) -> str:
-    """The key of a period the board keeps, for today or the given local date."""
+    """The key of a period the board keeps, for today or the given local date ("24h": the window ending now)."""
     if kind not in PERIOD_KINDS or kind not in board.periods():
         raise BadPeriod(_("This board keeps the periods %(periods)s.") % {"periods": ", ".join(board.periods())})
+    if kind == periods.ROLLING:
+        if date:
+            raise BadPeriod(_("The last 24 hours always ends now: leave out date."))
+        return periods.ROLLING
     moment = timezone.now()
     if date:
         try:
