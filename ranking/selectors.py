@@ -47,11 +47,10 @@ def period_key_for(*, board: Board, kind: str, date: str | None = None) -> str:
     return services.period_key(kind, moment)
 
 
-def chart_series(*, board: Board, kind: str = "all", points: int = 48) -> dict:
-    """Values of the members in the latest snapshots of a period kind, oldest first, for a chart."""
-    snapshots = list(
-        BoardSnapshot.objects.filter(board=board, period_key__startswith=kind).order_by("-taken_at")[:points]
-    )[::-1]
+def chart_series(*, board: Board, key: str, points: int = 288) -> dict:
+    """Values of the members in the latest snapshots of one period ("24h", today's "d:…"), oldest first,
+    for a chart: 288 snapshots are the last 24 hours at the beat's 5 minutes."""
+    snapshots = list(BoardSnapshot.objects.filter(board=board, period_key=key).order_by("-taken_at")[:points])[::-1]
     members: dict[str, dict] = {}
     for index, snapshot in enumerate(snapshots):
         for entry in snapshot.entries:

@@ -58,6 +58,7 @@ class ViewBeaconApi(APIView):
         parameters=[RETRY_AFTER],
         examples=[OpenApiExample("A view", value={"campaign": "summer-drop", "visitor": "k3J9xQ2mP0aZ"}, request_only=True)],
         summary="Count a view of a drop's page (sampled beacon)",
+        tags=["rankings"],
         description="The drop page sends this with probability p (VIEW_BEACON_SAMPLE_RATE, 0.1 by default); "
         "each counted beacon adds 1/p views (docs/ranking.md). JSON as application/json or text/plain.",
     )
