@@ -45,7 +45,10 @@ def chart(*, board: Board, series: dict) -> dict | None:
         return None
     start, end = times[0], times[-1]
     span = max(1.0, (end - start).total_seconds())
-    latest = {member: next((v for v in reversed(data["values"]) if v is not None), 0) for member, data in series["series"].items()}
+    latest = {
+        member: next((v for v in reversed(data["values"]) if v is not None), 0)
+        for member, data in series["series"].items()
+    }
     members = sorted(series["series"], key=lambda m: -latest[m])[:MAX_LINES]
     top = _nice_top(max((v for m in members for v in series["series"][m]["values"] if v is not None), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -60,7 +63,9 @@ def chart(*, board: Board, series: dict) -> dict | None:
     for color, member in zip(COLORS, members, strict=False):
         data = series["series"][member]
         points = " ".join(
-            f"{x(moment):.1f},{y(value):.1f}" for moment, value in zip(times, data["values"], strict=True) if value is not None
+            f"{x(moment):.1f},{y(value):.1f}"
+            for moment, value in zip(times, data["values"], strict=True)
+            if value is not None
         )
         lines.append({"member": member, "label": data["label"], "color": color, "points": points})
     y_ticks = [{"y": f"{y(v):.1f}", "label": f"{v:,}"} for v in (0, top // 2 if top % 2 == 0 else top / 2, top)]
@@ -80,5 +85,11 @@ def chart(*, board: Board, series: dict) -> dict | None:
         "first": start,
         "last": end,
         "max": top,
-        "plot": {"left": LEFT, "right": WIDTH - RIGHT, "top": TOP, "bottom": HEIGHT - BOTTOM, "mid_y": TOP + plot_h / 2},
+        "plot": {
+            "left": LEFT,
+            "right": WIDTH - RIGHT,
+            "top": TOP,
+            "bottom": HEIGHT - BOTTOM,
+            "mid_y": TOP + plot_h / 2,
+        },
     }

@@ -32,7 +32,7 @@ class Board(models.Model):
     )
     rolling_24h = models.BooleanField(
         default=False,
-        help_text=_("A rolling last 24 hours: hourly buckets merged on read (docs/ranking.md)."),
+        help_text=_("A rolling last 24 hours: hourly buckets merged on read."),
         verbose_name=_("last 24 hours"),
     )
     daily = models.BooleanField(default=True, verbose_name=_("daily"))

@@ -63,7 +63,12 @@ class ViewOutcome:
 
 
 def view_record(
-    *, campaign: str, visitor: str, client_ip: str, now: datetime | None = None, draw: Callable[[], float] = random.random
+    *,
+    campaign: str,
+    visitor: str,
+    client_ip: str,
+    now: datetime | None = None,
+    draw: Callable[[], float] = random.random,
 ) -> ViewOutcome:
     """Count one beacon: one Redis round trip (view.lua); NotViewable for a drop whose views do not
     count (unknown, draft, cancelled, unlisted), RateLimited when the client IP's bucket is empty."""
@@ -85,9 +90,10 @@ def view_record(
         for kind in board.periods()
     ]
     drops = [key for board in boards if board.rolling_24h for key in services.merges_around(board, now)]
+    bucket, mark = rank_redis.view_keys(client_ip_bucket=ip_bucket_id(client_ip), member=member, visitor=visitor)
     outcome, number = rank_redis.view_count(
-        bucket=rank_redis.board_key("rl", "view", ip_bucket_id(client_ip)),
-        mark=rank_redis.board_key("seen", member, visitor),
+        bucket=bucket,
+        mark=mark,
         burst=settings.VIEW_BEACON_RATE_IP_BURST,
         per_second=settings.VIEW_BEACON_RATE_IP_PER_SECOND,
         mark_seconds=settings.VIEW_DEDUP_SECONDS,

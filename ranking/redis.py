@@ -37,6 +37,12 @@ def board_key(board_slug: str, period_key: str) -> str:
     return fc_redis.key("{rank}", board_slug, period_key)
 
 
+def view_keys(*, client_ip_bucket: str, member: str, visitor: str) -> tuple[str, str]:
+    """The client IP's beacon bucket and a visitor's once-a-minute mark for a member, beside the boards
+    (one hash tag, so view.lua can touch them in one call)."""
+    return fc_redis.key("{rank}", "rl-view", client_ip_bucket), fc_redis.key("{rank}", "seen", member, visitor)
+
+
 @functools.cache
 def _script(name: str) -> Script:
     return fc_redis.client().register_script(fc_redis.script_source("ranking", name))

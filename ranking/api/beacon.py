@@ -56,7 +56,9 @@ class ViewBeaconApi(APIView):
             429: rate_limited_response("rate_limited: this client IP sent too many beacons"),
         },
         parameters=[RETRY_AFTER],
-        examples=[OpenApiExample("A view", value={"campaign": "summer-drop", "visitor": "k3J9xQ2mP0aZ"}, request_only=True)],
+        examples=[
+            OpenApiExample("A view", value={"campaign": "summer-drop", "visitor": "k3J9xQ2mP0aZ"}, request_only=True)
+        ],
         summary="Count a view of a drop's page (sampled beacon)",
         tags=["rankings"],
         description="The drop page sends this with probability p (VIEW_BEACON_SAMPLE_RATE, 0.1 by default); "

@@ -107,7 +107,12 @@ class BoardTopApi(APIView):
         ranked = services.board_top(board=board, key=key, limit=limit, offset=offset)
         return Response(
             self.OutputSerializer(
-                {"board": board.slug, "period_key": key, "unit": units.unit_of(board), "entries": _entries(board, ranked)}
+                {
+                    "board": board.slug,
+                    "period_key": key,
+                    "unit": units.unit_of(board),
+                    "entries": _entries(board, ranked),
+                }
             ).data
         )
 

@@ -3,7 +3,7 @@
 "hottest" (claims) and "most-served" (succeeded grants) showed the same numbers in every
 period but for failed grants: hottest now keeps the last 24 hours, today and this week,
 most-served all time only. "most-viewed" counts the drop page's sampled beacon over the
-last 24 hours (docs/ranking.md).
+last 24 hours.
 """
 
 from django.db import migrations, models
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='board',
             name='rolling_24h',
-            field=models.BooleanField(default=False, help_text='A rolling last 24 hours: hourly buckets merged on read (docs/ranking.md).', verbose_name='last 24 hours'),
+            field=models.BooleanField(default=False, help_text='A rolling last 24 hours: hourly buckets merged on read.', verbose_name='last 24 hours'),
         ),
         migrations.AlterField(
             model_name='board',

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def rolling_board(**fields) -> Board:
     defaults = {"slug": "rolling", "title": "Rolling", "metric": "claims", "rolling_24h": True}
+    Board.objects.filter(slug=fields.get("slug", "rolling")).delete()  # a data migration's board, if still there
     board = Board.objects.create(**{**defaults, "daily": False, "weekly": False, "all_time": False, **fields})
     services.boards_forget()
     return board
@@ -118,6 +119,7 @@ def test_rolling_buckets_rebuild_from_the_grants_with_the_same_scores_and_snapsh
 
 def test_a_seat_sale_counts_as_a_claim_and_a_person_served(redis_clean):
     hottest = rolling_board(slug="hottest", all_time=True)
+    Board.objects.filter(slug="most-served").delete()
     served = Board.objects.create(slug="most-served", title="Served", metric="users_served", daily=False, weekly=False)
     services.boards_forget()
     concert = CampaignFactory(quantity=1, amount=0, title="Concert")
@@ -141,3 +143,20 @@ def test_a_seat_sale_counts_as_a_claim_and_a_person_served(redis_clean):
     assert {k: v for k, v in after.items() if ":24h:" not in k.decode()} == {
         k: v for k, v in before.items() if ":24h:" not in k.decode()
     }
+
+
+def test_the_api_serves_the_last_24_hours_with_units(api_client):
+    board = rolling_board(slug="hottest", title="Hottest")
+    services.event_record(metric="claims", member="7", at=timezone.now(), amount=2)
+    listed = {b["slug"]: b for b in api_client.get("/api/v1/rankings/").json()}
+    assert listed["hottest"]["periods"] == ["24h"] and listed["hottest"]["unit"] == "claims"
+    body = api_client.get("/api/v1/rankings/hottest/?period=24h").json()
+    assert (body["period_key"], body["unit"]) == ("24h", "claims")
+    assert [(e["member"], e["value"], e["value_text"]) for e in body["entries"]] == [("7", 2, "2 claims")]
+    korean = api_client.get("/api/v1/rankings/hottest/?period=24h", HTTP_ACCEPT_LANGUAGE="ko").json()
+    assert korean["entries"][0]["value_text"] == "2건"
+    member = api_client.get("/api/v1/rankings/hottest/members/7/?period=24h").json()
+    assert (member["entry"]["rank"], member["unit"]) == (1, "claims")
+    refused = api_client.get("/api/v1/rankings/hottest/?period=24h&date=2026-11-22")
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid")
+    assert api_client.get(f"/api/v1/rankings/{board.slug}/?period=d").status_code == 400  # not a period it keeps
