@@ -8,8 +8,8 @@ from django.utils import timezone
 from ranking import units
 from ranking.models import Board
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 44  # room for the value labels and the time labels
+WIDTH, HEIGHT = 400, 200
+LEFT, RIGHT, TOP, BOTTOM = 44, 10, 24, 40  # room for the value labels and the time labels
 COLORS = ("#d93a40", "#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f")
 MAX_LINES = 8
 
@@ -90,6 +90,5 @@ def chart(*, board: Board, series: dict) -> dict | None:
             "right": WIDTH - RIGHT,
             "top": TOP,
             "bottom": HEIGHT - BOTTOM,
-            "mid_y": TOP + plot_h / 2,
         },
     }
