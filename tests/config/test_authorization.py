@@ -93,6 +93,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api-board-member": Endpoint(
         lambda w: f"/api/v1/rankings/{w.board.slug}/members/{w.board_member}/", each(200), each(405)
     ),
+    # the drop page's view beacon: public, reads no session or token (docs/ranking.md, "Most viewed")
+    "api-view-beacon": Endpoint(
+        lambda w: "/api/v1/views/",
+        each(405),
+        each(202),
+        body=lambda w: {"campaign": w.campaign.slug, "visitor": "visitor-0001"},
+        may_change={"POST": frozenset(ACTORS)},
+    ),
     "schema": Endpoint(lambda w: "/api/v1/schema/", each(200), each(405)),
     "api-docs": Endpoint(lambda w: "/api/v1/docs/", each(200), each(405)),
     "api-redoc": Endpoint(lambda w: "/api/v1/redoc/", each(200), each(405)),
