@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.ratelimit import RateLimited, ip_bucket_id
-from ranking import feed, periods, services
+from ranking import feed, services
 from ranking import redis as rank_redis
 from ranking.errors import NotViewable
 
@@ -59,7 +59,8 @@ def views_per_beacon(p: float, draw: Callable[[], float] = random.random) -> int
 @dataclass(frozen=True, kw_only=True)
 class ViewOutcome:
     counted: bool  # False: a repeat within the dedup window, or no board counts views, or the beacon is off
-    views: int  # the drop's estimated views in its board's first period after this beacon (0 if not counted)
+    views: int  # the drop's estimated views in the first key of the views boards (the current hour's bucket
+    # of most-viewed) after this beacon; 0 if not counted
 
 
 def view_record(
@@ -80,16 +81,7 @@ def view_record(
     if p <= 0 or not boards:
         return ViewOutcome(counted=False, views=0)
     injected, now = now, now or timezone.now()
-    keys = [
-        (
-            rank_redis.board_key(board.slug, periods.period_key(kind, now)),
-            board.descending,
-            periods.period_ttl(kind, now, now),
-        )
-        for board in boards
-        for kind in board.periods()
-    ]
-    drops = [key for board in boards if board.rolling_24h for key in services.merges_around(board, now)]
+    keys, drops = services.event_keys(boards=boards, at=now, now=now)
     bucket, mark = rank_redis.view_keys(client_ip_bucket=ip_bucket_id(client_ip), member=member, visitor=visitor)
     outcome, number = rank_redis.view_count(
         bucket=bucket,

@@ -69,17 +69,23 @@ def event_record(
     boards = boards_for_metric(metric)
     if not boards:
         return
-    t = rank_redis.seconds_since_epoch(at)
-    now = now or timezone.now()
+    keys, drops = event_keys(boards=boards, at=at, now=now or timezone.now())
+    if keys:
+        t = rank_redis.seconds_since_epoch(at)
+        rank_redis.record(keys=keys, member=str(member), mode=mode, amount=amount, t=t, drops=drops, batch=batch)
+
+
+def event_keys(*, boards: list[Board], at: datetime, now: datetime) -> tuple[list[tuple[str, bool, int]], list[str]]:
+    """What an event at `at` updates: (key, descending, TTL) of every period of every board, and the
+    merges of the rolling window it makes stale."""
     keyed = {kind: (period_key(kind, at), period_ttl(kind, at, now)) for kind in ("24h", "d", "w", "all")}
     keys = [
         (rank_redis.board_key(board.slug, keyed[kind][0]), board.descending, keyed[kind][1])
         for board in boards
         for kind in board.periods()
     ]
-    drops = [key for board in boards if board.rolling_24h for key in merges_around(board, now)]
-    if keys:
-        rank_redis.record(keys=keys, member=str(member), mode=mode, amount=amount, t=t, drops=drops, batch=batch)
+    drops = sorted({key for board in boards if board.rolling_24h for key in merges_around(board, now)})
+    return keys, drops
 
 
 def merges_around(board: Board, now: datetime) -> set[str]:

@@ -45,7 +45,9 @@ class ViewBeaconApi(APIView):
         counted = serializers.BooleanField(
             help_text="false for a repeat within the minute (or when no board counts views)"
         )
-        views = serializers.IntegerField(help_text="the drop's estimated views in the last 24 hours (0 if not counted)")
+        views = serializers.IntegerField(
+            help_text="the drop's estimated views this hour so far (its bucket of the last 24 hours); 0 if not counted"
+        )
 
     @extend_schema(
         request=InputSerializer,

@@ -14,6 +14,7 @@ from ranking.models import Board
 from tests import processes
 from tests.browser.test_seats import in_viewport, no_horizontal_overflow
 from tests.coupons.factories import published_campaign
+from tests.ranking.factories import views_board
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,16 +34,7 @@ def boards() -> dict[str, Board]:
         "hottest": Board.objects.create(
             slug="hottest", title="Hottest drops", metric="claims", rolling_24h=True, all_time=False, position=1
         ),
-        "most-viewed": Board.objects.create(
-            slug="most-viewed",
-            title="Most viewed",
-            metric="views",
-            rolling_24h=True,
-            daily=False,
-            weekly=False,
-            all_time=False,
-            position=2,
-        ),
+        "most-viewed": views_board(position=2),
         "fastest": Board.objects.create(
             slug="fastest-sell-outs", title="Fastest sell-outs", metric="sell_out_seconds", direction="asc", position=3
         ),

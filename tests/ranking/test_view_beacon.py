@@ -17,6 +17,7 @@ from ranking import page_views, periods, services
 from ranking import redis as rank_redis
 from ranking.models import Board
 from tests.coupons.factories import CampaignFactory, published_campaign
+from tests.ranking.factories import views_board
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,16 +37,7 @@ def viewed(settings, redis_clean):
     """The most-viewed board, every view sent (p = 1), and a listed open drop."""
     settings.VIEW_BEACON_SAMPLE_RATE = 1.0
     Board.objects.all().delete()  # the first transactional test may still see the data migration's boards
-    board = Board.objects.create(
-        slug="most-viewed",
-        title="Most viewed",
-        metric="views",
-        rolling_24h=True,
-        daily=False,
-        weekly=False,
-        all_time=False,
-    )
-    services.boards_forget()
+    board = views_board()
     return board, published_campaign(slug="drop", title="Drop")
 
 
