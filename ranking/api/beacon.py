@@ -1,23 +1,36 @@
 """The drop page's view beacon (docs/ranking.md, "Most viewed"): one small POST, one Redis round trip."""
 
+from typing import Any
+
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.parsers import JSONParser
+from config.api.parsers import JSONParser, json_body_parse
 from config.api.schema import RETRY_AFTER, error_response, rate_limited_response
 from config.clientip import client_ip
 from ranking import page_views
 
+MAX_BEACON_BYTES = 2048  # a beacon is about 80 bytes
+
 
 class BeaconJSONParser(JSONParser):
     """navigator.sendBeacon sends a string as text/plain (a JSON content type would need a CORS
-    preflight); its body is JSON all the same, with the same checks."""
+    preflight); its body is JSON all the same, with the same checks. The API body middleware checks
+    only JSON types, so the size is bounded here: no more than the limit is ever read."""
 
     media_type = "text/plain"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        raw = stream.read(MAX_BEACON_BYTES + 1) if stream is not None else b""
+        if len(raw) > MAX_BEACON_BYTES:
+            raise ParseError(_("The body is larger than %(limit)d bytes.") % {"limit": MAX_BEACON_BYTES})
+        return json_body_parse(raw, charset=(parser_context or {}).get("encoding"))
 
 
 class ViewBeaconApi(APIView):
