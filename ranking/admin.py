@@ -10,7 +10,18 @@ from ranking.models import Board, BoardSnapshot
 
 @admin.register(Board)
 class BoardAdmin(admin.ModelAdmin):
-    list_display = ("title", "slug", "metric", "direction", "tie_style", "daily", "weekly", "all_time", "visible")
+    list_display = (
+        "title",
+        "slug",
+        "metric",
+        "direction",
+        "tie_style",
+        "rolling_24h",
+        "daily",
+        "weekly",
+        "all_time",
+        "visible",
+    )
     list_editable = ("visible",)
     prepopulated_fields = {"slug": ("title",)}
     actions = ["rebuild"]

@@ -14,4 +14,10 @@ class BoardNotFound(ApplicationError):
 class BadPeriod(ApplicationError):
     code = "invalid"
     status_code = 400
-    default_detail = _("period must be d, w or all, and date YYYY-MM-DD.")
+    default_detail = _("period must be 24h, d, w or all, and date YYYY-MM-DD.")
+
+
+class NotViewable(ApplicationError):
+    code = "not_found"
+    status_code = 404
+    default_detail = _("No drop of that name counts views.")

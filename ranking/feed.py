@@ -23,6 +23,9 @@ class RankingSource(Protocol):
     def labels(self, *, members: list[str]) -> dict[str, str]:
         """What to show for these members (a campaign's title)."""
 
+    def viewable(self) -> dict[str, str]:
+        """The pages whose views count, by the name a page's beacon sends (a drop's slug) → member."""
+
 
 _source: RankingSource | None = None
 
@@ -40,3 +43,7 @@ def board_events(*, board: Board, since: datetime) -> Events:
 
 def labels_for(members: list[str]) -> dict[str, str]:
     return _source.labels(members=members) if _source is not None else {}
+
+
+def viewable_members() -> dict[str, str]:
+    return _source.viewable() if _source is not None else {}

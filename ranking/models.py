@@ -11,6 +11,7 @@ class Board(models.Model):
         CLAIMS = "claims", _("Claims (hottest campaigns)")
         SELL_OUT_SECONDS = "sell_out_seconds", _("Seconds from opening to sold out (fastest sell-outs)")
         USERS_SERVED = "users_served", _("Users served (succeeded grants)")
+        VIEWS = "views", _("Page views (sampled beacon of the drop page, estimated)")
 
     class Direction(models.TextChoices):
         DESC = "desc", _("Higher is better")
@@ -28,6 +29,11 @@ class Board(models.Model):
     )
     tie_style = models.CharField(
         max_length=12, choices=TieStyle.choices, default=TieStyle.COMPETITION, verbose_name=_("tie style")
+    )
+    rolling_24h = models.BooleanField(
+        default=False,
+        help_text=_("A rolling last 24 hours: hourly buckets merged on read."),
+        verbose_name=_("last 24 hours"),
     )
     daily = models.BooleanField(default=True, verbose_name=_("daily"))
     weekly = models.BooleanField(default=True, verbose_name=_("weekly"))
@@ -65,8 +71,9 @@ class Board(models.Model):
         return self.direction == self.Direction.DESC
 
     def periods(self) -> list[str]:
-        """The period kinds this board keeps: "d", "w", "all"."""
-        return [p for p, on in (("d", self.daily), ("w", self.weekly), ("all", self.all_time)) if on]
+        """The period kinds this board keeps: "24h", "d", "w", "all"."""
+        kinds = (("24h", self.rolling_24h), ("d", self.daily), ("w", self.weekly), ("all", self.all_time))
+        return [p for p, on in kinds if on]
 
 
 class BoardSnapshot(models.Model):
@@ -74,7 +81,7 @@ class BoardSnapshot(models.Model):
 
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("board"))
     period_key = models.CharField(
-        max_length=20, help_text=_('"d:20261122", "w:2026-W47" or "all"'), verbose_name=_("period key")
+        max_length=20, help_text=_('"d:20261122", "w:2026-W47", "24h" or "all"'), verbose_name=_("period key")
     )
     taken_at = models.DateTimeField(db_index=True, verbose_name=_("taken at"))
     entries = models.JSONField(help_text=_("[{rank, member, label, value}] in board order"), verbose_name=_("entries"))

@@ -6,7 +6,6 @@ Redis Cluster all leaderboards therefore live on one node; they are small.
 """
 
 import functools
-import importlib.resources
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,10 +37,15 @@ def board_key(board_slug: str, period_key: str) -> str:
     return fc_redis.key("{rank}", board_slug, period_key)
 
 
+def view_keys(*, client_ip_bucket: str, member: str, visitor: str) -> tuple[str, str]:
+    """The client IP's beacon bucket and a visitor's once-a-minute mark for a member, beside the boards
+    (one hash tag, so view.lua can touch them in one call)."""
+    return fc_redis.key("{rank}", "rl-view", client_ip_bucket), fc_redis.key("{rank}", "seen", member, visitor)
+
+
 @functools.cache
 def _script(name: str) -> Script:
-    source = importlib.resources.files("ranking").joinpath("scripts", f"{name}.lua").read_text()
-    return fc_redis.client().register_script(source)
+    return fc_redis.client().register_script(fc_redis.script_source("ranking", name))
 
 
 def record(
@@ -51,17 +55,52 @@ def record(
     mode: str,
     amount: int,
     t: int,
+    drops: list[str] = (),
     batch: fc_redis.ScriptBatch | None = None,
 ):
-    """Run record.lua over (key, descending, ttl) triples; with a `batch` the call is queued."""
+    """Run record.lua over (key, descending, ttl) triples, deleting the merges in `drops` (stale
+    now); with a `batch` the call is queued."""
     args: list = [member, mode, amount, t]
     for _, descending, ttl in keys:
         args += ["desc" if descending else "asc", ttl]
-    key_names = [key for key, _, _ in keys]
+    for _ in drops:
+        args += ["drop", 0]
+    key_names = [key for key, _, _ in keys] + list(drops)
     if batch is not None:
         batch.add(_script("record"), key_names, args)
         return None
     return _script("record")(keys=key_names, args=args, client=fc_redis.client())
+
+
+def merge(*, key: str, buckets: list[str], descending: bool, aggregate: str, ttl_ms: int) -> int:
+    """Merge hour buckets into `key` unless a merge is already there (merge.lua); its size."""
+    args = ["desc" if descending else "asc", aggregate, ttl_ms]
+    return int(_script("merge")(keys=[key, *buckets], args=args, client=fc_redis.client()))
+
+
+def view_count(
+    *,
+    bucket: str,
+    mark: str,
+    burst: int,
+    per_second: float,
+    mark_seconds: int,
+    keys: list[tuple[str, bool, int]],
+    drops: list[str],
+    member: str,
+    amount: int,
+    t: int,
+    now_ms: int | None = None,
+) -> tuple[str, int]:
+    """Run view.lua: (outcome, number) — ("rate_limited", ms), ("repeat", 0) or ("counted", views)."""
+    args: list = [burst, per_second, "" if now_ms is None else now_ms, mark_seconds, member, amount, t]
+    for _, descending, ttl in keys:
+        args += ["desc" if descending else "asc", ttl]
+    for _ in drops:
+        args += ["drop", 0]
+    names = [bucket, mark, *(key for key, _, _ in keys), *drops]
+    outcome, number = _script("view")(keys=names, args=args, client=fc_redis.client())
+    return (outcome.decode() if isinstance(outcome, bytes) else outcome), int(number)
 
 
 @dataclass(frozen=True)

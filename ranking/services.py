@@ -1,67 +1,27 @@
 """Leaderboards: record events, read top N and standings, rebuild from PostgreSQL, snapshot."""
 
-import functools
 import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
 
 from config import redis as fc_redis
-from ranking import feed
+from ranking import feed, periods
 from ranking import redis as rank_redis
 from ranking.models import Board, BoardSnapshot
 
 logger = logging.getLogger(__name__)
 
-DAY_GRACE = timedelta(days=2)  # a daily key lives until two days after its day ends
-WEEK_GRACE = timedelta(days=7)
 
+# --- periods (ranking/periods.py; the names stay importable from here) -----
 
-# --- periods ----------------------------------------------------------------
-
-
-@functools.cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def _local(moment: datetime) -> datetime:
-    return moment.astimezone(_zone(settings.TIME_ZONE))
-
-
-def period_key(kind: str, moment: datetime) -> str:
-    """ "d:20261122", "w:2026-W47" (ISO week, local time) or "all"."""
-    local = _local(moment)
-    if kind == "d":
-        return f"d:{local:%Y%m%d}"
-    if kind == "w":
-        year, week, _ = local.isocalendar()
-        return f"w:{year}-W{week:02d}"
-    return "all"
-
-
-def period_end(kind: str, moment: datetime) -> datetime | None:
-    local = _local(moment)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if kind == "d":
-        return midnight + timedelta(days=1)
-    if kind == "w":
-        return midnight + timedelta(days=7 - local.weekday())
-    return None
-
-
-def period_ttl(kind: str, moment: datetime, now: datetime | None = None) -> int:
-    """Seconds a periodic key should live from now; 0 keeps the all-time key."""
-    end = period_end(kind, moment)
-    if end is None:
-        return 0
-    grace = DAY_GRACE if kind == "d" else WEEK_GRACE
-    return max(60, int((end + grace - (now or timezone.now())).total_seconds()))
+period_key = periods.period_key
+period_end = periods.period_end
+period_ttl = periods.period_ttl
 
 
 # --- boards cache (the claim path must not query for them) ------------------
@@ -98,24 +58,41 @@ def event_record(
     amount: int = 1,
     mode: str = "incr",
     batch: fc_redis.ScriptBatch | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Record an event on every period key of every board of the metric, in one script call.
 
-    With a `batch` the call rides along in the caller's round trip (the claim path does this).
+    The rolling period's event goes to the bucket of its hour, and the merges of
+    the window it belongs to are dropped, so the next read merges afresh. With a
+    `batch` the call rides along in the caller's round trip (the drain does this).
     """
     boards = boards_for_metric(metric)
     if not boards:
         return
-    t = rank_redis.seconds_since_epoch(at)
-    now = timezone.now()
-    periods = {kind: (period_key(kind, at), period_ttl(kind, at, now)) for kind in ("d", "w", "all")}
+    keys, drops = event_keys(boards=boards, at=at, now=now or timezone.now())
+    if keys:
+        t = rank_redis.seconds_since_epoch(at)
+        rank_redis.record(keys=keys, member=str(member), mode=mode, amount=amount, t=t, drops=drops, batch=batch)
+
+
+def event_keys(*, boards: list[Board], at: datetime, now: datetime) -> tuple[list[tuple[str, bool, int]], list[str]]:
+    """What an event at `at` updates: (key, descending, TTL) of every period of every board, and the
+    merges of the rolling window it makes stale."""
+    keyed = {kind: (period_key(kind, at), period_ttl(kind, at, now)) for kind in ("24h", "d", "w", "all")}
     keys = [
-        (rank_redis.board_key(board.slug, periods[kind][0]), board.descending, periods[kind][1])
+        (rank_redis.board_key(board.slug, keyed[kind][0]), board.descending, keyed[kind][1])
         for board in boards
         for kind in board.periods()
     ]
-    if keys:
-        rank_redis.record(keys=keys, member=str(member), mode=mode, amount=amount, t=t, batch=batch)
+    drops = sorted({key for board in boards if board.rolling_24h for key in merges_around(board, now)})
+    return keys, drops
+
+
+def merges_around(board: Board, now: datetime) -> set[str]:
+    """The merges a reader may be using now: this hour's, and the neighbour's when another
+    process's clock is a minute off across the top of the hour."""
+    moments = (now - timedelta(minutes=1), now, now + timedelta(minutes=1))
+    return {rank_redis.board_key(board.slug, periods.rolling_label(moment)) for moment in moments}
 
 
 # --- reading ----------------------------------------------------------------
@@ -153,12 +130,24 @@ def _dense_rank(board: Board, key: str, value: int, start: int) -> int:
     return 1 + len(values)
 
 
-def board_top(*, board: Board, key: str, limit: int = 10, offset: int = 0) -> list[Ranked]:
+def redis_key_for(*, board: Board, key: str, now: datetime | None = None) -> str:
+    """The sorted set to read for a period key; for "24h", the merge of the window at `now`."""
+    if key != periods.ROLLING:
+        return rank_redis.board_key(board.slug, key)
+    now = now or timezone.now()
+    merged = rank_redis.board_key(board.slug, periods.rolling_label(now))
+    buckets = [rank_redis.board_key(board.slug, bucket) for bucket in periods.rolling_buckets(now)]
+    aggregate = "last" if board.metric == Board.Metric.SELL_OUT_SECONDS else "sum"
+    ttl_ms = int(settings.RANKING_ROLLING_MERGE_SECONDS * 1000)
+    rank_redis.merge(key=merged, buckets=buckets, descending=board.descending, aggregate=aggregate, ttl_ms=ttl_ms)
+    return merged
+
+
+def board_top(*, board: Board, key: str, limit: int = 10, offset: int = 0, now: datetime | None = None) -> list[Ranked]:
     """Entries offset..offset+limit of a board period, best first, with ranks in the board's tie style."""
-    entries = rank_redis.entries(
-        key=rank_redis.board_key(board.slug, key), start=offset, stop=offset + limit - 1, descending=board.descending
-    )
-    return _with_ranks(board, rank_redis.board_key(board.slug, key), entries, offset)
+    redis_key = redis_key_for(board=board, key=key, now=now)
+    entries = rank_redis.entries(key=redis_key, start=offset, stop=offset + limit - 1, descending=board.descending)
+    return _with_ranks(board, redis_key, entries, offset)
 
 
 @dataclass(frozen=True)
@@ -168,9 +157,11 @@ class Standing:
     size: int
 
 
-def member_standing(*, board: Board, key: str, member: str, around: int = 2) -> Standing | None:
+def member_standing(
+    *, board: Board, key: str, member: str, around: int = 2, now: datetime | None = None
+) -> Standing | None:
     """A member's rank and value, and the members just above and below."""
-    redis_key = rank_redis.board_key(board.slug, key)
+    redis_key = redis_key_for(board=board, key=key, now=now)
     position = rank_redis.rank_of(key=redis_key, member=member, descending=board.descending)
     if position is None:
         return None
@@ -208,7 +199,7 @@ def board_rebuild(*, board: Board, top: int = 10, now: datetime | None = None) -
         kind = key.split(":", 1)[0]
         sample = members and next(iter(members.values()))[1]
         end = period_end(kind, sample) if sample else None
-        if end is not None and end + (DAY_GRACE if kind == "d" else WEEK_GRACE) <= now:
+        if end is not None and end + periods.GRACE[kind] <= now:
             continue  # that period's key has expired for good; snapshots keep its history
         ttl = period_ttl(kind, sample, now) if sample else 0
         before = [(r.member, r.value) for r in board_top(board=board, key=key, limit=top)]
@@ -221,6 +212,8 @@ def board_rebuild(*, board: Board, top: int = 10, now: datetime | None = None) -
         if before != after:
             report.differences.append(f"{key}: redis had {before}, database says {after}")
         report.keys += 1
+    if board.rolling_24h:
+        fc_redis.client().delete(*merges_around(board, now))  # merged before the swap: stale
     return report
 
 
@@ -233,8 +226,8 @@ def boards_snapshot(*, now: datetime | None = None) -> int:
     taken = 0
     for board in Board.objects.all():
         for kind in board.periods():
-            key = period_key(kind, now)
-            ranked = board_top(board=board, key=key, limit=board.snapshot_size)
+            key = periods.ROLLING if kind == periods.ROLLING else period_key(kind, now)
+            ranked = board_top(board=board, key=key, limit=board.snapshot_size, now=now)
             if not ranked:
                 continue
             labels = feed.labels_for([r.member for r in ranked])

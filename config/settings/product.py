@@ -97,6 +97,23 @@ REDIS_RETIRE_GRACE_SECONDS = env.int("REDIS_RETIRE_GRACE_SECONDS", default=3600)
 # How often the retirement job looks for drops past their grace.
 REDIS_RETIRE_EVERY_SECONDS = env.float("REDIS_RETIRE_EVERY_SECONDS", default=60.0)
 
+# --- rankings (docs/ranking.md) ----------------------------------------------
+# The merge of a board's last 24 hours (hour buckets merged on read) is kept this long;
+# every record of the board drops it at once, so this only bounds a merge made stale
+# by a writer whose clock was off across the top of an hour.
+RANKING_ROLLING_MERGE_SECONDS = env.float("RANKING_ROLLING_MERGE_SECONDS", default=10.0)
+# The drop page sends its view beacon with this probability and the server counts each
+# beacon as 1/p views (docs/ranking.md, "Most viewed"): 0.1 adds at most a tenth of the
+# drop page views in requests to Python. 1 sends every view; 0 turns the beacon off.
+VIEW_BEACON_SAMPLE_RATE = env.float("VIEW_BEACON_SAMPLE_RATE", default=0.1)
+# Views of one visitor and drop within this many seconds count once.
+VIEW_DEDUP_SECONDS = env.int("VIEW_DEDUP_SECONDS", default=60)
+# Beacons per client IP (all visitors behind it): a phone sends one per drop page it
+# opens (p of them); a NAT full of phones stays far below, a script minting visitors
+# is cut off after the burst.
+VIEW_BEACON_RATE_IP_BURST = env.int("VIEW_BEACON_RATE_IP_BURST", default=120)
+VIEW_BEACON_RATE_IP_PER_SECOND = env.float("VIEW_BEACON_RATE_IP_PER_SECOND", default=2.0)
+
 # --- partners (other systems as clients; docs/partners.md) --------------------
 # A key's bucket: a partner's backend claims for all of its users through few keys,
 # so it is far larger than a user's; each key may set its own (blank: these; 0: off).

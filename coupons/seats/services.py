@@ -37,6 +37,7 @@ from coupons.seats import redis as seats_redis
 from coupons.seats.selectors import seat_shopper_get
 from coupons.services.gate import campaign_gate_rebuild
 from coupons.services.passes import pass_use
+from coupons.services.rankings import ranking_settled
 from coupons.services.wallets import Posting, ledger_post
 from coupons.templatetags.money import krw
 
@@ -297,6 +298,9 @@ def seat_sell(
     Seat.objects.filter(pk=seat.pk).update(
         status=Seat.Status.SOLD, fence_token=token, sold_to_id=user_id, sold_at=now, grant=grant
     )
+    # A seat sale is a grant that succeeded at once: it counts on the boards like a claim
+    # whose grant settled (claims and users served), once the sale is committed.
+    transaction.on_commit(partial(ranking_settled, grant=grant, succeeded=True))
     return Sale(grant=grant, created=True)
 
 

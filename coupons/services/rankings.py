@@ -5,12 +5,12 @@ so a failed update is logged, never raised: a leaderboard never breaks a grant."
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count, Max
-from django.db.models.functions import TruncDate
+from django.db.models.functions import TruncDate, TruncHour
 
 from config import redis as fc_redis
 from coupons.models import Campaign, Grant
@@ -104,8 +104,10 @@ class CampaignRankingSource:
         if board.metric == Board.Metric.CLAIMS:
             # live boards count a claim when its grant settles: pending ones are not counted yet
             grants, moment = Grant.objects.exclude(status=Grant.Status.PENDING), "created_at"
-        else:
+        elif board.metric == Board.Metric.USERS_SERVED:
             grants, moment = Grant.objects.filter(status=Grant.Status.SUCCEEDED), "completed_at"
+        else:
+            return result  # views are counted in Redis only (docs/ranking.md): nothing to rebuild them from
         grants = grants.filter(campaign__unlisted=False)  # test drops stay off the boards
         for kind in board.periods():
             if kind == "all":
@@ -113,10 +115,12 @@ class CampaignRankingSource:
                 for row in rows:
                     result["all"][str(row["campaign_id"])] = (row["n"], row["last"])
                 continue
+            # hour buckets are UTC hours; days and weeks are local
+            bucket = TruncHour(moment, tzinfo=UTC) if kind == "24h" else TruncDate(moment, tzinfo=tz)
             rows = (
                 grants.filter(**{f"{moment}__gte": since})
-                .annotate(day=TruncDate(moment, tzinfo=tz))
-                .values("campaign_id", "day")
+                .annotate(bucket=bucket)
+                .values("campaign_id", "bucket")
                 .annotate(n=Count("id"), last=Max(moment))
             )
             merged: dict[tuple[str, str], list] = {}
@@ -127,6 +131,13 @@ class CampaignRankingSource:
             for (key, member), (n, last) in merged.items():
                 result[key][member] = (n, last)
         return result
+
+    def viewable(self) -> dict[str, str]:
+        """Drops whose page views count: published on the site, listed, not cancelled (slug → id)."""
+        rows = Campaign.objects.filter(
+            status__in=[s for s in Campaign.PUBLISHED if s != Campaign.Status.CANCELLED], namespace="", unlisted=False
+        ).values_list("slug", "pk")
+        return {slug: str(pk) for slug, pk in rows}
 
     def labels(self, *, members: list[str]) -> dict[str, str]:
         ids = [int(m) for m in members if m.isdigit()]

@@ -8,13 +8,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ranking import feed, selectors, services
+from ranking import feed, selectors, services, units
 from ranking.errors import BadPeriod, BoardNotFound
 
 MAX_OFFSET = 10_000
 PERIOD_PARAMS = [
-    OpenApiParameter("period", str, enum=["d", "w", "all"], description="day, ISO week or all time (default all)"),
-    OpenApiParameter("date", str, description="a local date YYYY-MM-DD inside the period (default today)"),
+    OpenApiParameter(
+        "period",
+        str,
+        enum=["24h", "d", "w", "all"],
+        description="the last 24 hours (24 hour buckets, docs/ranking.md), the day, the ISO week, or all time "
+        "(default all); only periods the board keeps (BoardOutput.periods)",
+    ),
+    OpenApiParameter(
+        "date", str, description="a local date YYYY-MM-DD inside the period (default today; not with 24h)"
+    ),
 ]
 
 
@@ -25,19 +33,32 @@ class BoardOutputSerializer(serializers.Serializer):
     direction = serializers.CharField()
     tie_style = serializers.CharField()
     periods = serializers.ListField(child=serializers.CharField(), source="periods_list")
+    unit = serializers.ChoiceField(
+        choices=sorted(set(units.UNITS.values())),
+        help_text="what every value of the board counts: claims, seconds (from opening to sold out), "
+        "people (served) or views (estimated from a sampled beacon)",
+    )
 
 
 class EntrySerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     member = serializers.CharField()
     label = serializers.CharField()
-    value = serializers.IntegerField()
+    value = serializers.IntegerField(help_text="in the board's unit")
+    value_text = serializers.CharField(help_text='the value with its unit, in the language asked for: "12 claims"')
 
 
-def _entries(ranked) -> list[dict]:
+def _entries(board, ranked) -> list[dict]:
     labels = feed.labels_for([r.member for r in ranked])
     return [
-        {"rank": r.rank, "member": r.member, "label": labels.get(r.member, r.member), "value": r.value} for r in ranked
+        {
+            "rank": r.rank,
+            "member": r.member,
+            "label": labels.get(r.member, r.member),
+            "value": r.value,
+            "value_text": units.value_text(board, r.value),
+        }
+        for r in ranked
     ]
 
 
@@ -49,6 +70,7 @@ class BoardListApi(APIView):
         boards = list(selectors.board_list_visible())
         for board in boards:
             board.periods_list = board.periods()
+            board.unit = units.unit_of(board)
         return Response(BoardOutputSerializer(boards, many=True).data)
 
 
@@ -58,6 +80,7 @@ class BoardTopApi(APIView):
     class OutputSerializer(serializers.Serializer):
         board = serializers.CharField()
         period_key = serializers.CharField()
+        unit = serializers.CharField(help_text="as in BoardOutput.unit")
         entries = EntrySerializer(many=True)
 
     @extend_schema(
@@ -83,7 +106,14 @@ class BoardTopApi(APIView):
             raise BadPeriod(_("offset is at most %(max)d; ask a member's standing instead.") % {"max": MAX_OFFSET})
         ranked = services.board_top(board=board, key=key, limit=limit, offset=offset)
         return Response(
-            self.OutputSerializer({"board": board.slug, "period_key": key, "entries": _entries(ranked)}).data
+            self.OutputSerializer(
+                {
+                    "board": board.slug,
+                    "period_key": key,
+                    "unit": units.unit_of(board),
+                    "entries": _entries(board, ranked),
+                }
+            ).data
         )
 
 
@@ -93,6 +123,7 @@ class BoardMemberApi(APIView):
     class OutputSerializer(serializers.Serializer):
         board = serializers.CharField()
         period_key = serializers.CharField()
+        unit = serializers.CharField(help_text="as in BoardOutput.unit")
         entry = EntrySerializer()
         around = EntrySerializer(many=True)
         size = serializers.IntegerField()
@@ -108,7 +139,14 @@ class BoardMemberApi(APIView):
         standing = services.member_standing(board=board, key=key, member=member)
         if standing is None:
             raise BoardNotFound(_("This member has no score in that period."))
-        around = _entries(standing.around)
+        around = _entries(board, standing.around)
         entry = next(e for e in around if e["member"] == member)
-        body = {"board": board.slug, "period_key": key, "entry": entry, "around": around, "size": standing.size}
+        body = {
+            "board": board.slug,
+            "period_key": key,
+            "unit": units.unit_of(board),
+            "entry": entry,
+            "around": around,
+            "size": standing.size,
+        }
         return Response(self.OutputSerializer(body).data)

@@ -17,34 +17,22 @@
 -- ARGV[3] delta or value (integer)
 -- ARGV[4] t: the event time, seconds since the epoch
 -- ARGV[3 + 2i] "desc" or "asc" for KEYS[i];  ARGV[4 + 2i] TTL in seconds for KEYS[i] (0: keep)
+--   or "drop" for KEYS[i]: a merge of the rolling window (merge.lua) this event makes stale,
+--   deleted (its ARGV[4 + 2i] is ignored); drops come after every period key.
 -- Returns the member's new value on the first key.
 assert(#KEYS >= 1 and #ARGV == 4 + 2 * #KEYS, "record.lua: a direction and a TTL per key")
 
-local SHIFT = 4294967296
-local MAX_VALUE = 2097151
+-- include: lib/record.lua
+
 local member, mode, amount, t = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local first
 for i, key in ipairs(KEYS) do
-  local descending = ARGV[3 + 2 * i] == "desc"
-  local value, at = amount, t
-  if mode == "incr" then
-    local current = redis.call("ZSCORE", key, member)
-    if current then
-      current = tonumber(current)
-      value = math.floor(current / SHIFT) + amount
-      local tie = current % SHIFT
-      local before = descending and (SHIFT - 1 - tie) or tie
-      if before > at then
-        at = before
-      end
-    end
+  local direction = ARGV[3 + 2 * i]
+  if direction == "drop" then
+    redis.call("DEL", key)
+  else
+    local value = record_event(key, member, mode, amount, t, direction == "desc", tonumber(ARGV[4 + 2 * i]))
+    first = first or value
   end
-  value = math.max(0, math.min(value, MAX_VALUE))
-  redis.call("ZADD", key, value * SHIFT + (descending and (SHIFT - 1 - at) or at), member)
-  local ttl = tonumber(ARGV[4 + 2 * i])
-  if ttl > 0 then
-    redis.call("EXPIRE", key, ttl)
-  end
-  first = first or value
 end
 return first

@@ -95,6 +95,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api-board-member": Endpoint(
         lambda w: f"/api/v1/rankings/{w.board.slug}/members/{w.board_member}/", each(200), each(405)
     ),
+    # the drop page's view beacon: public, reads no session or token (docs/ranking.md, "Most viewed")
+    "api-view-beacon": Endpoint(
+        lambda w: "/api/v1/views/",
+        each(405),
+        each(202),
+        body=lambda w: {"campaign": w.campaign.slug, "visitor": "visitor-0001"},
+        may_change={"POST": frozenset(ACTORS)},
+    ),
     "schema": Endpoint(lambda w: "/api/v1/schema/", each(200), each(405)),
     "api-docs": Endpoint(lambda w: "/api/v1/docs/", each(200), each(405)),
     "api-redoc": Endpoint(lambda w: "/api/v1/redoc/", each(200), each(405)),
@@ -422,8 +430,9 @@ def state() -> tuple[dict, dict]:
 
     Sessions aside (logging in is allowed to write one), the tables only
     migrations write (permissions, content types), a campaign's answer
-    counters (`:stats`) and the rate-limit buckets (`:rl:`): a refusal is
-    counted and spends a token, as it should. Each table is read whole as one
+    counters (`:stats`), the rate-limit buckets (`:rl:`, `:rl-view:`): a refusal is
+    counted and spends a token, as it should; and a board's merge of the last 24
+    hours (`:24h:`), which a read caches. Each table is read whole as one
     digest of its rows in primary-key order, all tables in one query, and the
     Redis keys dumped in one pipeline (the matrix takes this picture 24 times
     per URL pattern)."""
@@ -433,9 +442,9 @@ def state() -> tuple[dict, dict]:
     redis = get_redis_connection("default")
     names = [
         key
-        for tag in ("{camp:", "{room:", "rank:")
+        for tag in ("{camp:", "{room:", "{rank}")
         for key in redis.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:*{tag}*", count=1000)
-        if not key.endswith(b":stats") and b":rl:" not in key
+        if not key.endswith(b":stats") and b":rl:" not in key and b":rl-" not in key and b":24h:" not in key
     ]
     pipe = redis.pipeline(transaction=False)
     for key in names:

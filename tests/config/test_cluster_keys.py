@@ -22,10 +22,12 @@ from coupons import redis_retire as gate_retire
 from coupons.seats import redis as seats_redis
 from coupons.services.gate import gate_meta_build
 from partners import redis as key_cache
+from ranking import page_views
 from ranking import redis as rank_redis
 from ranking import services as ranking_services
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
+from tests.ranking.factories import views_board
 from tests.ranking.test_ranking import make_board
 from tests.waitingroom.factories import published_room
 from waitingroom import redis as room_redis
@@ -96,6 +98,9 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     campaign, other = published_campaign(quantity=3), published_campaign(quantity=3)
     room = published_room()
     make_board(metric="claims")
+    rolling = make_board(slug="rolling", metric="claims", rolling_24h=True)
+    views_board()
+    page_views.viewable_forget()
     user_id = UserFactory().pk
     now_ms = int(time.time() * 1000)
     limits = campaign.rate_limits_meta()
@@ -128,6 +133,8 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     tombstone = gate_retire.Tombstone(ended="closed", remaining=2, closes_at_ms=now_ms, rate_limits=limits)
     gate_retire.retire(campaign_id=other.pk, tombstone=tombstone)
     ranking_services.event_record(metric="claims", member=campaign.pk, at=timezone.now())
+    ranking_services.board_top(board=rolling, key="24h")  # merge.lua
+    page_views.view_record(campaign=campaign.slug, visitor="visitor-0001", client_ip="192.0.2.7")  # view.lua
     ratelimit.ip_token_take(scope="signup", client_ip="192.0.2.7", bucket=ratelimit.Bucket(5, 1.0))
     key_cache.key_entry_write(prefix="AbCd1234", fields={"state": "unknown"}, ttl_ms=1000, replace=False)
     key_cache.key_check(prefix="AbCd1234", hashed="sha512$$x", used_ttl_seconds=60)

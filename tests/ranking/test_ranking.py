@@ -220,8 +220,13 @@ def test_snapshots_keep_history_and_the_page_charts_it(client):
     services.boards_snapshot(now=t0 + timedelta(minutes=5))
     snapshots = BoardSnapshot.objects.filter(board__slug="chart-board", period_key="all").order_by("taken_at")
     assert [s.entries[0]["value"] for s in snapshots] == [1, 2]
-    html = client.get("/rankings/").content.decode()
+    html = client.get("/rankings/?period=d").content.decode()
     assert "Chart board" in html and "<polyline" in html
+    assert 'data-axis-title="y"' in html and ">claims</text>" in html and "time (KST)" in html
+    assert "2 claims" in html  # every value with its unit
+    # an all-time count only grows: the all-time page shows the board without a chart
+    html = client.get("/rankings/?period=all").content.decode()
+    assert "Chart board" in html and "<polyline" not in html
 
 
 def test_rankings_api(api_client):
