@@ -64,7 +64,10 @@ def assert_clean(report, scenario) -> None:
 
 
 def test_worker_killed_with_sigkill_three_times_during_the_drain(scenario):
-    scenario.start(**RECOVERY, **flaky(seconds_per_grant="0.1", GRANT_DRAIN_BATCH="10"))
+    # 300 grants at 0.2 s each keep two workers busy for 30 s or more: three kills, each waiting for a
+    # batch to commit and for the supervisor's restart (seconds on a busy machine), land well inside
+    # it (at 0.1 s a loaded machine once finished the drain before the third kill)
+    scenario.start(**RECOVERY, **flaky(seconds_per_grant="0.2", GRANT_DRAIN_BATCH="10"))
     campaign = published_campaign(rate_ip_burst=0, slug="chaos-kill", quantity=300, amount=10)
     users = scenario.users(450)
     scenario.driver.spike(claims_path(campaign), users)
