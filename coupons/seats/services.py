@@ -4,7 +4,6 @@ Writes: the seat map's generation (staff, while the campaign is a draft), hold,
 confirm, release and the sweep of expired holds. Reads are in selectors.py.
 """
 
-import contextlib
 import logging
 import re
 import uuid
@@ -16,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from redis.exceptions import RedisError
 
 from config import clock
 from coupons import redis as gate
@@ -35,7 +33,7 @@ from coupons.locks import campaign_lock, seat_lock, wallet_lock
 from coupons.models import Campaign, Grant, LedgerEntry, Seat
 from coupons.seats import redis as seats_redis
 from coupons.seats.selectors import seat_shopper_get
-from coupons.services.gate import campaign_gate_rebuild
+from coupons.services.gate import campaign_gate_rebuild, stats_correct_quietly
 from coupons.services.passes import pass_use
 from coupons.services.rankings import ranking_settled
 from coupons.services.wallets import Posting, ledger_post
@@ -143,10 +141,10 @@ def seat_hold(
     """
     shopper = seat_shopper_get(campaign_id=campaign_id, user_id=user_id, slot=slot)
     if not shopper.active:
-        _count_refusal(campaign_id=campaign_id, code=AccountInactive.code)
+        stats_correct_quietly(campaign_id=campaign_id, counted=None, heard=f"hold:{AccountInactive.code}")
         raise AccountInactive()
     if shopper.price is not None and shopper.balance < shopper.price:
-        _count_refusal(campaign_id=campaign_id, code=InsufficientFunds.code)
+        stats_correct_quietly(campaign_id=campaign_id, counted=None, heard=f"hold:{InsufficientFunds.code}")
         raise InsufficientFunds(
             _("Your balance (%(balance)s) is below this seat's price (%(price)s): top up, then hold it again.")
             % {"balance": krw(shopper.balance), "price": krw(shopper.price)},
@@ -182,12 +180,6 @@ def seat_hold(
     if result.outcome == "held":
         return Hold(slot=slot, label=label, token=result.token, expires_ms=result.expiry_ms)
     raise_for_outcome(outcome=result.outcome, campaign_id=campaign_id, retry_after_ms=result.retry_after_ms)
-
-
-def _count_refusal(*, campaign_id: int, code: str) -> None:
-    """A hold refused here, before the script, counts with the script's answers ("hold:<code>")."""
-    with contextlib.suppress(RedisError):  # a counter: never worth failing the answer for
-        gate.stats_correct(campaign_id=campaign_id, counted=None, heard=f"hold:{code}")
 
 
 @dataclass(frozen=True, kw_only=True)

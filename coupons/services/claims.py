@@ -18,7 +18,7 @@ from coupons.models import Grant
 from coupons.services import gate_heal
 from coupons.services.campaigns import campaign_mark_sold_out
 from coupons.services.enqueue import drain_enqueue
-from coupons.services.gate import campaign_gate_rebuild, hold_release_quietly
+from coupons.services.gate import campaign_gate_rebuild, hold_release_quietly, stats_correct_quietly
 from coupons.services.passes import pass_use
 from waitingroom.errors import AdmissionRequired
 
@@ -168,7 +168,7 @@ def _claim_attempt(
     except DatabaseError as exc:
         logger.warning("grant insert failed, releasing slot %s of campaign %s: %s", hold.slot, campaign_id, exc)
         hold_release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
-        _stats_correct_quietly(campaign_id=campaign_id, heard="store_unavailable")
+        stats_correct_quietly(campaign_id=campaign_id, heard="store_unavailable")
         raise GateUnavailable() from exc
 
     # Once committed (at once, unless a caller's transaction is still open):
@@ -208,7 +208,7 @@ def _claim_in_flight(*, campaign_id: int, user_id: int, result: gate.ClaimResult
     if settled == "gone" and not last:
         raise _TryAgain()
     committed = settled == "committed"
-    _stats_correct_quietly(
+    stats_correct_quietly(
         campaign_id=campaign_id, counted=None, heard="duplicate" if committed else "claim_in_progress"
     )
     if not committed:
@@ -242,7 +242,7 @@ def _claim_conflict(
                 pending=existing.status == Grant.Status.PENDING,
             )
             _gate_behind(campaign_id=campaign_id, behind=behind)
-            _stats_correct_quietly(campaign_id=campaign_id, heard="duplicate")
+            stats_correct_quietly(campaign_id=campaign_id, heard="duplicate")
             return ClaimOutcome(created=False, grant_id=str(existing.id), slot=existing.slot, remaining=remaining)
     elif constraint == "grant_one_live_per_slot":
         # Another live grant owns this slot: the slot leaves the pool, its owner gets its hold back,
@@ -252,12 +252,12 @@ def _claim_conflict(
             campaign_id=campaign_id, behind=gate_heal.slot_owner_restore(campaign_id=campaign_id, slot=hold.slot)
         )
         if not last:
-            _stats_correct_quietly(campaign_id=campaign_id, heard=None)
+            stats_correct_quietly(campaign_id=campaign_id, heard=None)
             raise _TryAgain()
     else:
         hold_release_quietly(campaign_id=campaign_id, hold=hold, reuse_slot=True)
     logger.warning("claim conflict on campaign %s (%s)", campaign_id, constraint or error)
-    _stats_correct_quietly(campaign_id=campaign_id, heard="store_unavailable")
+    stats_correct_quietly(campaign_id=campaign_id, heard="store_unavailable")
     raise GateUnavailable()
 
 
@@ -297,8 +297,3 @@ def confirm_quietly(*, campaign_id: int, hold: gate.Hold, pending: bool) -> bool
         with contextlib.suppress(RedisError):
             gate.doorbell_clear(campaign_id=campaign_id)
     return confirmed.repaired
-
-
-def _stats_correct_quietly(*, campaign_id: int, heard: str | None, counted: str | None = "accepted") -> None:
-    with contextlib.suppress(RedisError):  # a counter: never worth failing the answer for
-        gate.stats_correct(campaign_id=campaign_id, counted=counted, heard=heard)

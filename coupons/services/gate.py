@@ -152,6 +152,12 @@ def gate_meta_publish(*, campaign: Campaign) -> None:
     gate.meta_set(campaign_id=campaign.pk, meta=gate_meta_build(campaign=campaign))
 
 
+def stats_correct_quietly(*, campaign_id: int, heard: str | None, counted: str | None = "accepted") -> None:
+    """gate.stats_correct, never raising: a counter is never worth failing an answer for."""
+    with contextlib.suppress(RedisError):
+        gate.stats_correct(campaign_id=campaign_id, counted=counted, heard=heard)
+
+
 def hold_release_quietly(*, campaign_id: int, hold: gate.Hold, reuse_slot: bool) -> None:
     """Release a hold; if Redis is down too, the sweeper finds the expired lease later."""
     try:
