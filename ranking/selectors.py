@@ -5,7 +5,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ranking import periods, services
+from ranking import periods
 from ranking.errors import BadPeriod, BoardNotFound
 from ranking.models import Board, BoardSnapshot
 
@@ -44,7 +44,7 @@ def period_key_for(*, board: Board, kind: str, date: str | None = None) -> str:
             moment = timezone.make_aware(datetime.strptime(date, "%Y-%m-%d").replace(hour=12))
         except ValueError as exc:
             raise BadPeriod() from exc
-    return services.period_key(kind, moment)
+    return periods.period_key(kind, moment)
 
 
 def chart_series(*, board: Board, key: str, points: int = 288) -> dict:

@@ -17,13 +17,6 @@ from ranking.models import Board, BoardSnapshot
 logger = logging.getLogger(__name__)
 
 
-# --- periods (ranking/periods.py; the names stay importable from here) -----
-
-period_key = periods.period_key
-period_end = periods.period_end
-period_ttl = periods.period_ttl
-
-
 # --- boards cache (the claim path must not query for them) ------------------
 
 _boards: tuple[float | None, dict[str, list[Board]]] = (None, {})
@@ -78,7 +71,8 @@ def event_record(
 def event_keys(*, boards: list[Board], at: datetime, now: datetime) -> tuple[list[tuple[str, bool, int]], list[str]]:
     """What an event at `at` updates: (key, descending, TTL) of every period of every board, and the
     merges of the rolling window it makes stale."""
-    keyed = {kind: (period_key(kind, at), period_ttl(kind, at, now)) for kind in ("24h", "d", "w", "all")}
+    kinds = ("24h", "d", "w", "all")
+    keyed = {kind: (periods.period_key(kind, at), periods.period_ttl(kind, at, now)) for kind in kinds}
     keys = [
         (rank_redis.board_key(board.slug, keyed[kind][0]), board.descending, keyed[kind][1])
         for board in boards
@@ -198,10 +192,10 @@ def board_rebuild(*, board: Board, top: int = 10, now: datetime | None = None) -
     for key, members in feed.board_events(board=board, since=since).items():
         kind = key.split(":", 1)[0]
         sample = members and next(iter(members.values()))[1]
-        end = period_end(kind, sample) if sample else None
+        end = periods.period_end(kind, sample) if sample else None
         if end is not None and end + periods.GRACE[kind] <= now:
             continue  # that period's key has expired for good; snapshots keep its history
-        ttl = period_ttl(kind, sample, now) if sample else 0
+        ttl = periods.period_ttl(kind, sample, now) if sample else 0
         before = [(r.member, r.value) for r in board_top(board=board, key=key, limit=top)]
         scores = {
             member: rank_redis.pack(value, rank_redis.seconds_since_epoch(at), descending=board.descending)
@@ -226,7 +220,7 @@ def boards_snapshot(*, now: datetime | None = None) -> int:
     taken = 0
     for board in Board.objects.all():
         for kind in board.periods():
-            key = periods.ROLLING if kind == periods.ROLLING else period_key(kind, now)
+            key = periods.ROLLING if kind == periods.ROLLING else periods.period_key(kind, now)
             ranked = board_top(board=board, key=key, limit=board.snapshot_size, now=now)
             if not ranked:
                 continue

@@ -17,7 +17,8 @@ from coupons.models import Campaign, Grant
 from ranking import feed
 from ranking import redis as rank_redis
 from ranking.models import Board
-from ranking.services import event_record, period_key
+from ranking.periods import period_key
+from ranking.services import event_record
 
 logger = logging.getLogger(__name__)
 

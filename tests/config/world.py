@@ -18,6 +18,7 @@ from coupons.services.grants import grant_transfer
 from coupons.services.wallets import wallet_adjust
 from partners.models import Partner, PartnerAPIKey, WebhookDelivery
 from partners.services.keys import partner_key_create
+from ranking import periods
 from ranking import services as ranking_services
 from ranking.models import Board, BoardSnapshot
 from tests.accounts.factories import UserFactory
@@ -74,7 +75,7 @@ class World:
 
     @property
     def board_member(self) -> str:
-        key = ranking_services.period_key("all", timezone.now())
+        key = periods.period_key("all", timezone.now())
         return ranking_services.board_top(board=self.board, key=key, limit=1)[0].member
 
 

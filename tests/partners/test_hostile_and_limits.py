@@ -7,6 +7,7 @@ from django.utils import timezone
 from accounts.models import User
 from coupons.models import Campaign, ExternalClient, Grant
 from coupons.services.grants import grant_transfer
+from ranking import periods
 from ranking import services as ranking_services
 from tests.partners.factories import claim_path, key_client, make_key, make_partner, open_campaign, terms
 from tests.ranking.test_ranking import make_board
@@ -114,7 +115,7 @@ def test_a_partner_clients_grant_shows_in_the_admin_dashboard_and_rankings(acme)
     assert Grant.objects.get(pk=grant_id).status == Grant.Status.SUCCEEDED
 
     # then: the rankings count it
-    key = ranking_services.period_key("all", timezone.now())
+    key = periods.period_key("all", timezone.now())
     entries = ranking_services.board_top(board=board, key=key, limit=10)
     assert [(entry.member, entry.value) for entry in entries] == [(str(campaign.pk), 1)]
 

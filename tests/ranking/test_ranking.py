@@ -11,8 +11,8 @@ from django.utils import timezone
 from coupons.models import Grant
 from coupons.services.claims import claim_create
 from coupons.services.grants import grant_fail, grant_transfer
+from ranking import periods, services
 from ranking import redis as rank_redis
-from ranking import services
 from ranking.models import Board, BoardSnapshot
 from tests.accounts.factories import UserFactory
 from tests.coupons.factories import published_campaign
@@ -98,15 +98,15 @@ def test_events_land_in_the_right_day_and_week_across_a_year_boundary():
     assert top(board, "w:2027-W01") == [(1, "x", 1)]
     assert top(board, "all") == [(1, "x", 3)]
     # the day boundary is local time (Asia/Seoul): 23:30 UTC on the 21st is the 22nd in Seoul
-    assert services.period_key("d", datetime(2026, 11, 21, 23, 30, tzinfo=UTC)) == "d:20261122"
+    assert periods.period_key("d", datetime(2026, 11, 21, 23, 30, tzinfo=UTC)) == "d:20261122"
 
 
 def test_periodic_keys_expire_and_the_all_time_key_does_not(redis_clean):
     make_board(metric="claims")
     now = timezone.now()
     services.event_record(metric="claims", member="x", at=now)
-    day_ttl = redis_clean.ttl(rank_redis.board_key("test-board", services.period_key("d", now)))
-    week_ttl = redis_clean.ttl(rank_redis.board_key("test-board", services.period_key("w", now)))
+    day_ttl = redis_clean.ttl(rank_redis.board_key("test-board", periods.period_key("d", now)))
+    week_ttl = redis_clean.ttl(rank_redis.board_key("test-board", periods.period_key("w", now)))
     assert 2 * 86400 < day_ttl <= 3 * 86400
     assert 7 * 86400 < week_ttl <= 14 * 86400
     assert redis_clean.ttl(rank_redis.board_key("test-board", "all")) == -1
@@ -152,7 +152,7 @@ def test_claims_successes_and_sell_outs_feed_the_boards_and_a_flush_then_rebuild
 
     before = {b.slug: top(b, "all") for b in (hottest, fastest, served)}
     scores_before = scores_of(redis_clean, (hottest, fastest, served))
-    today = services.period_key("d", timezone.now())
+    today = periods.period_key("d", timezone.now())
     before_day = top(hottest, today)
     assert before["hottest"] == [(1, str(big.pk), 3), (2, str(small.pk), 2)]
     assert [m for _, m, _ in before["fastest-sell-outs"]] == [str(small.pk)]
@@ -206,7 +206,7 @@ def test_rebuild_skips_expired_periods_and_reports_nothing_when_in_sync(redis_cl
     fresh = claim_create(campaign_id=campaign.pk, user_id=users[1].pk)
     grant_transfer(grant_id=fresh.grant_id, final_attempt=False)
     services.board_rebuild(board=board)
-    ten_days_ago = services.period_key("d", timezone.now() - timedelta(days=10))
+    ten_days_ago = periods.period_key("d", timezone.now() - timedelta(days=10))
     assert not redis_clean.exists(rank_redis.board_key(board.slug, ten_days_ago))
     assert services.board_rebuild(board=board).differences == []
 
