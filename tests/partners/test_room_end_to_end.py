@@ -198,7 +198,8 @@ def test_500_visitors_through_a_partners_room_and_two_partners_apart(web_server,
         visitors = [Visitor(i, f"127.1.{i // 250}.{i % 250 + 1}") for i in range(VISITORS)]
         with ThreadPoolExecutor(max_workers=32) as pool:
             while waiting := [v for v in visitors if v.state in ("new", "waiting")]:
-                assert time.monotonic() - started < 90, Counter(v.state for v in visitors)
+                # a liveness guard, not a promise: about 50 s at load 10 on 2 cores; a stuck line fails here
+                assert time.monotonic() - started < 240, Counter(v.state for v in visitors)
                 round_started = time.monotonic()
                 list(pool.map(lambda v: visitor_step(v, web=web, secret=acme.signing_secret), waiting))
                 time.sleep(max(0.0, 0.5 - (time.monotonic() - round_started)))  # a browser's reload pace
