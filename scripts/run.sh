@@ -71,12 +71,15 @@ cat <<BANNER
 BANNER
 
 # Ctrl-C reaches honcho (which stops the processes) and us: that is the normal
-# way to stop, so it ends with status 0 and make reports no error.
+# way to stop, so it ends with status 0 and make reports no error. Bash may not
+# run our trap when its child handled the signal itself (honcho catches it and
+# exits 130, or 143 on SIGTERM), so honcho's status says it too; a process that
+# crashed makes honcho exit with that process's own status instead.
 interrupted=0
 trap 'interrupted=1' INT TERM
 status=0
 .venv/bin/honcho start -f Procfile -p "$PORT" || status=$?
-if [ "$interrupted" = 1 ]; then
+if [ "$interrupted" = 1 ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then
   echo "firstcome stopped."
   exit 0
 fi
