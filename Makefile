@@ -24,6 +24,7 @@ BENCH_STAMP := .venv/.bench-installed
 
 bench: $(BENCH_STAMP)  ## every benchmark (bench/run.py), then docs/benchmarks.md; BENCH="b1 report" for some
 	@scripts/services.sh up
+	@scripts/system-packages.sh nginx:nginx openssl:openssl  # the crowd and page-storm runs go through nginx
 	.venv/bin/python bench/run.py $(BENCH)
 
 $(BENCH_STAMP): $(VENV_STAMP) requirements-bench.txt requirements-charts.txt
