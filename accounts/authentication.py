@@ -78,14 +78,18 @@ class BearerTokenAuthentication(JWTStatelessUserAuthentication):
             raise InvalidToken(NOT_VALID) from error
 
     def get_user(self, validated_token: Token) -> ApiTokenUser:
-        user_id = _user_id_of(validated_token.get(api_settings.USER_ID_CLAIM))
-        if user_id is None:
+        user = self.token_user(validated_token)
+        generation = validated_token.get("gen")
+        if not _is_int(generation) or generation != selectors.api_token_generation(user_id=user.id):
+            raise exceptions.AuthenticationFailed(REVOKED, code="token_revoked")
+        return user
+
+    def token_user(self, validated_token: Token) -> ApiTokenUser:
+        """The user a validated token names, its claims' types checked; whether it is revoked is not asked."""
+        if _user_id_of(validated_token.get(api_settings.USER_ID_CLAIM)) is None:
             raise InvalidToken(_("Token contained no recognizable user identification"))
         if not isinstance(validated_token.get("username"), str):
             raise InvalidToken(_("Token contained a malformed claim."))
-        generation = validated_token.get("gen")
-        if not _is_int(generation) or generation != selectors.api_token_generation(user_id=user_id):
-            raise exceptions.AuthenticationFailed(REVOKED, code="token_revoked")
         return ApiTokenUser(validated_token)
 
     def revoked_since(self, request: Request) -> bool:

@@ -5,25 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.charts import APPROACHES, DOCS, charts
+from bench.report_hot import codes as _codes
+from bench.report_hot import fmt as _fmt
+from bench.report_hot import hot_section
 from bench.report_room import ETA_LIMITS, crowd_section, eta_section
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
-
-
-def _fmt(value, digits: int = 0) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _codes(codes: dict) -> str:
-    return ", ".join(f"{k}: {v:,}" for k, v in sorted(codes.items()))
 
 
 def _check(ok: bool | None) -> str:
@@ -126,6 +115,23 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
                 _check(goal["new_python"] <= 5_000 and all(0.8 <= run.get(k, 0) <= 1.2 for k in checked)),
             )
         )
+    pages = results.get("pages", {})
+    if pages:
+        from bench.pages import targets as pages_targets
+
+        rows += [(target, measured, _check(met)) for target, measured, met in pages_targets(pages)]
+    hot = results.get("hot", {})
+    if hot:
+        bare = hot["noop_django"]["rps"]
+        for key, target in (("claim_sold_out", "sold-out claim"), ("status_queued", "status poll")):
+            ratio = hot["ratios"][key]
+            rows.append(
+                (
+                    f"{target} ≥ 0.6 × bare Django no-op",
+                    f"{ratio} ({hot[key]['rps']:,.0f}/s vs {bare:,.0f}/s; DRF no-op {hot['ratios']['noop_api']})",
+                    _check(ratio >= 0.6),
+                )
+            )
     return rows
 
 
@@ -137,6 +143,8 @@ SECTION_HEADINGS = {  # each generated section's heading, by its key in results.
     "b4": "## B4 — ranking cost",
     "eta": "## ETA — told vs admitted (W7)",
     "crowd": "## Crowd — what a queued line costs the servers",
+    "pages": "## Opening page storm",
+    "hot": "## Hot paths — the claim and the status poll against a bare Django view",
 }
 
 
@@ -367,6 +375,14 @@ def write(results: dict) -> Path:
     crowd = results.get("crowd")
     if crowd:
         lines += crowd_section(crowd)
+    pages = results.get("pages")
+    if pages:
+        from bench.pages import report_lines
+
+        lines += ["", "## Opening page storm", "", *report_lines(pages)]
+    hot = results.get("hot")
+    if hot:
+        lines += hot_section(hot)
 
     notes = DOCS / "benchmarks-notes.md"
     if notes.exists():

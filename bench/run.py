@@ -12,8 +12,12 @@ and `report` turns them into docs/benchmarks.md and its charts):
   b3        waiting room with 1,000,000 queued: tick, memory, join/status over HTTP
   b4        ranking cost: the same burst with and without leaderboards
   eta       the waiting room's ETA against the moment each user is admitted (W7)
+  hot       the sold-out claim and the status poll against a bare Django view and the
+            DRF no-op, in one run (issue 21)
   crowd     requests a second a queued line sends to Python and to the proxy,
             summed from the server's own poll schedule (bench/crowd.py)
+  pages     the pages everyone refreshes at an opening: one uncached render against
+            /healthz, and 10,000 visitors refreshing every 2 s through nginx's cache
   report    write docs/benchmarks.md and docs/benchmarks/*.png
 
 Everything runs on this machine with the production settings
@@ -34,6 +38,8 @@ from bench import stack
 from bench.claims import section_b1, section_b2, section_b4, section_servers
 from bench.common import log, results_load, results_save, section_setup
 from bench.crowd import section_crowd
+from bench.hot import section_hot
+from bench.pages import section_pages
 from bench.rooms import section_b3, section_eta
 
 # --- main -------------------------------------------------------------------------
@@ -47,6 +53,8 @@ SECTIONS = {
     "eta": section_eta,
     "crowd": section_crowd,
     "b4": section_b4,
+    "pages": section_pages,
+    "hot": section_hot,
 }
 
 

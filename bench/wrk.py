@@ -43,11 +43,13 @@ def fire(
     method: str = "POST",
     paths: list[str] | None = None,
     rate: float = 0,
+    languages: str = "",
 ) -> dict:
     """Drive `url` with wrk: a fixed request budget (stopped as soon as it is spent) or a duration.
 
     With `rate`, each connection paces itself (fire.lua's WRK_PACE_MS) so about
-    `rate` requests per second are offered in all; otherwise as fast as answered.
+    `rate` requests per second are offered in all; otherwise as fast as answered. With `languages`
+    ("ko,en") each request's Accept-Language is one of them, drawn at random.
     Returns wrk's figures: requests, seconds, rate, status codes, socket errors, latency percentiles (ms).
     """
     wrk = wrk_available()
@@ -63,7 +65,8 @@ def fire(
     argv = [wrk, "-t", str(threads), "-c", str(connections), "-d", duration, "--timeout", "30s",
             "-s", str(ROOT / "bench" / "wrk" / "fire.lua"), url, "--",
             str(tokens), method, str(per_thread), str(done_dir), paths_file]  # fmt: skip
-    env = {**os.environ, "WRK_PACE_MS": str(round(connections * 1000 / rate)) if rate else "0"}
+    env = {**os.environ, "WRK_PACE_MS": str(round(connections * 1000 / rate)) if rate else "0",
+           "WRK_LANGUAGES": languages}  # fmt: skip
     popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         if requests:

@@ -15,3 +15,9 @@ class ApplicationError(Exception):
         self.extra = extra or {}
         self.headers = headers or {}
         super().__init__(self.detail)
+
+
+class TokenUnverified(Exception):
+    """A script did not find the caller's token generation in Redis (revoked, or not cached there):
+    it did nothing, and the caller checks the token the usual way (the lean path, config/api/lean.py).
+    Never an answer of its own."""

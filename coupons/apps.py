@@ -7,6 +7,9 @@ class CouponsConfig(AppConfig):
     verbose_name = _("Coupons")
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+        from coupons import me
         from coupons.providers import RoomCampaigns
         from coupons.services.rankings import CampaignRankingSource
         from ranking.feed import source_register
@@ -14,3 +17,5 @@ class CouponsConfig(AppConfig):
 
         provider_register(RoomCampaigns())
         source_register(CampaignRankingSource())
+        user_logged_in.connect(me.on_logged_in, dispatch_uid="coupons.me.logged_in")
+        user_logged_out.connect(me.on_logged_out, dispatch_uid="coupons.me.logged_out")

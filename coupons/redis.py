@@ -147,34 +147,37 @@ def claim(
     room_id: int | None = None,
     client_ip: str | None = None,
     token_spent: bool = False,
+    token_generation: tuple[str, int] | None = None,
 ) -> ClaimResult:
     """Run claim.lua; `client_ip` None skips the per-IP bucket (calls that come from no request);
-    `token_spent`: pass_token() already spent this call's token."""
+    `token_spent`: pass_token() already spent this call's token; `token_generation`: (key, generation)
+    of the caller's bearer token, checked first in the script (standalone Redis only)."""
     keys = GateKeys.of(campaign_id)
     user_bucket, ip_bucket, by_ip = bucket_keys(keys.rate_limit, user_id=user_id, client_ip=client_ip)
-    reply = _script("claim")(
-        keys=[
-            keys.meta,
-            keys.next,
-            keys.free,
-            keys.holders,
-            keys.leases,
-            user_bucket,
-            ip_bucket,
-            keys.stats,
-            keys.provisional,
-        ],
-        args=[
-            user_id,
-            grant_id,
-            lease_ms,
-            "" if now_ms is None else now_ms,
-            "" if room_id is None else room_id,
-            by_ip,
-            "1" if token_spent else "",
-        ],
-        client=fc_redis.client(),
-    )
+    call_keys = [
+        keys.meta,
+        keys.next,
+        keys.free,
+        keys.holders,
+        keys.leases,
+        user_bucket,
+        ip_bucket,
+        keys.stats,
+        keys.provisional,
+    ]
+    args = [
+        user_id,
+        grant_id,
+        lease_ms,
+        "" if now_ms is None else now_ms,
+        "" if room_id is None else room_id,
+        by_ip,
+        "1" if token_spent else "",
+    ]
+    if token_generation is not None:
+        call_keys.append(token_generation[0])
+        args.append(token_generation[1])
+    reply = _script("claim")(keys=call_keys, args=args, client=fc_redis.client())
     outcome, slot, grant, remaining = (text(v) for v in reply)
     outcome, slot, grant, remaining = str(outcome), int(slot), str(grant), int(remaining)
     # claim.lua's reply is positional and reuses two places (its header says which); the result names them.

@@ -2,21 +2,25 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from config.clientip import client_ip
 from config.errors import ApplicationError
-from coupons import selectors
+from config.shared_pages import PERSONAL_PARAMETER, shared_page, unshare
+from coupons import me, selectors
 from coupons.grant_words import grant_summary
 from coupons.seats.selectors import seat_layout, seat_map
 from coupons.services.claims import claim_create
 from waitingroom.selectors import room_for_campaign
 
 
+@shared_page
 def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns = list(selectors.campaign_list_published()[:60])
     remaining = selectors.campaign_remaining_many(campaigns=campaigns)
@@ -27,11 +31,14 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     return render(request, "coupons/campaign_list.html", {"campaigns": campaigns})
 
 
+@shared_page
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         campaign = selectors.campaign_get_published(slug=slug)
     except ApplicationError:
         return render(request, "404.html", status=404)
+    if campaign.allocation == campaign.Allocation.CHOSEN:
+        unshare(request)  # a seat map shows the visitor's own holds: never one copy for all
     campaign.remaining = selectors.campaign_remaining(campaign=campaign)
     my_grant = None
     if request.user.is_authenticated:
@@ -71,7 +78,20 @@ def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, _("You are in: slot #%(slot)s.") % {"slot": outcome.slot})
         else:
             messages.info(request, _("You already hold slot #%(slot)s in this campaign.") % {"slot": outcome.slot})
-    return redirect("campaign-detail", slug=slug)
+    # the personal copy of the page: its flash message and the claim's state, scripts or not
+    return redirect(reverse("campaign-detail", args=[slug]) + f"?{PERSONAL_PARAMETER}=1")
+
+
+@require_GET
+def me_state(request: HttpRequest) -> HttpResponse:
+    """The visitor's fc_me cookie (and csrftoken), for a shared page whose script found it missing or
+    a claim pending; the same state as JSON. Never cached: it is the visitor's own."""
+    get_token(request)  # the forms of a shared page take the token from the cookie this sets
+    state = me.me_state(user=request.user) if request.user.is_authenticated else None
+    response = JsonResponse({"me": state})
+    me.cookie_set(response, me.cookie_value(state) if state else me.ANONYMOUS)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required

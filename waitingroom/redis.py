@@ -148,12 +148,18 @@ def status(
     now_ms: int | None = None,
     batch: fc_redis.ScriptBatch | None = None,
     ticket: Ticket | None = None,
+    token_generation: tuple[str, int] | None = None,
 ) -> StatusResult | None:
     """Run status.lua (also the heartbeat); with a `batch` the call is queued. A user Redis does
-    not know goes back to the place of `ticket`, an arrival ticket whose signature the caller checked."""
+    not know goes back to the place of `ticket`, an arrival ticket whose signature the caller checked.
+    `token_generation`: (key, generation) of the caller's bearer token, checked first in the script
+    (standalone Redis only; outcome "token_unverified" when Redis does not hold it)."""
     k = RoomKeys.of(room_id)
     keys = [k.meta, k.queue, k.active, k.hb, k.hb_prev, k.seq]
     args = [user_id, _now_arg(now_ms), *_ticket_args(ticket)]
+    if token_generation is not None:
+        keys.append(token_generation[0])
+        args.append(token_generation[1])
     if batch is not None:
         batch.add(_script("status"), keys, args)
         return None

@@ -8,6 +8,7 @@
 --     so the harness can stop wrk as soon as every thread is done
 --   5 optional path list file (one path per line, drawn at random); otherwise
 --     the URL's path is used
+-- A token file whose line is "-" sends no Authorization (an anonymous visitor).
 -- done() prints one JSON line: status counts, socket errors, latency percentiles.
 --
 -- Paced mode: with WRK_PACE_MS set (in the environment), every connection waits
@@ -22,6 +23,12 @@ if pace > 0 then
   end
 end
 local counter = 0
+-- WRK_LANGUAGES="ko,en": each request names one of them in Accept-Language, drawn at random.
+local languages = nil
+if (os.getenv("WRK_LANGUAGES") or "") ~= "" then
+  languages = {}
+  for language in string.gmatch(os.getenv("WRK_LANGUAGES"), "[^,]+") do languages[#languages + 1] = language end
+end
 
 function setup(thread)
   counter = counter + 1
@@ -51,7 +58,10 @@ end
 
 function request()
   local path = paths and paths[math.random(#paths)] or wrk.path
-  local headers = {["Authorization"] = "Bearer " .. tokens[math.random(#tokens)]}
+  local headers = {}
+  local token = tokens[math.random(#tokens)]
+  if token ~= "-" then headers["Authorization"] = "Bearer " .. token end  -- "-": an anonymous visitor
+  if languages then headers["Accept-Language"] = languages[math.random(#languages)] end
   local body = nil
   if method == "POST" then
     headers["Content-Type"] = "application/json"

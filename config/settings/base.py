@@ -41,6 +41,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
+    # The pages everyone refreshes at an opening: one copy for all, kept by the proxy (docs/pages.md).
+    "config.shared_pages.SharedPageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # https://whitenoise.readthedocs.io/en/stable/django.html#enable-whitenoise
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -54,6 +56,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The fc_me cookie (name, balance, claims) the shared pages' script reads, set when they change.
+    "coupons.me.MeCookieMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.StoreUnavailableMiddleware",
     # Content-Security-Policy (CONTENT_SECURITY_POLICY below) and Permissions-Policy on every answer.
@@ -102,6 +106,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.shared_pages.context",
             ],
         },
     },

@@ -1,11 +1,17 @@
 from django.urls import path
 
-from coupons.api import seats, views
+from config.api.lean import lean_dispatch
+from config.shared_pages import shared_page
+from coupons.api import lean, seats, views
 
 urlpatterns = [
-    path("campaigns/", views.CampaignListApi.as_view(), name="api-campaign-list"),
-    path("campaigns/<slug:slug>/", views.CampaignDetailApi.as_view(), name="api-campaign-detail"),
-    path("campaigns/<slug:slug>/claims/", views.CampaignClaimApi.as_view(), name="api-campaign-claim"),
+    path("campaigns/", shared_page(views.CampaignListApi.as_view()), name="api-campaign-list"),
+    path("campaigns/<slug:slug>/", shared_page(views.CampaignDetailApi.as_view()), name="api-campaign-detail"),
+    path(
+        "campaigns/<slug:slug>/claims/",
+        lean_dispatch(views.CampaignClaimApi.as_view(), lean.campaign_claim),
+        name="api-campaign-claim",
+    ),
     path("campaigns/<slug:slug>/seats/", seats.SeatMapApi.as_view(), name="api-seat-map"),
     path("campaigns/<slug:slug>/seats/<str:label>/hold/", seats.SeatHoldApi.as_view(), name="api-seat-hold"),
     path("campaigns/<slug:slug>/seats/<str:label>/confirm/", seats.SeatConfirmApi.as_view(), name="api-seat-confirm"),

@@ -15,7 +15,7 @@ from config.clientip import client_ip
 from coupons import selectors
 from coupons.grant_words import GrantSummary, grant_summary
 from coupons.models import Campaign, Grant
-from coupons.services.claims import claim_create
+from coupons.services.claims import ClaimOutcome, claim_create
 from coupons.services.coupon_codes import coupon_redeem
 
 
@@ -150,14 +150,20 @@ class CampaignClaimApi(APIView):
         outcome = claim_create(
             campaign_id=campaign_id, user_id=request.user.id, access_pass=access_pass, client_ip=client_ip(request)
         )
-        body = {
-            "grant_id": outcome.grant_id,
-            "slot": outcome.slot,
-            "duplicate": not outcome.created,
-            "remaining": outcome.remaining,
-            "status_url": reverse("api-grant-detail", args=[outcome.grant_id]),
-        }
-        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.created else status.HTTP_200_OK)
+        return Response(*claim_answer(outcome))
+
+
+def claim_answer(outcome: ClaimOutcome, *, grant_route: str = "api-grant-detail") -> tuple[dict, int]:
+    """A claim's answer body (the OutputSerializer's shape) and status: the DRF view's, the lean path's
+    (coupons/api/lean.py) and a partner's claim's (its grant at `grant_route`)."""
+    body = {
+        "grant_id": outcome.grant_id,
+        "slot": outcome.slot,
+        "duplicate": not outcome.created,
+        "remaining": outcome.remaining,
+        "status_url": reverse(grant_route, args=[outcome.grant_id]),
+    }
+    return body, status.HTTP_202_ACCEPTED if outcome.created else status.HTTP_200_OK
 
 
 class GrantOutputSerializer(serializers.Serializer):

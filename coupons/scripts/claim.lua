@@ -23,6 +23,12 @@
 -- ARGV[5] id of the waiting room whose access pass the caller just consumed, or ""
 -- ARGV[6] "1" when KEYS[7] names the caller's IP, "" when the IP is unknown (no per-IP limit)
 -- ARGV[7] "1" when pass_token.lua already spent this call's token (a claim carrying a pass)
+-- KEYS[10], ARGV[8] (optional, standalone Redis only: on a cluster the key lives in another slot)
+--         the user's token generation key (accounts/redis.py) and the generation the caller's
+--         bearer token carries: unless the key holds exactly that, the answer is
+--         {"token_unverified", 0, "", -1} before anything is read, spent or counted (the caller
+--         then checks the token the usual way); the lean claim's revocation check without a
+--         round trip of its own (config/api/lean.py)
 --
 -- Rate limits come first, before any other answer: every call spends a token
 -- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off),
@@ -50,7 +56,11 @@
 --                                             answers "closed" once its window ended) and its live
 --                                             state left Redis; the caller answers the user's grant
 --                                             from PostgreSQL or the ending (not counted in stats)
-assert(#KEYS == 9, "claim.lua takes 9 keys")
+assert(#KEYS == 9 or #KEYS == 10, "claim.lua takes 9 keys, or 10 with the token generation")
+
+if #KEYS == 10 and redis.call("GET", KEYS[10]) ~= ARGV[8] then
+  return {"token_unverified", 0, "", -1}
+end
 
 -- include: config:lib/clock.lua
 -- include: config:lib/token_bucket.lua

@@ -12,6 +12,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from config import clock
+from config.errors import TokenUnverified
 from coupons import redis as gate
 from coupons.errors import ClaimInProgress, GateUnavailable, SoldOut, raise_for_outcome
 from coupons.models import Grant
@@ -40,6 +41,7 @@ def claim_create(
     access_pass: str | None = None,
     now_ms: int | None = None,
     client_ip: str | None = None,
+    token_generation: tuple[str, int] | None = None,
 ) -> ClaimOutcome:
     """Take a slot for the user in Redis, then record the pending grant in PostgreSQL.
 
@@ -53,9 +55,18 @@ def claim_create(
     A campaign behind a waiting room needs an access pass of that room, used up
     here (W4); if the claim then fails on our side, the user's place is given
     back. A pass is used up only by the campaign its room protects: sent with any
-    other claim it is ignored.
+    other claim it is ignored. With `token_generation` (the caller's bearer token: its
+    generation key and value) the claim script checks it first and TokenUnverified is
+    raised, nothing done, unless Redis holds exactly that generation (the lean path).
     """
-    claim = partial(_claim, campaign_id=campaign_id, user_id=user_id, now_ms=now_ms, client_ip=client_ip)
+    claim = partial(
+        _claim,
+        campaign_id=campaign_id,
+        user_id=user_id,
+        now_ms=now_ms,
+        client_ip=client_ip,
+        token_generation=token_generation,
+    )
     with pass_use(
         campaign_id=campaign_id,
         user_id=user_id,
@@ -92,6 +103,7 @@ def _claim(
     now_ms: int | None,
     client_ip: str | None,
     token_spent: bool = False,
+    token_generation: tuple[str, int] | None = None,
 ) -> ClaimOutcome:
     """At most two attempts (each one claim script call, so each spends a token unless pass_use
     spent the call's token already); see _TryAgain."""
@@ -103,6 +115,7 @@ def _claim(
         now_ms=now_ms,
         client_ip=client_ip,
         token_spent=token_spent,
+        token_generation=token_generation,
     )
     try:
         return attempt(last=False)
@@ -118,6 +131,7 @@ def _claim_attempt(
     now_ms: int | None,
     client_ip: str | None,
     token_spent: bool,
+    token_generation: tuple[str, int] | None,
     last: bool,
 ) -> ClaimOutcome:
     grant_id = str(uuid.uuid4())
@@ -132,11 +146,14 @@ def _claim_attempt(
         room_id=room_id,
         client_ip=client_ip,
         token_spent=token_spent,
+        token_generation=token_generation,
     )
     result = claim()
     if result.outcome == "missing":
         campaign_gate_rebuild(campaign_id=campaign_id)
         result = claim()
+    if result.outcome == "token_unverified":
+        raise TokenUnverified()
     if result.outcome == "in_flight":
         return _claim_in_flight(campaign_id=campaign_id, user_id=user_id, result=result, last=last)
     if result.outcome == "duplicate":

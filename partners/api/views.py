@@ -4,7 +4,6 @@ import re
 from datetime import UTC, datetime
 
 from django.core.validators import RegexValidator
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
@@ -15,7 +14,7 @@ from rest_framework.views import APIView
 
 from config.api.schema import error_response, rate_limited_response
 from coupons import selectors
-from coupons.api.views import CLAIM_RETRY_AFTER, AdmissionRequiredSerializer, ClaimRefusedSerializer
+from coupons.api.views import CLAIM_RETRY_AFTER, AdmissionRequiredSerializer, ClaimRefusedSerializer, claim_answer
 from coupons.models import Campaign
 from partners.api.authentication import IsPartner, PartnerKeyAuthentication
 from partners.services import campaigns as partner_campaigns
@@ -315,14 +314,7 @@ class PartnerClaimApi(PartnerApi):
             client_id=data.validated_data["client_id"],
             access_pass=data.validated_data.get("access_pass"),
         )
-        body = {
-            "grant_id": outcome.grant_id,
-            "slot": outcome.slot,
-            "duplicate": not outcome.created,
-            "remaining": outcome.remaining,
-            "status_url": reverse("api-partner-grant-detail", args=[outcome.grant_id]),
-        }
-        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.created else status.HTTP_200_OK)
+        return Response(*claim_answer(outcome, grant_route="api-partner-grant-detail"))
 
 
 class PartnerGrantDetailApi(PartnerApi):

@@ -31,9 +31,10 @@
         if (!c) return;
         field("remaining").textContent = c.remaining.toLocaleString();
         field("meter").style.width = (100 * c.remaining / c.quantity) + "%";
-        setBadge(field("status"), c.status);
+        status = c.status;
+        setBadge(field("status"), openByClock() ? "open" : c.status);
         var button = root.querySelector("[data-claim-form] button");
-        if (button && !button.dataset.busy) button.disabled = c.status !== "open";
+        if (button && !button.dataset.busy) button.disabled = !openByClock();
       })
       .catch(function () {})
       .finally(function () { setTimeout(refreshCampaign, document.hidden ? 10000 : 2000); });
@@ -66,6 +67,70 @@
         if (status === "pending") setTimeout(refreshGrant, 1000);
       })
       .catch(function () { setTimeout(refreshGrant, 3000); });
+  }
+
+  // The server's clock: the moment nginx served this copy (Server-Timing "clock", seconds), else
+  // the moment the page was rendered (a shared copy is at most a second older than that).
+  var clockOffset = (function () {
+    var served = null;
+    try {
+      var timing = performance.getEntriesByType("navigation")[0];
+      (timing && timing.serverTiming || []).forEach(function (entry) {
+        if (entry.name === "clock" && entry.description) served = parseFloat(entry.description) * 1000;
+      });
+    } catch (error) { served = null; }
+    if (!served) served = Number(root.dataset.renderedAt) * 1000;
+    // when the answer arrived, on this device's Date clock (the one serverNow corrects)
+    var navigation = performance.getEntriesByType("navigation")[0];
+    var received = Date.now() - (navigation ? performance.now() - navigation.responseStart : 0);
+    return served ? served - received : 0;
+  })();
+  function serverNow() { return Date.now() + clockOffset; }
+  var opensAt = Number(root.dataset.opensAt) * 1000;
+  var closesAt = Number(root.dataset.closesAt) * 1000;
+  var status = root.dataset.status;
+
+  function openByClock() {
+    return status === "open" || (status === "scheduled" && serverNow() >= opensAt && serverNow() < closesAt);
+  }
+
+  // The countdown on the button, on the server's clock: the button works the instant the drop opens.
+  function countdown() {
+    var button = root.querySelector("[data-claim-form] button");
+    if (!button || button.dataset.busy || status !== "scheduled") return;
+    var left = Math.ceil((opensAt - serverNow()) / 1000);
+    if (left <= 0) {
+      button.disabled = false;
+      button.textContent = gettext("Claim now");
+      setBadge(field("status"), "open");
+      return;
+    }
+    var minutes = Math.floor(left / 60), seconds = left % 60;
+    button.textContent = interpolate(gettext("Opens in %s"), [minutes + ":" + (seconds < 10 ? "0" : "") + seconds]);
+    button.disabled = true;
+    setTimeout(countdown, Math.min(1000, (opensAt - serverNow()) % 1000 || 1000));
+  }
+
+  // A shared copy (one for everybody): the visitor's claim comes from the fc_me cookie (static/js/me.js).
+  function showMine(me) {
+    var claim = me && me.claims && me.claims[root.dataset.slug];
+    if (!claim || claim[2] === "failed") return;
+    var slot = Number(claim[1]), state = String(claim[2]);
+    var form = root.querySelector("[data-claim-form]");
+    if (form) form.remove();
+    var room = root.querySelector("[data-me-room]");
+    if (room) room.hidden = true;
+    var result = field("claim-result");
+    result.innerHTML = interpolate(gettext("Slot <strong>#%s</strong>"), [slot]) + ' — <span class="badge"></span>';
+    setBadge(result.querySelector(".badge"), state);
+    if (state === "pending" && !grantApi) {
+      grantApi = "/api/v1/grants/" + encodeURIComponent(claim[0]) + "/";
+      refreshGrant();
+    }
+  }
+  if ("shared" in root.dataset && window.firstcomeMe) {
+    window.firstcomeMe.ready.then(showMine);
+    window.firstcomeMe.onChange(showMine);
   }
 
   var form = root.querySelector("[data-claim-form]");
@@ -102,5 +167,6 @@
   }
 
   refreshCampaign();
+  countdown();
   if (grantApi) refreshGrant();
 })();

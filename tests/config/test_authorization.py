@@ -207,6 +207,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         may_change=writes(OTHER, STAFF, VIEWER, SUPERUSER),
     ),
     "my-grants": Endpoint(lambda w: "/me/", login_required(200), login_required(200), api=False),
+    # the shared pages' script asks for the fc_me cookie here when it is missing (docs/pages.md)
+    "me-state": Endpoint(lambda w: "/me/state/", each(200), each(405), api=False),
     "room-detail": Endpoint(  # anonymous: the page explains the line and asks to log in
         lambda w: f"/rooms/{w.room.slug}/",
         each(200),

@@ -71,17 +71,21 @@ TICKET_PARAMETER = OpenApiParameter(
 )
 
 
-def _status_body(room, result: RoomStatus) -> dict:
+def status_extras(room, result: RoomStatus) -> dict:
+    """What a status answer says beyond the service's RoomStatus: where to go next, the line, the wait in words."""
     next_url = None
     if result.outcome == "admitted" and room.campaign_id:
         next_url = f"/campaigns/{room.campaign.slug}/"
     line_url = reverse("api-room-line", kwargs={"slug": room.slug})
     eta_words = wait_words(result.eta_seconds, uncertain=result.eta_uncertain) if result.outcome == "queued" else None
-    body = {**result.__dict__, "next_url": next_url, "line_url": line_url, "eta_words": eta_words}
-    return RoomStatusOutputSerializer(body).data
+    return {"next_url": next_url, "line_url": line_url, "eta_words": eta_words}
 
 
-def _ticket(request: Request, room, explicit: str | None) -> str | None:
+def _status_body(room, result: RoomStatus) -> dict:
+    return RoomStatusOutputSerializer({**result.__dict__, **status_extras(room, result)}).data
+
+
+def request_ticket(request: Request, room, explicit: str | None) -> str | None:
     """The ticket a client sent: the one named in the request (a bad one is 400 ticket_invalid),
     else the page's cookie (a bad one is ignored: it may be another account's)."""
     if explicit:
@@ -124,7 +128,7 @@ class RoomJoinApi(APIView):
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             explicit = data.validated_data.get("ticket")
-        ticket = _ticket(request, room, explicit)
+        ticket = request_ticket(request, room, explicit)
         room_join(room_id=room.pk, user_id=request.user.id, client_ip=client_ip(request), ticket=ticket)
         return _answer(request, room, room_status(room=room, user_id=request.user.id))
 
@@ -143,7 +147,7 @@ class RoomStatusApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         room = selectors.room_get_for_accounts(slug=slug)
-        ticket = _ticket(request, room, request.query_params.get("ticket"))
+        ticket = request_ticket(request, room, request.query_params.get("ticket"))
         return _answer(request, room, room_status(room=room, user_id=request.user.id, ticket=ticket))
 
 

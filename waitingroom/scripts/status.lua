@@ -7,12 +7,21 @@
 -- ARGV[3] the score of the user's arrival ticket (signature checked by the caller), or "":
 --         a user Redis does not know goes back to that place (W8)
 -- ARGV[4] when the ticket's holder was last heard (ms; no longer decides: lib/heartbeat.lua)
+-- KEYS[7], ARGV[5] (optional, standalone Redis only: on a cluster the key lives in another slot)
+--         the user's token generation key (accounts/redis.py) and the generation the caller's
+--         bearer token carries: unless the key holds exactly that, the outcome is
+--         "token_unverified" and nothing is read or written (no heartbeat); the lean status
+--         poll's revocation check without a round trip of its own (config/api/lean.py)
 --
 -- Returns {outcome, position, size, pass expiry ms, rate_ema, state, throttled,
 --          pos_ema, admissible, last_tick_ms, score} (the pace "" before the first tick;
 --          admissible "" for a room with no stock cap; score "" unless queued):
---   outcome "admitted" (position 0, expiry set) | "queued" | "absent" | "missing"
-assert(#KEYS == 6, "status.lua takes 6 keys")
+--   outcome "admitted" (position 0, expiry set) | "queued" | "absent" | "missing" | "token_unverified"
+assert(#KEYS == 6 or #KEYS == 7, "status.lua takes 6 keys, or 7 with the token generation")
+
+if #KEYS == 7 and redis.call("GET", KEYS[7]) ~= ARGV[5] then
+  return {"token_unverified", 0, 0, 0, "", "", "0", "", "", "", ""}
+end
 
 -- include: config:lib/clock.lua
 -- include: lib/heartbeat.lua

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from config import clock
+from config.errors import TokenUnverified
 from config.ratelimit import RateLimited
 from waitingroom import eta, schedule, tickets
 from waitingroom import redis as room_redis
@@ -72,10 +73,28 @@ class RoomStatus:
     eta_uncertain: bool = False  # the wait is an estimate to tell as a range (eta.eta_uncertain)
 
 
-def room_status(*, room: WaitingRoom, user_id: int, now_ms: int | None = None, ticket: str | None = None) -> RoomStatus:
+def room_status(
+    *,
+    room: WaitingRoom,
+    user_id: int,
+    now_ms: int | None = None,
+    ticket: str | None = None,
+    token_generation: tuple[str, int] | None = None,
+) -> RoomStatus:
     """Where the user stands; also their heartbeat. Admitted users get their signed pass, queued
-    ones a fresh arrival ticket; a user Redis no longer knows is put back at their `ticket`'s place."""
-    status = partial(room_redis.status, room_id=room.pk, user_id=user_id, now_ms=now_ms)
+    ones a fresh arrival ticket; a user Redis no longer knows is put back at their `ticket`'s place.
+    With `token_generation` (the caller's bearer token: its generation key and value) the status
+    script checks it first and TokenUnverified is raised, nothing done, unless Redis holds exactly
+    that generation (the lean path)."""
+
+    def status(**kwargs) -> room_redis.StatusResult:
+        result = room_redis.status(
+            room_id=room.pk, user_id=user_id, now_ms=now_ms, token_generation=token_generation, **kwargs
+        )
+        if result.outcome == "token_unverified":
+            raise TokenUnverified()
+        return result
+
     result = status()
     if result.outcome == "missing":
         room_meta_ensure(room.pk)

@@ -1,0 +1,201 @@
+"""The pages everyone refreshes at an opening (docs/pages.md): what one render costs, and what a crowd costs.
+
+One run, two parts:
+
+1. Uncached renders: granian as the Procfile runs it (2 processes x 4 threads), straight, no
+   proxy; wrk with 64 connections on /healthz, the home page, a drop's page and the campaign
+   list in turn, anonymous. Each page's rate is given as a share of /healthz's in the same run.
+2. The storm: the production topology (nginx with the shared-page cache, one granian node) and
+   10,000 simulated visitors refreshing those three pages every 2 s for 30 s (5,000 requests a
+   second offered, half Korean, half English), counting from nginx's access log the requests it
+   passed to granian: what reaches Python.
+
+wrk sends the storm from one address (it cannot bind a source address per connection): the
+per-address cap is lifted above its connections, which changes nothing the cache does.
+
+    python bench/run.py pages
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import stack, wrk
+from bench.common import log, results_save
+
+UNCACHED_SECONDS = 8
+UNCACHED_CONNECTIONS = 64
+VISITORS = 10_000
+REFRESH_SECONDS = 2
+STORM_SECONDS = 30
+STORM_CONNECTIONS = 400
+LISTED_DROPS = 12  # on the home page and in the list, as a busy opening day has
+
+
+def anonymous_tokens() -> Path:
+    path = stack.WORK / "anonymous-tokens.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("-\n")
+    return path
+
+
+def drops_create() -> str:
+    """LISTED_DROPS listed drops (the home page's and the list's content); the slug of one to refresh."""
+    stamp = int(time.time())
+    slugs = [stack.campaign_create(slug=f"pages-{stamp}-{n}", quantity=10_000, unlisted=False).slug
+             for n in range(LISTED_DROPS)]  # fmt: skip
+    return slugs[0]
+
+
+def static_collect() -> None:
+    """The pages name their scripts and styles through the manifest storage: collect them first."""
+    argv = [sys.executable, str(stack.ROOT / "manage.py"), "collectstatic", "--noinput", "-v", "0"]
+    subprocess.run(argv, cwd=stack.ROOT, env=stack.bench_env(), check=True, timeout=300)
+
+
+def uncached(paths: dict[str, str], tokens: Path) -> dict:
+    """Each path's rate straight from granian, and its share of /healthz's."""
+    figures = {}
+    static_collect()
+    proc = stack.server_start("granian")
+    try:
+        url = proc.extra["url"]
+        for name, path in paths.items():
+            wrk.fire(url + path, tokens, seconds=2, connections=UNCACHED_CONNECTIONS, method="GET")  # warm
+            result = wrk.fire(url + path, tokens, seconds=UNCACHED_SECONDS, connections=UNCACHED_CONNECTIONS,
+                              method="GET")  # fmt: skip
+            figures[name] = {"path": path, **result}
+            log(f"pages: {name} {path} {result['rps']:.0f} req/s, codes {result['codes']}")
+        description = proc.extra["description"]
+    finally:
+        proc.stop()
+    healthz = figures["healthz"]["rps"]
+    for figure in figures.values():
+        figure["vs_healthz"] = round(figure["rps"] / healthz, 3) if healthz else 0.0
+    return {"server": description, "connections": UNCACHED_CONNECTIONS, "seconds": UNCACHED_SECONDS,
+            "pages": figures}  # fmt: skip
+
+
+def upstream_counts(log_path: Path, start: int, end: int) -> dict[str, int]:
+    """Requests nginx passed to a web node (an upstream address logged), by path, between two offsets."""
+    with log_path.open("rb") as handle:
+        handle.seek(start)
+        lines = handle.read(end - start).decode(errors="replace").splitlines()
+    counts: dict[str, int] = {"all": 0, "logged": len(lines)}
+    for line in lines:
+        request, rest = line.split('" ', 1)
+        if rest.split()[3] != "-":
+            path = request.split()[-2] if len(request.split()) >= 3 else "?"
+            counts[path] = counts.get(path, 0) + 1
+            counts["all"] += 1
+    return counts
+
+
+def storm(paths: list[str], tokens: Path) -> dict:
+    from bench.web_nodes import topology_env
+    from deploy.topology import Topology
+
+    scratch = Path(tempfile.mkdtemp(prefix="firstcome-bench-pages-"))
+    scratch.chmod(0o755)
+    env = {**topology_env(scratch / "static")}
+    topology = Topology.create(scratch / "topology", env, web_nodes=1, conn_per_client=STORM_CONNECTIONS * 2)
+    topology.release()
+    topology.start(background=False)
+    try:
+        offered = VISITORS / REFRESH_SECONDS
+        url = topology.url + paths[0]
+        # warm: the copies exist before the opening, as they do when people wait on the page
+        wrk.fire(url, tokens, seconds=3, connections=32, method="GET", paths=paths, languages="ko,en")
+        log_path = topology.run_dir / "nginx-access.log"
+        start = log_path.stat().st_size
+        load = os.getloadavg()[0]
+        result = wrk.fire(url, tokens, seconds=STORM_SECONDS, connections=STORM_CONNECTIONS, method="GET",
+                          paths=paths, rate=offered, languages="ko,en")  # fmt: skip
+        time.sleep(0.5)
+        counts = upstream_counts(log_path, start, log_path.stat().st_size)
+    finally:
+        topology.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+    seconds = result["seconds"]
+    return {
+        "visitors": VISITORS,
+        "refresh_s": REFRESH_SECONDS,
+        "offered_rps": offered,
+        "served_rps": result["rps"],
+        "requests": result["requests"],
+        "codes": result["codes"],
+        "socket_errors": result["socket_errors"],
+        "p50_ms": result["p50_ms"],
+        "p99_ms": result["p99_ms"],
+        "seconds": seconds,
+        "python_rps": round(counts["all"] / seconds, 2) if seconds else 0.0,
+        "python_by_path": {path: counts.get(path, 0) for path in paths},
+        "nginx_logged": counts["logged"],
+        "load_before": round(load, 2),
+        "conditions": (
+            f"nginx with TLS and the shared-page cache in front of one granian node (2 processes x 4 threads); "
+            f"wrk, {STORM_CONNECTIONS} kept-alive connections paced to {offered:,.0f} requests/s "
+            f"({VISITORS:,} visitors every {REFRESH_SECONDS} s), the three pages drawn at random, Accept-Language "
+            f"ko or en; clients, stores and servers share {os.cpu_count()} cores"
+        ),
+    }
+
+
+def section_pages() -> None:
+    stack.database_ensure()
+    tokens = anonymous_tokens()
+    slug = drops_create()
+    paths = {"healthz": "/healthz", "home": "/", "drop": f"/campaigns/{slug}/", "campaigns_api": "/api/v1/campaigns/"}
+    result = {"uncached": uncached(paths, tokens)}
+    result["storm"] = storm([paths["home"], paths["drop"], paths["campaigns_api"]], tokens)
+    storm_figures = result["storm"]
+    log(f"pages: storm {storm_figures['served_rps']:.0f} req/s served, {storm_figures['python_rps']} req/s to Python")
+    results_save("pages", result)
+
+
+def report_lines(pages: dict) -> list[str]:
+    """docs/benchmarks.md's "Opening page storm" section."""
+    uncached_figures, storm_figures = pages["uncached"], pages["storm"]
+    names = {"healthz": "`/healthz`", "home": "home `/`", "drop": "a drop's page",
+             "campaigns_api": "`/api/v1/campaigns/`"}  # fmt: skip
+    lines = [
+        "The pages everyone refreshes at an opening (docs/pages.md): one copy per page and language for "
+        "everybody, kept one second by nginx. First what one render costs (no cache: granian straight, "
+        f"{uncached_figures['server']}, wrk {uncached_figures['connections']} connections, "
+        f"{uncached_figures['seconds']} s each, anonymous), then what the crowd costs.",
+        "",
+        "| uncached | req/s | × `/healthz` | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    for key, figure in uncached_figures["pages"].items():
+        lines.append(f"| {names.get(key, key)} | {figure['rps']:,.0f} | {figure['vs_healthz']} | {figure['p99_ms']} |")
+    lines += [
+        "",
+        f"The storm: {storm_figures['visitors']:,} visitors refreshing every {storm_figures['refresh_s']} s for "
+        f"{storm_figures['seconds']:.0f} s; {storm_figures['conditions']}. Served {storm_figures['served_rps']:,.0f} "
+        f"req/s (p50 {storm_figures['p50_ms']} ms, p99 {storm_figures['p99_ms']} ms, codes {storm_figures['codes']}); "
+        f"**{storm_figures['python_rps']} req/s reached Python** "
+        f"({', '.join(f'{p}: {n}' for p, n in storm_figures['python_by_path'].items())} in the window).",
+    ]
+    return lines
+
+
+def targets(pages: dict) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) rows for docs/benchmarks.md's Targets table."""
+    rows = []
+    names = {"home": "home `/`", "drop": "a drop's page", "campaigns_api": "`/api/v1/campaigns/`"}
+    for key, name in names.items():
+        figure = pages["uncached"]["pages"].get(key)
+        if figure:
+            rows.append((f"uncached render ≥ 0.3 × `/healthz`: {name}", f"{figure['vs_healthz']} ×",
+                         figure["vs_healthz"] >= 0.3))  # fmt: skip
+    storm_figures = pages["storm"]
+    rows.append(("10,000 refreshing every 2 s → ≤ 100 req/s to Python", f"{storm_figures['python_rps']} req/s",
+                 storm_figures["python_rps"] <= 100))  # fmt: skip
+    return rows

@@ -1,0 +1,97 @@
+"""The pages everyone refreshes at an opening, rendered once for everybody so the proxy can keep them.
+
+The home page, a drop's page and the campaign list (GET, no query string) are rendered as for an
+anonymous visitor whatever the session, carry no cookie, no CSRF token and no flash message, and
+tell nginx to keep them one second (X-Accel-Expires). nginx keys them on the path and the resolved
+language only (deploy/nginx/shared-page.conf); the visitor's own parts (name, balance, claim state,
+the CSRF token) come from cookies the page's script reads (static/js/me.js, docs/pages.md).
+Any query string (`?mine=1`, the link shown when scripts are off) asks for the personal page as before.
+"""
+
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponse
+
+# How long the proxy may keep a shared page: what the countdown and a claim state may lag by.
+SHARED_SECONDS = 1
+# The query parameter of the personal copy (any query string does; this one is what the pages link).
+PERSONAL_PARAMETER = "mine"
+
+
+class _NoMessages:
+    """The flash messages of a shared page: none shown, none consumed (they wait for a personal page)."""
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def update(self, response: HttpResponse) -> None:
+        return None
+
+
+def is_shared(request: HttpRequest) -> bool:
+    return getattr(request, "shared_page", False)
+
+
+def shared_page(view: Callable) -> Callable:
+    """Render `view` as one page for everybody when the request can be answered so (GET or HEAD, no query)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method not in ("GET", "HEAD") or request.META.get("QUERY_STRING"):
+            return view(request, *args, **kwargs)
+        request._unshared = (request.user, getattr(request, "_messages", None))  # type: ignore[attr-defined]
+        request.shared_page = True  # type: ignore[attr-defined]
+        request.user = AnonymousUser()
+        request._messages = _NoMessages()  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def unshare(request: HttpRequest) -> None:
+    """The view found this answer personal after all (a drop's page that is a seat map): render it as before."""
+    if is_shared(request):
+        request.shared_page = False  # type: ignore[attr-defined]
+        request.user, request._messages = request._unshared  # type: ignore[attr-defined]
+
+
+def context(request: HttpRequest) -> dict:
+    """Template context: `shared_page`, and no CSRF token on a shared page (an empty one renders nothing;
+    the script puts the visitor's own token from the csrftoken cookie into the forms)."""
+    if is_shared(request):
+        return {"shared_page": True, "csrf_token": "", "personal_parameter": PERSONAL_PARAMETER}
+    return {"shared_page": False}
+
+
+class SharedPageMiddleware:
+    """Last word on a shared page's headers (outside every middleware that may add a cookie or a Vary):
+    no Set-Cookie ever, Vary on the language only, one second in the proxy, none in the browser."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not is_shared(request):
+            return response
+        response.cookies.clear()
+        response.headers.pop("Set-Cookie", None)
+        response["Vary"] = "Accept-Language"
+        now_ms = int(time.time() * 1000)
+        # The render's moment (a cached copy carries it; nginx adds the moment it serves the copy).
+        response["X-Server-Time"] = str(now_ms)
+        response["Server-Timing"] = f'clock;desc="{now_ms / 1000:.3f}"'
+        if response.status_code == 200:
+            # Browsers ask again each time (nginx answers from its copy); nginx keeps it SHARED_SECONDS.
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Expires"] = str(SHARED_SECONDS)
+        else:
+            response["Cache-Control"] = "no-store"
+            response["X-Accel-Expires"] = "0"
+        return response

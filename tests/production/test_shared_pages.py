@@ -1,0 +1,246 @@
+"""The shared pages through the real nginx (docs/pages.md): one copy per page and language for
+everybody, at most a second old, never carrying one visitor's data or cookies to another; the
+visitor's own parts in the fc_me cookie; the forms' token from the csrftoken cookie."""
+
+import base64
+import json
+import re
+import threading
+import time
+
+import pytest
+import requests
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from coupons.models import Campaign
+from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
+from tests.coupons.factories import published_campaign
+
+pytestmark = [pytest.mark.production]
+
+SHARED = ("/", "/api/v1/campaigns/")
+
+
+@pytest.fixture(scope="module")
+def site(topology_factory):
+    return topology_factory(web_nodes=1)
+
+
+def production_user(username: str):
+    """A user whose password the production settings check (the test settings hash with MD5)."""
+    user = UserFactory(username=username)
+    user.password = PBKDF2PasswordHasher().encode(DEFAULT_PASSWORD, "sharedpagessalt", iterations=1000)
+    type(user).objects.filter(pk=user.pk).update(password=user.password)
+    return user
+
+
+def browser(site, language: str = "en") -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(site.tls_ca)
+    session.headers["Accept-Language"] = language
+    return session
+
+
+def get(session: requests.Session, site, path: str, **kwargs) -> requests.Response:
+    return session.get(site.url + path, allow_redirects=False, timeout=15, **kwargs)
+
+
+def log_in(session: requests.Session, site, username: str) -> requests.Response:
+    page = get(session, site, "/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    answer = session.post(
+        site.url + "/accounts/login/",
+        data={"csrfmiddlewaretoken": token, "username": username, "password": DEFAULT_PASSWORD},
+        headers={"Referer": site.url + "/accounts/login/"},
+        allow_redirects=False,
+        timeout=15,
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    return answer
+
+
+def me_cookie(session: requests.Session) -> dict | None:
+    value = session.cookies.get("fc_me")
+    if value in (None, "0"):
+        return None
+    return json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+
+
+def fresh_copy(session: requests.Session, site, path: str, **kwargs) -> requests.Response:
+    """The first answer after the previous copy expired: one the web node rendered for this request."""
+    for _ in range(40):
+        answer = get(session, site, path, **kwargs)
+        if answer.headers.get("X-Cache") in ("MISS", "EXPIRED"):
+            return answer
+        time.sleep(0.3)
+    raise AssertionError(f"{path}: never refreshed ({answer.headers.get('X-Cache')})")
+
+
+def test_a_copy_rendered_for_a_logged_in_user_is_everyones_and_holds_nothing_of_theirs(site, orm):
+    # given: user A, logged in, holding a claim, the first to ask for each page after its copy expired
+    campaign = published_campaign(title="Shared drop")
+    alice = production_user("alice-shared")
+    a = browser(site)
+    log_in(a, site, alice.username)
+    assert me_cookie(a)["name"] == "alice-shared"
+    csrf = a.cookies["csrftoken"]
+    claim = a.post(
+        f"{site.url}/api/v1/campaigns/{campaign.slug}/claims/",
+        json={},
+        headers={"X-CSRFToken": csrf, "Referer": site.url + "/"},
+        timeout=15,
+    )
+    assert claim.status_code == 202, claim.text
+    for path in (*SHARED, f"/campaigns/{campaign.slug}/", f"/api/v1/campaigns/{campaign.slug}/"):
+        mine = fresh_copy(a, site, path)
+        assert mine.status_code == 200, path
+        # then: what A got carries no cookie and nothing of A's
+        assert "Set-Cookie" not in mine.headers, (path, mine.headers.get("Set-Cookie"))
+        assert "alice-shared" not in mine.text and csrf not in mine.text, path
+        assert 'name="csrfmiddlewaretoken"' not in mine.text, path
+        assert mine.headers["Cache-Control"] == "no-cache" and "X-Accel-Expires" not in mine.headers, path
+        # and B (logged in elsewhere) and an anonymous visitor get that very copy from nginx
+        bob = browser(site)
+        bob.cookies.set("sessionid", "not-a-session", domain="127.0.0.1")
+        for other in (bob, browser(site)):
+            theirs = get(other, site, path)
+            assert theirs.headers["X-Cache"] in ("HIT", "UPDATING"), (path, theirs.headers["X-Cache"])
+            assert "Set-Cookie" not in theirs.headers, path
+            assert "alice-shared" not in theirs.text, path
+    # the personal copy (a query string) is A's own, never kept
+    personal = get(a, site, f"/campaigns/{campaign.slug}/?mine=1")
+    assert "alice-shared" in personal.text and personal.headers["X-Cache"] == "BYPASS"
+    assert get(browser(site), site, f"/campaigns/{campaign.slug}/?mine=1").text.count("alice-shared") == 0
+
+
+def test_languages_never_mix(site, orm):
+    published_campaign()
+    korean, english = browser(site, "ko-KR,ko;q=0.9,en;q=0.8"), browser(site, "en-US,en;q=0.9")
+    by_cookie = browser(site, "en")
+    by_cookie.cookies.set("django_language", "ko", domain="127.0.0.1")
+    for _ in range(3):  # whichever fills the copy, each reads its own language
+        for session, lang in ((korean, "ko"), (english, "en"), (by_cookie, "ko"), (korean, "ko"), (english, "en")):
+            for path in ("/", "/api/v1/campaigns/"):
+                answer = get(session, site, path)
+                assert answer.status_code == 200
+                assert answer.headers["Content-Language"] == lang, (path, lang, answer.headers["Content-Language"])
+            page = get(session, site, "/")
+            assert f'<html lang="{lang}">' in page.text
+        time.sleep(0.6)
+
+
+def test_a_change_shows_within_a_second(site, orm):
+    campaign = published_campaign(title="Before the change")
+    path = f"/campaigns/{campaign.slug}/"
+    visitor = browser(site)
+    assert "Before the change" in get(visitor, site, path).text
+    get(visitor, site, path)  # a copy exists now
+    Campaign.objects.filter(pk=campaign.pk).update(title="After the change")
+    changed = time.monotonic()
+    while "After the change" not in get(visitor, site, path).text:
+        assert time.monotonic() - changed < 2.5, "the copy outlived a second (+ margin)"
+        time.sleep(0.05)
+
+
+def upstream_lines(site, path: str, start: int) -> list[str]:
+    log = site.run_dir / "nginx-access.log"
+    with log.open("rb") as handle:
+        handle.seek(start)
+        lines = handle.read().decode(errors="replace").splitlines()
+    return [line for line in lines if f'"GET {path} HTTP' in line and line.split('" ', 1)[1].split()[3] != "-"]
+
+
+def test_a_crowd_costs_about_one_request_a_second_per_page(site, orm):
+    # given: a copy of each page (warm, as before an opening)
+    campaign = published_campaign()
+    paths = ["/", f"/campaigns/{campaign.slug}/", "/api/v1/campaigns/"]
+    warm = browser(site)
+    for path in paths:
+        get(warm, site, path)
+    log = site.run_dir / "nginx-access.log"
+    start = log.stat().st_size
+    seconds = 3.0
+    answered: list[int] = []
+
+    # when: 16 visitors (each their own session and language) refresh as fast as they can for 3 s
+    def visitor(n: int) -> None:
+        session = browser(site, "ko" if n % 2 else "en")
+        if n % 4 == 0:
+            session.cookies.set("sessionid", f"s{n}", domain="127.0.0.1")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for path in paths:
+                answered.append(get(session, site, path).status_code)
+
+    threads = [threading.Thread(target=visitor, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then: each page and language reached the web node about once a second
+    assert len(answered) > 200 and set(answered) == {200}
+    time.sleep(0.2)
+    for path in paths:
+        upstream = upstream_lines(site, path, start)
+        assert len(upstream) <= 2 * (seconds + 1) + 1, (path, len(upstream), len(answered))
+
+
+def test_the_me_cookie_follows_login_claim_and_logout(site, orm):
+    campaign = published_campaign(quantity=5)
+    carol = production_user("carol-shared")
+    session = browser(site)
+    # an anonymous visitor's script asks once: "0" and a csrftoken cookie
+    state = get(session, site, "/me/state/")
+    assert state.json() == {"me": None} and session.cookies["fc_me"] == "0" and session.cookies["csrftoken"]
+    assert state.headers["Cache-Control"] == "private, no-store"
+    # login
+    log_in(session, site, carol.username)
+    assert me_cookie(session) == {"name": "carol-shared", "staff": False, "balance": 0, "claims": {}}
+    # claim (through the API, as the page's script does)
+    answer = session.post(
+        f"{site.url}/api/v1/campaigns/{campaign.slug}/claims/",
+        json={},
+        headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": site.url + "/"},
+        timeout=15,
+    )
+    assert answer.status_code == 202, answer.text
+    grant_id, slot, status = me_cookie(session)["claims"][campaign.slug]
+    assert grant_id == answer.json()["grant_id"] and slot == 1 and status in ("pending", "succeeded")
+    # the pending claim is delivered by a worker: /me/state/ (the script asks while pending) catches up
+    deadline = time.monotonic() + 20
+    while me_cookie(session)["claims"][campaign.slug][2] == "pending":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+        get(session, site, "/me/state/")
+    assert me_cookie(session)["balance"] == campaign.amount
+    # logout, with the token the script puts into the shared page's form (from the cookie)
+    home = get(session, site, "/")
+    assert 'action="/accounts/logout/"' in home.text and "csrfmiddlewaretoken" not in home.text
+    out = session.post(
+        site.url + "/accounts/logout/",
+        data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": site.url + "/"},
+        allow_redirects=False,
+        timeout=15,
+    )
+    assert out.status_code == 302, out.text[:300]
+    assert "fc_me" not in session.cookies
+
+
+def test_a_form_on_a_shared_page_without_the_token_is_refused(site, orm):
+    session = browser(site)
+    get(session, site, "/me/state/")
+    refused = session.post(
+        site.url + "/i18n/setlang/", data={"language": "ko"}, headers={"Referer": site.url + "/"}, timeout=15
+    )
+    assert refused.status_code == 403
+    accepted = session.post(
+        site.url + "/i18n/setlang/",
+        data={"language": "ko", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": site.url + "/"},
+        allow_redirects=False,
+        timeout=15,
+    )
+    assert accepted.status_code == 302 and session.cookies["django_language"] == "ko"
