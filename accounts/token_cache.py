@@ -13,13 +13,18 @@ request to the DRF view, whose authentication gives the exact error.
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 
 from accounts import redis as accounts_redis
 from accounts import selectors
 from accounts.authentication import ApiTokenUser, BearerTokenAuthentication
+from config.api.lean import error_response, json_response
+from config.errors import TokenUnverified
 
 # The cache is bounded: past this many tokens it starts again empty (a token is ~1 KB here).
 MAX_TOKENS = 50_000
@@ -113,6 +118,40 @@ def request_identity(request, *, check_generation: bool = True) -> BearerIdentit
     if identity is not None:
         request.user = identity.user
     return identity
+
+
+def lean_answer(
+    request: HttpRequest,
+    *,
+    allow: str,
+    before: Callable[[], Any],
+    run: Callable[[Any, int, tuple[str, int] | None], tuple[dict, int]],
+) -> HttpResponse | None:
+    """A lean view's answer for a bearer token's request, or None for the DRF view to give.
+
+    `before()` reads what the request names (the campaign, the room and ticket); `run(read,
+    user_id, token_generation)` calls the service and returns (body, status). On a standalone
+    Redis the service's script checks the token's generation (`token_generation`, no round
+    trip of its own); on a cluster it is read here first, as DRF's authentication reads it.
+    An answer decided before the script (an unknown slug) first asks whether the token is
+    still current, since DRF authenticates before anything."""
+    identity = None
+    in_script = generation_in_script()
+    try:
+        if (identity := request_identity(request, check_generation=not in_script)) is None:
+            return None
+        try:
+            read = before()
+        except Exception:
+            if in_script and not identity_current(identity):
+                return None
+            raise
+        body, status = run(read, identity.user.id, identity.generation_check if in_script else None)
+    except TokenUnverified:
+        return None  # revoked, or its generation not in Redis: the DRF view asks the usual way
+    except Exception as error:  # noqa: BLE001 - answered as the API's error handler answers it
+        return error_response(error, allow=allow, authenticated=identity)
+    return json_response(body, status=status, allow=allow)
 
 
 def bearer_identities_forget() -> None:

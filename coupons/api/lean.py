@@ -5,10 +5,9 @@ vouch for) goes to CampaignClaimApi, which stays the schema's source."""
 
 from django.http import HttpRequest, HttpResponse
 
-from accounts.token_cache import generation_in_script, identity_current, request_identity
-from config.api.lean import accepts_json, allowed_methods, error_response, json_response
+from accounts.token_cache import lean_answer
+from config.api.lean import accepts_json, allowed_methods
 from config.clientip import client_ip
-from config.errors import TokenUnverified
 from coupons import selectors
 from coupons.api.views import CampaignClaimApi, claim_answer
 from coupons.services.claims import claim_create
@@ -27,29 +26,14 @@ def _body_empty(request: HttpRequest) -> bool:
 def campaign_claim(request: HttpRequest, slug: str) -> HttpResponse | None:
     if request.method != "POST" or not accepts_json(request) or not _body_empty(request):
         return None
-    identity = None
-    # On a standalone Redis the claim script checks the token's generation first (no round trip of
-    # its own); on a cluster it is read before, as DRF's authentication reads it.
-    in_script = generation_in_script()
-    try:
-        if (identity := request_identity(request, check_generation=not in_script)) is None:
-            return None
-        try:
-            campaign_id = selectors.campaign_id_by_slug(slug=slug)
-        except Exception:
-            # answered before the script: DRF authenticates before anything, so a revoked token hears that
-            if in_script and not identity_current(identity):
-                return None
-            raise
+
+    def run(campaign_id: int, user_id: int, token_generation: tuple[str, int] | None) -> tuple[dict, int]:
         outcome = claim_create(
             campaign_id=campaign_id,
-            user_id=identity.user.id,
+            user_id=user_id,
             client_ip=client_ip(request),
-            token_generation=identity.generation_check if in_script else None,
+            token_generation=token_generation,
         )
-    except TokenUnverified:
-        return None  # revoked, or its generation not in Redis: the DRF view asks the usual way
-    except Exception as error:  # noqa: BLE001 - answered as the API's error handler answers it
-        return error_response(error, allow=ALLOW, authenticated=identity)
-    body, status = claim_answer(outcome)
-    return json_response(body, status=status, allow=ALLOW)
+        return claim_answer(outcome)
+
+    return lean_answer(request, allow=ALLOW, before=lambda: selectors.campaign_id_by_slug(slug=slug), run=run)

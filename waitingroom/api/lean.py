@@ -8,9 +8,8 @@ for) goes to RoomStatusApi."""
 
 from django.http import HttpRequest, HttpResponse
 
-from accounts.token_cache import generation_in_script, identity_current, request_identity
-from config.api.lean import accepts_json, allowed_methods, error_response, json_response
-from config.errors import TokenUnverified
+from accounts.token_cache import lean_answer
+from config.api.lean import accepts_json, allowed_methods
 from waitingroom import selectors
 from waitingroom.api.views import RoomStatusApi, request_ticket, status_extras
 from waitingroom.services.queue import RoomStatus, room_status
@@ -52,30 +51,14 @@ def status_body(room, result: RoomStatus) -> dict:
 def room_status_poll(request: HttpRequest, slug: str) -> HttpResponse | None:
     if request.method != "GET" or not accepts_json(request):
         return None
-    identity = None
-    # On a standalone Redis the status script checks the token's generation first (no round trip of
-    # its own); on a cluster it is read before, as DRF's authentication reads it.
-    in_script = generation_in_script()
-    try:
-        if (identity := request_identity(request, check_generation=not in_script)) is None:
-            return None
-        try:
-            room = selectors.room_get_for_accounts(slug=slug)
-            ticket = request_ticket(request, room, request.GET.get("ticket"))
-        except Exception:
-            # answered before the script: DRF authenticates before anything, so a revoked token hears that
-            if in_script and not identity_current(identity):
-                return None
-            raise
-        result = room_status(
-            room=room,
-            user_id=identity.user.id,
-            ticket=ticket,
-            token_generation=identity.generation_check if in_script else None,
-        )
-        body = status_body(room, result)
-    except TokenUnverified:
-        return None  # revoked, or its generation not in Redis: the DRF view asks the usual way
-    except Exception as error:  # noqa: BLE001 - answered as the API's error handler answers it
-        return error_response(error, allow=ALLOW, authenticated=identity)
-    return json_response(body, status=200, allow=ALLOW)
+
+    def before() -> tuple:
+        room = selectors.room_get_for_accounts(slug=slug)
+        return room, request_ticket(request, room, request.GET.get("ticket"))
+
+    def run(read: tuple, user_id: int, token_generation: tuple[str, int] | None) -> tuple[dict, int]:
+        room, ticket = read
+        result = room_status(room=room, user_id=user_id, ticket=ticket, token_generation=token_generation)
+        return status_body(room, result), 200
+
+    return lean_answer(request, allow=ALLOW, before=before, run=run)
