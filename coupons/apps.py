@@ -8,6 +8,7 @@ class CouponsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_logged_out
+        from django.db.models.signals import post_save
 
         from coupons import me
         from coupons.providers import RoomCampaigns
@@ -19,3 +20,4 @@ class CouponsConfig(AppConfig):
         source_register(CampaignRankingSource())
         user_logged_in.connect(me.on_logged_in, dispatch_uid="coupons.me.logged_in")
         user_logged_out.connect(me.on_logged_out, dispatch_uid="coupons.me.logged_out")
+        post_save.connect(me.on_grant_saved, sender="coupons.Grant", dispatch_uid="coupons.me.grant_saved")

@@ -2,8 +2,9 @@
 
 The shared pages (config/shared_pages.py) are one copy for everybody; their script
 (static/js/me.js) fills the visitor's parts from this cookie. Django sets it whenever what it
-holds changes through a request of the visitor: log in, log out, and any successful POST of a
-logged-in session (a claim, a seat bought, a coupon redeemed); /me/state/ sets it when it is
+holds changes through a request of the visitor: log in, log out, and a request of a logged-in
+session that created one of their grants (a claim, a seat bought: Grant's post_save, heard
+through a context variable for the request's duration); /me/state/ sets it when it is
 missing (the script asks once) and while a claim is pending (its delivery changes the balance
 in a worker, out of any request). Nothing in it is secret or trusted: the server never reads it.
 """
@@ -11,6 +12,7 @@ in a worker, out of any request). Nothing in it is secret or trusted: the server
 import base64
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -60,8 +62,14 @@ def cookie_refresh(request: HttpRequest, response: HttpResponse) -> None:
     cookie_set(response, cookie_value(me_state(user=user)) if user.is_authenticated else ANONYMOUS)
 
 
-def mark_changed(request: HttpRequest) -> None:
-    request._fc_me = "set"  # type: ignore[attr-defined]
+# The users whose grants this request created (None outside a request: workers, commands).
+_grants_created: ContextVar[set[int] | None] = ContextVar("fc_me_grants_created", default=None)
+
+
+def on_grant_saved(sender, instance: Grant, created: bool, **kwargs) -> None:
+    users = _grants_created.get()
+    if created and users is not None:
+        users.add(instance.user_id)
 
 
 def on_logged_in(sender, request, user, **kwargs) -> None:
@@ -79,12 +87,16 @@ class MeCookieMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        users: set[int] = set()
+        context = _grants_created.set(users)
+        try:
+            response = self.get_response(request)
+        finally:
+            _grants_created.reset(context)
         action = getattr(request, "_fc_me", None)
-        # a session's successful write may change the claims or the balance (a bearer token has no session)
-        session_write = request.method == "POST" and response.status_code < 400
-        if action is None and session_write and settings.SESSION_COOKIE_NAME in request.COOKIES:
-            action = "set" if request.user.is_authenticated and not is_shared(request) else None
+        # a session's request that created the visitor's grant (a bearer token has no session, no cookie)
+        if action is None and users and settings.SESSION_COOKIE_NAME in request.COOKIES and not is_shared(request):
+            action = "set" if request.user.is_authenticated and request.user.pk in users else None
         if action == "delete":
             response.delete_cookie(COOKIE, samesite="Lax")
         elif action == "set":
