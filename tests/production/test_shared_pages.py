@@ -15,6 +15,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from coupons.models import Campaign
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 from tests.coupons.factories import published_campaign
+from tests.production.client import loopback_addresses, request
 
 pytestmark = [pytest.mark.production]
 
@@ -138,8 +139,12 @@ def test_a_change_shows_within_a_second(site, orm):
     get(visitor, site, path)  # a copy exists now
     Campaign.objects.filter(pk=campaign.pk).update(title="After the change")
     changed = time.monotonic()
-    while "After the change" not in get(visitor, site, path).text:
-        assert time.monotonic() - changed < 2.5, "the copy outlived a second (+ margin)"
+    while True:
+        # judged by when the request was sent: a slow answer on a busy machine may rightly be an old copy
+        sent = time.monotonic()
+        if "After the change" in get(visitor, site, path).text:
+            break
+        assert sent - changed < 2.5, "a request sent 2.5 s after the change got the old copy (1 s + margin)"
         time.sleep(0.05)
 
 
@@ -163,17 +168,18 @@ def test_a_crowd_costs_about_one_request_a_second_per_page(site, orm):
     seconds = 3.0
     answered: list[int] = []
 
-    # when: 16 visitors (each their own session and language) refresh as fast as they can for 3 s
-    def visitor(n: int) -> None:
-        session = browser(site, "ko" if n % 2 else "en")
+    # when: 16 visitors (each their own address, session and language) refresh as fast as they can for 3 s
+    def visitor(n: int, address: str) -> None:
+        headers = {"Accept": "*/*", "Accept-Language": "ko" if n % 2 else "en"}
         if n % 4 == 0:
-            session.cookies.set("sessionid", f"s{n}", domain="127.0.0.1")
+            headers["Cookie"] = f"sessionid=s{n}"
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             for path in paths:
-                answered.append(get(session, site, path).status_code)
+                answered.append(request(site, "GET", path, source=address, headers=headers, timeout=15).status)
 
-    threads = [threading.Thread(target=visitor, args=(n,)) for n in range(16)]
+    addresses = loopback_addresses(16, block=30)
+    threads = [threading.Thread(target=visitor, args=(n, address)) for n, address in enumerate(addresses)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -182,6 +188,10 @@ def test_a_crowd_costs_about_one_request_a_second_per_page(site, orm):
     # then: each page and language reached the web node about once a second
     assert len(answered) > 200 and set(answered) == {200}
     time.sleep(0.2)
+    with log.open("rb") as handle:
+        handle.seek(start)
+        seen = {line.split(" ", 1)[0] for line in handle.read().decode(errors="replace").splitlines()}
+    assert set(addresses) <= seen, "nginx saw the visitors from their own addresses"
     for path in paths:
         upstream = upstream_lines(site, path, start)
         assert len(upstream) <= 2 * (seconds + 1) + 1, (path, len(upstream), len(answered))
