@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.charts import APPROACHES, DOCS, charts
-from bench.report_hot import codes as _codes
-from bench.report_hot import fmt as _fmt
+from bench.report_format import codes, fmt
 from bench.report_hot import hot_section
 from bench.report_room import ETA_LIMITS, crowd_section, eta_section
 
@@ -220,7 +219,7 @@ def write(results: dict) -> Path:
         ]
         for r in servers["rows"]:
             lines.append(
-                f"| {r['server']} | {r['description']} | {_fmt(r['noop_api']['rps'])} | {_fmt(r['claim']['rps'])} | "
+                f"| {r['server']} | {r['description']} | {fmt(r['noop_api']['rps'])} | {fmt(r['claim']['rps'])} | "
                 f"{r['claim']['p50_ms']} | {r['claim']['p99_ms']} | {_ratio(r['claim']['rps'], r['noop_api']['rps'])} |"
             )
         if "servers.png" in made:
@@ -237,7 +236,7 @@ def write(results: dict) -> Path:
             "",
             f"**The spike**: {spike['requests']:,} claim requests in {spike['seconds']} s = "
             f"**{spike['rps']:,.0f} req/s**, p50 {spike['p50_ms']} ms, p99 {spike['p99_ms']} ms, "
-            f"max {spike['max_ms']} ms. Outcomes: {_codes(spike['codes'])}"
+            f"max {spike['max_ms']} ms. Outcomes: {codes(spike['codes'])}"
             f"{'; socket errors ' + str(spike['socket_errors']) if spike['socket_errors'] else ''}. "
             f"Drained {spike['drain_seconds_after_burst']} s after the burst ended.",
             "",
@@ -248,7 +247,7 @@ def write(results: dict) -> Path:
             "|---|---|---|---|---|---|---|---|",
             f"| {counts['quantity']:,} | {counts['live_grants']:,} | {counts['over_issue']} | "
             f"{counts['users_with_two_live_grants']} | {counts['slots_held_twice']} | "
-            f"{_codes(counts['grants_by_status'])} | "
+            f"{codes(counts['grants_by_status'])} | "
             f"{counts['ledger_entries']:,} | {counts['ledger_total']:,} = {counts['succeeded_total']:,} |",
             "",
             f"**Side by side**: each approach gets the same burst of {b1['compare']['firstcome']['requests']:,} "
@@ -262,14 +261,14 @@ def write(results: dict) -> Path:
         for name, label in (("noop_django", "bare Django no-op"), ("noop_api", "DRF no-op (the claim's stack)")):
             f = b1[name]
             lines.append(
-                f"| {label} | {_fmt(f['rps'])} | {_ratio(f['rps'], noop)} | {f['p50_ms']} | {f['p99_ms']} | "
-                f"{_codes(f['codes'])} | – | – | – |"
+                f"| {label} | {fmt(f['rps'])} | {_ratio(f['rps'], noop)} | {f['p50_ms']} | {f['p99_ms']} | "
+                f"{codes(f['codes'])} | – | – | – |"
             )
         for key, label in APPROACHES.items():
             f = b1["compare"][key]
             lines.append(
-                f"| {label} | {_fmt(f['rps'])} | {_ratio(f['rps'], noop)} | {f['p50_ms']} | {f['p99_ms']} | "
-                f"{_codes(f['codes'])} | {f['accepted_rows']:,} | {f['over_issue']} | {f['duplicate_rows']} |"
+                f"| {label} | {fmt(f['rps'])} | {_ratio(f['rps'], noop)} | {f['p50_ms']} | {f['p99_ms']} | "
+                f"{codes(f['codes'])} | {f['accepted_rows']:,} | {f['over_issue']} | {f['duplicate_rows']} |"
             )
         paced = b1.get("paced")
         if paced:
@@ -288,8 +287,8 @@ def write(results: dict) -> Path:
             for key in ("firstcome", "locked"):
                 f = paced[key]
                 lines.append(
-                    f"| {APPROACHES[key]} | {_fmt(paced['offered_rps'])} | {_fmt(f['rps'])} | {f['p50_ms']} | "
-                    f"{f['p90_ms']} | {f['p99_ms']} | {f['max_ms']} | {_codes(f['codes'])} | {f['over_issue']} |"
+                    f"| {APPROACHES[key]} | {fmt(paced['offered_rps'])} | {fmt(f['rps'])} | {f['p50_ms']} | "
+                    f"{f['p90_ms']} | {f['p99_ms']} | {f['max_ms']} | {codes(f['codes'])} | {f['over_issue']} |"
                 )
         rc = b1.get("redis_ceiling")
         if rc:
@@ -314,7 +313,7 @@ def write(results: dict) -> Path:
                            ("workers_2", "batched drain, 2 worker processes")):  # fmt: skip
             if key in b2:
                 f = b2[key]
-                lines.append(f"| {label} | {f['grants']:,} | {f['seconds']} | {_fmt(f['grants_per_s'])} |")
+                lines.append(f"| {label} | {f['grants']:,} | {f['seconds']} | {fmt(f['grants_per_s'])} |")
         if "b2_drain.png" in made:
             lines += ["", "![B2 drain](benchmarks/b2_drain.png)"]
 
@@ -338,13 +337,13 @@ def write(results: dict) -> Path:
                 f = b3[key]
                 lines.append(
                     f"- {label} over HTTP: **{f['rps']:,.0f} req/s**, p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms "
-                    f"({_codes(f['codes'])})"
+                    f"({codes(f['codes'])})"
                 )
         if "http_conditions" in b3:
             lines.append(f"- HTTP conditions: {b3['http_conditions']}")
         if b3.get("keys"):
             lines += ["", "| key | bytes (MEMORY USAGE) |", "|---|---|"]
-            lines += [f"| `{k}` | {_fmt(v)} |" for k, v in b3["keys"].items()]
+            lines += [f"| `{k}` | {fmt(v)} |" for k, v in b3["keys"].items()]
 
     b4 = results.get("b4")
     if b4:
@@ -359,10 +358,10 @@ def write(results: dict) -> Path:
         ]
         for key in ("with_rankings", "without_rankings"):
             f = b4[key]
-            rounds = ", ".join(_fmt(r["rps"]) for r in b4.get("samples", {}).get(key, []))
+            rounds = ", ".join(fmt(r["rps"]) for r in b4.get("samples", {}).get(key, []))
             lines.append(
-                f"| {key.replace('_', ' ')} | {f['boards']} | {_fmt(f['rps'])} | {f['p99_ms']} | "
-                f"{_fmt(f['claims_settled_per_s'])} | {rounds} |"
+                f"| {key.replace('_', ' ')} | {f['boards']} | {fmt(f['rps'])} | {f['p99_ms']} | "
+                f"{fmt(f['claims_settled_per_s'])} | {rounds} |"
             )
         lines.append(
             f"\nWith / without rankings: claim throughput **{b4['ratio_rps']}**, "
