@@ -25,7 +25,7 @@ def generation_key(user_id: int) -> str:
 
 @functools.cache
 def _publish_script() -> Script:
-    return fc_redis.client().register_script(fc_redis.script_source("accounts", "generation_publish"))
+    return fc_redis.script_register("accounts", "generation_publish")
 
 
 def generation_get(*, user_id: int) -> int | None:

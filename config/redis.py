@@ -7,6 +7,8 @@ import re
 from django.conf import settings
 from django_redis import get_redis_connection
 from redis import Redis
+from redis.client import Pipeline
+from redis.cluster import ClusterPipeline
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
@@ -36,9 +38,32 @@ def script_source(package: str, name: str) -> str:
     return _INCLUDE.sub(lambda line: read(line[1] or package, line[2]), read(package, f"{name}.lua"))
 
 
+class LuaScript(Script):
+    """redis-py's Script, called the short way: EVALSHA straight on the client, and on NOSCRIPT (the
+    server's script cache lost) loaded and asked again, as Script does. redis-py's own call imports
+    and checks for pipelines first on every call: about a third of a claim's Redis time in Python."""
+
+    def __call__(self, keys=None, args=None, client=None):
+        if client is None:
+            client = self.registered_client
+        if isinstance(client, Pipeline | ClusterPipeline):
+            return super().__call__(keys=keys, args=args, client=client)
+        keys, args = keys or (), args or ()
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self.sha = client.script_load(self.script)
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+
+
+def script_register(package: str, name: str) -> LuaScript:
+    """<package>/scripts/<name>.lua (includes pasted in), to call; each app's `_script` keeps one per name."""
+    return LuaScript(client(), script_source(package, name))
+
+
 @functools.cache
 def _script(name: str) -> Script:
-    return client().register_script(script_source("config", name))
+    return script_register("config", name)
 
 
 def token_take(*, key: str, burst: int, per_second: float, now_ms: int | None = None) -> int:

@@ -130,7 +130,7 @@ class Hold:
 @functools.cache
 def _script(name: str) -> Script:
     """Load a Lua file once per process; calls pass the current client explicitly."""
-    return fc_redis.client().register_script(fc_redis.script_source("coupons", name))
+    return fc_redis.script_register("coupons", name)
 
 
 def text(value: bytes | str | int) -> str | int:

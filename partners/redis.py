@@ -28,7 +28,7 @@ class KeyKeys:
 
 @functools.cache
 def _script(name: str) -> Script:
-    return fc_redis.client().register_script(fc_redis.script_source("partners", name))
+    return fc_redis.script_register("partners", name)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -45,7 +45,7 @@ def view_keys(*, client_ip_bucket: str, member: str, visitor: str) -> tuple[str,
 
 @functools.cache
 def _script(name: str) -> Script:
-    return fc_redis.client().register_script(fc_redis.script_source("ranking", name))
+    return fc_redis.script_register("ranking", name)
 
 
 def record(

@@ -58,7 +58,7 @@ def _room_keys(base: str) -> RoomKeys:
 @functools.cache
 def _script(name: str) -> Script:
     """Load a Lua file once per process, its "-- include:" lines pasted in (config/redis.py)."""
-    return fc_redis.client().register_script(fc_redis.script_source("waitingroom", name))
+    return fc_redis.script_register("waitingroom", name)
 
 
 def _run(name: str, keys: list[str], args: list) -> list | int:

@@ -7,8 +7,10 @@ estimate is uncertain (W7 holds only once admission has run a while) it reads
 as a range of about ±25%, whose two ends are rounded the same way.
 """
 
+import functools
+
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 SPREAD = 0.25  # an uncertain estimate reads as [eta × 0.75, eta × 1.25]
 
@@ -35,6 +37,12 @@ def wait_words(seconds: int | None, *, uncertain: bool = False) -> str | None:
     """The wait to show, or None when there is no estimate to give (paused, closed, stock spoken for)."""
     if seconds is None:
         return None
+    return _wait_words(seconds, uncertain, get_language())
+
+
+@functools.lru_cache(maxsize=8192)
+def _wait_words(seconds: int, uncertain: bool, language: str | None) -> str:
+    """wait_words in the active language (`language`: it, for the cache; every status poll asks this)."""
     if seconds <= 5:
         return _("any moment now")
     low, high = (seconds * (1 - SPREAD), seconds * (1 + SPREAD)) if uncertain else (seconds, seconds)

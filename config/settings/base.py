@@ -41,6 +41,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
+    # The claim and the status poll of a bearer token: a shorter chain (config/api/lean.py, docs/api.md).
+    "config.api.lean.LeanMiddleware",
     # The pages everyone refreshes at an opening: one copy for all, kept by the proxy (docs/pages.md).
     "config.shared_pages.SharedPageMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -17,7 +17,7 @@ from coupons.redis import GateKeys, text
 @functools.cache
 def _script(name: str) -> Script:
     """Load a Lua file of coupons/seats/scripts once per process."""
-    return fc_redis.client().register_script(fc_redis.script_source("coupons.seats", name))
+    return fc_redis.script_register("coupons.seats", name)
 
 
 @dataclass(frozen=True, kw_only=True)

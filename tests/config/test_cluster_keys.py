@@ -62,17 +62,22 @@ def every_script() -> dict[str, str]:
 def script_calls(monkeypatch) -> list[tuple[str, list[str]]]:
     """Every script call made through redis-py or a ScriptBatch, as (sha, keys)."""
     calls: list[tuple[str, list[str]]] = []
-    call, add = Script.__call__, fc_redis.ScriptBatch.add
+    add = fc_redis.ScriptBatch.add
 
-    def recording_call(self, keys=None, args=None, client=None):
-        calls.append((self.sha, list(keys or [])))
-        return call(self, keys=keys, args=args, client=client)
+    def recording(call):
+        def recording_call(self, keys=None, args=None, client=None):
+            calls.append((self.sha, list(keys or [])))
+            return call(self, keys=keys, args=args, client=client)
+
+        return recording_call
 
     def recording_add(self, script, keys, args):
         calls.append((script.sha, list(keys)))
         return add(self, script, keys, args)
 
-    monkeypatch.setattr(Script, "__call__", recording_call)
+    # ours (config.redis.LuaScript) and redis-py's own (its lock scripts)
+    monkeypatch.setattr(fc_redis.LuaScript, "__call__", recording(fc_redis.LuaScript.__call__))
+    monkeypatch.setattr(Script, "__call__", recording(Script.__call__))
     monkeypatch.setattr(fc_redis.ScriptBatch, "add", recording_add)
     return calls
 

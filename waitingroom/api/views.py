@@ -1,6 +1,8 @@
 """Join, status (the heartbeat) and leave for a room; room stats for staff."""
 
-from django.urls import reverse
+import functools
+
+from django.urls import get_script_prefix, get_urlconf, reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -71,12 +73,18 @@ TICKET_PARAMETER = OpenApiParameter(
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _line_url(slug: str, prefix: str, urlconf: str | None) -> str:
+    """The room's line URL (prefix and urlconf: what reverse() reads besides the slug), built once per room."""
+    return reverse("api-room-line", kwargs={"slug": slug})
+
+
 def status_extras(room, result: RoomStatus) -> dict:
     """What a status answer says beyond the service's RoomStatus: where to go next, the line, the wait in words."""
     next_url = None
     if result.outcome == "admitted" and room.campaign_id:
         next_url = f"/campaigns/{room.campaign.slug}/"
-    line_url = reverse("api-room-line", kwargs={"slug": room.slug})
+    line_url = _line_url(room.slug, get_script_prefix(), get_urlconf())
     eta_words = wait_words(result.eta_seconds, uncertain=result.eta_uncertain) if result.outcome == "queued" else None
     return {"next_url": next_url, "line_url": line_url, "eta_words": eta_words}
 
