@@ -2,9 +2,10 @@
 
 The home page, a drop's page and the campaign list (GET, no query string) are rendered as for an
 anonymous visitor whatever the session, carry no cookie, no CSRF token and no flash message, and
-tell nginx to keep them one second (X-Accel-Expires). nginx keys them on the path and the resolved
-language only (deploy/nginx/shared-page.conf); the visitor's own parts (name, balance, claim state,
-the CSRF token) come from cookies the page's script reads (static/js/me.js, docs/pages.md).
+tell nginx to keep them until the end of the second they were rendered in (X-Accel-Expires).
+nginx keys them on the path and the resolved language only (deploy/nginx/shared-page.conf); the
+visitor's own parts (name, balance, claim state, the CSRF token) come from cookies the page's
+script reads (static/js/me.js, docs/pages.md).
 Any query string (`?mine=1`, the link shown when scripts are off) asks for the personal page as before.
 """
 
@@ -15,7 +16,10 @@ from functools import wraps
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 
-# How long the proxy may keep a shared page: what the countdown and a claim state may lag by.
+# A shared page is kept by the proxy until the end of the second it was rendered in: at most
+# this old when served (what the countdown and a claim state may lag by), one render a second.
+# nginx counts cache lifetimes in whole seconds: "X-Accel-Expires: 1" would keep a copy up to 2 s
+# (valid through the next whole second), "@<this second>" keeps it through this one only.
 SHARED_SECONDS = 1
 # The query parameter of the personal copy (any query string does; this one is what the pages link).
 PERSONAL_PARAMETER = "mine"
@@ -88,9 +92,9 @@ class SharedPageMiddleware:
         response["X-Server-Time"] = str(now_ms)
         response["Server-Timing"] = f'clock;desc="{now_ms / 1000:.3f}"'
         if response.status_code == 200:
-            # Browsers ask again each time (nginx answers from its copy); nginx keeps it SHARED_SECONDS.
+            # Browsers ask again each time (nginx answers from its copy); nginx keeps it through this second.
             response["Cache-Control"] = "no-cache"
-            response["X-Accel-Expires"] = str(SHARED_SECONDS)
+            response["X-Accel-Expires"] = f"@{now_ms // 1000 + SHARED_SECONDS - 1}"
         else:
             response["Cache-Control"] = "no-store"
             response["X-Accel-Expires"] = "0"

@@ -148,6 +148,31 @@ def test_a_change_shows_within_a_second(site, orm):
         time.sleep(0.05)
 
 
+def test_a_copy_is_kept_through_the_second_of_its_render_only(site, orm):
+    """nginx counts cache lifetimes in whole seconds: a copy must not outlive the second it was made in
+    ("X-Accel-Expires: 1" would keep it through the next whole second too, up to 2 s old)."""
+    campaign = published_campaign()
+    path = f"/campaigns/{campaign.slug}/"
+    visitor = browser(site)
+    get(visitor, site, path)  # a copy exists
+    for _attempt in range(5):
+        # given: a fresh copy made early in a second (waited for, then forced by a refresh ahead of it)
+        time.sleep(1.15 - time.time() % 1)
+        made = time.time()
+        first = get(visitor, site, path)
+        again = get(visitor, site, path)
+        if int(time.time()) != int(made) or first.headers["X-Cache"] == "HIT":
+            continue  # the exchange crossed a second, or the copy was made by someone else: again
+        assert again.headers["X-Cache"] == "HIT", again.headers["X-Cache"]  # kept within its second
+        # when: the next second has begun
+        time.sleep(int(made) + 1.1 - time.time())
+        later = get(visitor, site, path)
+        # then: the copy of the previous second is not served as current
+        assert later.headers["X-Cache"] in {"EXPIRED", "MISS"}, later.headers["X-Cache"]
+        return
+    pytest.fail("no exchange stayed within one second in five tries")
+
+
 def upstream_lines(site, path: str, start: int) -> list[str]:
     log = site.run_dir / "nginx-access.log"
     with log.open("rb") as handle:
