@@ -108,6 +108,13 @@ def campaign_list_published() -> QuerySet[Campaign]:
     return Campaign.objects.filter(status__in=Campaign.PUBLISHED, namespace="", unlisted=False).order_by("-opens_at")
 
 
+def campaign_shown(*, campaign: Campaign) -> tuple:
+    """Everything of a campaign a page or answer can show (its whole row, the stock left and whether it
+    opened, where the view set them): the key of a copy made from it (config/memo.py)."""
+    row = tuple(field.value_from_object(campaign) for field in Campaign._meta.concrete_fields)
+    return (*row, getattr(campaign, "remaining", None), getattr(campaign, "opened", None))
+
+
 def campaign_get_published(*, slug: str) -> Campaign:
     campaign = Campaign.objects.filter(slug=slug, status__in=Campaign.PUBLISHED, namespace="").first()
     if campaign is None:

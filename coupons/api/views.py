@@ -1,6 +1,7 @@
 """Campaigns, the claim, my grants, my wallet and my coupons (the seats: coupons/api/seats.py)."""
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -12,7 +13,8 @@ from rest_framework.views import APIView
 
 from config.api.schema import ErrorSerializer, Int64Field, error_response, rate_limited_response
 from config.clientip import client_ip
-from coupons import selectors
+from config.memo import Memo
+from coupons import published, selectors
 from coupons.grant_words import GrantSummary, grant_summary
 from coupons.models import Campaign, Grant
 from coupons.services.claims import ClaimOutcome, claim_create
@@ -50,14 +52,26 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
         return self.context["remaining"][campaign.pk]
 
 
+# Each listed campaign's serialized form, by everything it shows (its row and stock): the list is
+# asked for by everybody at an opening, and only a campaign whose row or stock changed is serialized again.
+_serialized = Memo(1000)
+
+
+def campaign_serialized(campaign: Campaign) -> dict:
+    """CampaignOutputSerializer's output for the campaign, with its `remaining` (shared: never change it)."""
+    remaining = campaign.remaining
+    key = (selectors.campaign_shown(campaign=campaign), timezone.get_current_timezone_name())
+    return _serialized.get(
+        key, lambda: dict(CampaignOutputSerializer(campaign, context={"remaining": {campaign.pk: remaining}}).data)
+    )
+
+
 class CampaignListApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: CampaignOutputSerializer(many=True)}, summary="Published campaigns")
     def get(self, request: Request) -> Response:
-        campaigns = list(selectors.campaign_list_published()[:200])
-        remaining = selectors.campaign_remaining_many(campaigns=campaigns)
-        return Response(CampaignOutputSerializer(campaigns, many=True, context={"remaining": remaining}).data)
+        return Response([campaign_serialized(campaign) for campaign in published.campaigns_listed(limit=200)])
 
 
 class CampaignDetailApi(APIView):
