@@ -2,9 +2,10 @@
 
 The version is a Redis key (coupons.redis.CAMPAIGNS_VERSION_KEY) that a new value replaces once any
 change of a campaign row commits: a save or delete (Django's signals) or a bulk update
-(coupons.signals.campaign_rows_changed). Every use reads it in the same round trip as the stock, so
-a page never shows a campaign older than the request; PostgreSQL is read again only after a change.
-A change made outside the ORM (raw SQL) is not seen until the next change or restart.
+(coupons.signals.campaign_rows_changed); a waiting room's save or delete replaces it too. Every use
+reads it in the same round trip as the stock, so a page never shows a campaign older than the
+request; PostgreSQL is read again only after a change. A change made outside the ORM (raw SQL)
+is not seen until the next change or restart.
 """
 
 import copy
@@ -19,6 +20,8 @@ from coupons.errors import CampaignNotFound
 from coupons.models import Campaign
 from coupons.selectors import campaign_remaining
 from coupons.signals import campaign_rows_changed
+from waitingroom.models import WaitingRoom
+from waitingroom.selectors import room_for_campaign
 
 LISTED_KEPT = 200  # the most any list shows (the campaign list API's)
 
@@ -28,6 +31,7 @@ class _Copy:
     version: bytes | None
     listed: list[Campaign]  # listed ones, newest opening first (selectors.campaign_list_published)
     by_slug: dict[str, Campaign] = field(default_factory=dict)  # any published one, read when first asked
+    rooms: dict[int, WaitingRoom | None] = field(default_factory=dict)  # campaign id -> its room, likewise
 
 
 _copy = _Copy(version=None, listed=[])
@@ -74,6 +78,15 @@ def campaign_published(*, slug: str) -> Campaign:
     return _with_remaining(campaign, remaining.get(campaign.pk))
 
 
+def campaign_room(*, campaign_id: int) -> WaitingRoom | None:
+    """The waiting room in front of a published campaign (shared: never change it). A room's save or
+    delete replaces the version too; its bulk status updates change nothing a page shows of it."""
+    held = _copy
+    if campaign_id not in held.rooms:
+        held.rooms[campaign_id] = room_for_campaign(campaign_id=campaign_id)
+    return held.rooms[campaign_id]
+
+
 def _with_remaining(campaign: Campaign, remaining: int | None) -> Campaign:
     own = copy.copy(campaign)  # the kept one is every thread's: the view sets its own fields on a copy
     own.remaining = max(remaining, 0) if remaining is not None else campaign_remaining(campaign=own)
@@ -88,4 +101,6 @@ def receivers_connect() -> None:
     """Every process that may change a campaign (web, workers, commands) replaces the version: apps.py."""
     post_save.connect(_changed, sender=Campaign, dispatch_uid="coupons.published.saved")
     post_delete.connect(_changed, sender=Campaign, dispatch_uid="coupons.published.deleted")
+    post_save.connect(_changed, sender=WaitingRoom, dispatch_uid="coupons.published.room_saved")
+    post_delete.connect(_changed, sender=WaitingRoom, dispatch_uid="coupons.published.room_deleted")
     campaign_rows_changed.connect(_changed, dispatch_uid="coupons.published.updated")

@@ -17,7 +17,6 @@ from coupons import me, published, selectors
 from coupons.grant_words import grant_summary
 from coupons.seats.selectors import seat_layout, seat_map
 from coupons.services.claims import claim_create
-from waitingroom.selectors import room_for_campaign
 
 
 @shared_page
@@ -41,7 +40,7 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     my_grant = None
     if request.user.is_authenticated:
         my_grant = selectors.grant_latest_for_user_in_campaign(user_id=request.user.pk, campaign_id=campaign.pk)
-    room = room_for_campaign(campaign_id=campaign.pk)
+    room = published.campaign_room(campaign_id=campaign.pk)
     my_summary = grant_summary(my_grant) if my_grant else None
     context = {"campaign": campaign, "my_grant": my_grant, "my_summary": my_summary, "room": room}
     if campaign.allocation == campaign.Allocation.CHOSEN:
