@@ -8,7 +8,6 @@ request; PostgreSQL is read again only after a change. A change made outside the
 is not seen until the next change or restart.
 """
 
-import copy
 import threading
 from dataclasses import dataclass, field
 
@@ -88,7 +87,8 @@ def campaign_room(*, campaign_id: int) -> WaitingRoom | None:
 
 
 def _with_remaining(campaign: Campaign, remaining: int | None) -> Campaign:
-    own = copy.copy(campaign)  # the kept one is every thread's: the view sets its own fields on a copy
+    own = Campaign.__new__(Campaign)  # the kept one is every thread's: the view sets its own fields on a copy
+    own.__dict__.update(campaign.__dict__)
     own.remaining = max(remaining, 0) if remaining is not None else campaign_remaining(campaign=own)
     return own
 

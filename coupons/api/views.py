@@ -57,10 +57,11 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
 _serialized = Memo(1000)
 
 
-def campaign_serialized(campaign: Campaign) -> dict:
-    """CampaignOutputSerializer's output for the campaign, with its `remaining` (shared: never change it)."""
+def campaign_serialized(campaign: Campaign, *, zone: str) -> dict:
+    """CampaignOutputSerializer's output for the campaign, with its `remaining`, its times in the time zone
+    `zone`, the current one (shared: never change it)."""
     remaining = campaign.remaining
-    key = (selectors.campaign_shown(campaign=campaign), timezone.get_current_timezone_name())
+    key = (selectors.campaign_shown(campaign=campaign), zone)
     return _serialized.get(
         key, lambda: dict(CampaignOutputSerializer(campaign, context={"remaining": {campaign.pk: remaining}}).data)
     )
@@ -71,7 +72,8 @@ class CampaignListApi(APIView):
 
     @extend_schema(responses={200: CampaignOutputSerializer(many=True)}, summary="Published campaigns")
     def get(self, request: Request) -> Response:
-        return Response([campaign_serialized(campaign) for campaign in published.campaigns_listed(limit=200)])
+        zone = timezone.get_current_timezone_name()
+        return Response([campaign_serialized(c, zone=zone) for c in published.campaigns_listed(limit=200)])
 
 
 class CampaignDetailApi(APIView):
