@@ -91,6 +91,11 @@ def test_the_campaign_list_is_the_serializers_output_and_current(client):
         remaining = {c.pk: (4 if c.pk == drops[0].pk else 5) for c in campaigns}
         expected = CampaignOutputSerializer(campaigns, many=True, context={"remaining": remaining}).data
         assert answer.content == JSONRenderer().render(expected)
+        assert answer["Content-Type"] == "application/json"
+
+    # an indent asked for is the renderer's, as before
+    indented = client.get("/api/v1/campaigns/", HTTP_ACCEPT="application/json; indent=2")
+    assert indented.content == JSONRenderer().render(expected, "application/json; indent=2")
 
     Campaign.objects.filter(pk=drops[1].pk).update(title="Renamed")
     claim_create(campaign_id=drops[2].pk, user_id=UserFactory().pk)
