@@ -10,11 +10,17 @@ Any query string (`?mine=1`, the link shown when scripts are off) asks for the p
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from functools import wraps
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import dateformat, timezone
+from django.utils.translation import get_language
+
+from config.memo import Memo
 
 # A shared page is kept by the proxy until the end of the second it was rendered in: at most
 # this old when served (what the countdown and a claim state may lag by), one render a second.
@@ -99,3 +105,30 @@ class SharedPageMiddleware:
             response["Cache-Control"] = "no-store"
             response["X-Accel-Expires"] = "0"
         return response
+
+
+# --- one render per content -----------------------------------------------------------------
+
+# The shared pages this process rendered (a page, language and content each, ~10 kB): the drops
+# being refreshed, in both languages, with room to spare.
+_renders = Memo(256)
+# What the template shows as `rendered_at` while it renders; each answer puts its own moment there.
+_MOMENT = "\x00rendered-at\x00"
+
+
+def shared_render(request: HttpRequest, template_name: str, context: dict, *, content: Hashable) -> HttpResponse:
+    """render() that, for a shared page, renders each content once per process and language.
+
+    `content` is every datum of the view's that the page shows (the rows' fields, the stock): a shared
+    page is otherwise a function of the template, the path, the language and the time zone only (an
+    anonymous visitor, no flash message, no CSRF token), so a copy kept under that key is the page
+    a render would give, and cannot go stale. `rendered_at` (the render's moment, "U.u") is each
+    answer's own."""
+    moment = dateformat.format(timezone.now(), "U.u")
+    if not is_shared(request):
+        return render(request, template_name, {**context, "rendered_at": moment})
+    key = (template_name, request.path, get_language(), timezone.get_current_timezone_name(), content)
+    parts = _renders.get(
+        key, lambda: render_to_string(template_name, {**context, "rendered_at": _MOMENT}, request).split(_MOMENT)
+    )
+    return HttpResponse(moment.join(parts))

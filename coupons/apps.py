@@ -10,7 +10,7 @@ class CouponsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_logged_out
         from django.db.models.signals import post_save
 
-        from coupons import me
+        from coupons import me, published
         from coupons.providers import RoomCampaigns
         from coupons.services.rankings import CampaignRankingSource
         from ranking.feed import source_register
@@ -21,3 +21,4 @@ class CouponsConfig(AppConfig):
         user_logged_in.connect(me.on_logged_in, dispatch_uid="coupons.me.logged_in")
         user_logged_out.connect(me.on_logged_out, dispatch_uid="coupons.me.logged_out")
         post_save.connect(me.on_grant_saved, sender="coupons.Grant", dispatch_uid="coupons.me.grant_saved")
+        published.receivers_connect()

@@ -9,6 +9,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.ratelimit import RateLimitFields
+from coupons.signals import campaign_rows_changed
+
+
+class CampaignQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        """A bulk update tells, like a save, that campaign rows changed (coupons/published.py)."""
+        changed = super().update(**kwargs)
+        if changed:
+            campaign_rows_changed.send(sender=Campaign)
+        return changed
 
 
 class Campaign(RateLimitFields):
@@ -32,6 +42,7 @@ class Campaign(RateLimitFields):
     PUBLISHED = (Status.SCHEDULED, Status.OPEN, Status.SOLD_OUT, Status.CLOSED, Status.CANCELLED)
 
     slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    objects = CampaignQuerySet.as_manager()
     # Which external system owns the campaign ("" for firstcome's own): a partner's
     # campaigns are made, read and claimed only through that partner's API keys, and
     # firstcome's own pages and user API never show them (coupons/selectors.py).

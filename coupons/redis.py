@@ -5,6 +5,7 @@ runs on one node of a Redis Cluster too.
 """
 
 import functools
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from config import redis as fc_redis
 from config.ratelimit import bucket_keys
 
 SLUG_MAP_KEY = "campaigns:slugs"
+CAMPAIGNS_VERSION_KEY = "campaigns:version"  # replaced after every committed change of a campaign row
 
 
 @dataclass(frozen=True)
@@ -212,17 +214,27 @@ def remaining(*, campaign_id: int) -> int | None:
 
 def remaining_many(campaign_ids: Iterable[int]) -> dict[int, int | None]:
     """remaining() for several campaigns in one round trip (one per node on a Redis Cluster)."""
+    return campaigns_version_and_remaining(campaign_ids)[1]
+
+
+def campaigns_version_replace(*, if_missing: bool = False) -> None:
+    fc_redis.client().set(fc_redis.key(CAMPAIGNS_VERSION_KEY), uuid.uuid4().hex, nx=if_missing)
+
+
+def campaigns_version_and_remaining(campaign_ids: Iterable[int]) -> tuple[bytes | None, dict[int, int | None]]:
+    """The campaign rows' version (None when missing) and remaining() of several campaigns, in one round trip."""
     ids = list(campaign_ids)
     batch = fc_redis.ScriptBatch()
+    batch.add_command("GET", fc_redis.key(CAMPAIGNS_VERSION_KEY))
     script = _script("remaining")
     for campaign_id in ids:
         keys = GateKeys.of(campaign_id)
         batch.add(script, [keys.meta, keys.next, keys.free], [])
-    values = batch.execute()
-    for value in values:
+    version, *values = batch.execute()
+    for value in (version, *values):
         if isinstance(value, Exception):
             raise value
-    return {campaign_id: (None if int(v) < 0 else int(v)) for campaign_id, v in zip(ids, values, strict=True)}
+    return version, {campaign_id: (None if int(v) < 0 else int(v)) for campaign_id, v in zip(ids, values, strict=True)}
 
 
 def lease_drop(*, campaign_id: int, hold: Hold) -> None:

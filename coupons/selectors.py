@@ -1,6 +1,7 @@
 """Reads for the coupons app: campaigns, remaining stock, a user's grants, wallet and coupons."""
 
 import contextlib
+import operator
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -106,6 +107,15 @@ def campaign_list_published() -> QuerySet[Campaign]:
     """firstcome's own public list of drops: another system's campaigns are not shown to firstcome's
     users, and unlisted ones (test drops) are left out; their pages still open by link."""
     return Campaign.objects.filter(status__in=Campaign.PUBLISHED, namespace="", unlisted=False).order_by("-opens_at")
+
+
+def campaign_shown(*, campaign: Campaign) -> tuple:
+    """Everything of a campaign a page or answer can show (its whole row, the stock left and whether it
+    opened, where the view set them): the key of a copy made from it (config/memo.py)."""
+    return (_campaign_row(campaign), getattr(campaign, "remaining", None), getattr(campaign, "opened", None))
+
+
+_campaign_row = operator.attrgetter(*(field.attname for field in Campaign._meta.concrete_fields))
 
 
 def campaign_get_published(*, slug: str) -> Campaign:

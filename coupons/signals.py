@@ -10,3 +10,7 @@ grants_settled = Signal()
 # A campaign stopped taking claims. Keyword arguments: campaign_id (int), status
 # ("sold_out", "closed" or "cancelled").
 campaign_ended = Signal()
+
+# Campaign rows changed through a bulk update (a save or delete sends Django's own post_save/post_delete).
+# No arguments. Sent inside the transaction that made the change.
+campaign_rows_changed = Signal()

@@ -12,38 +12,35 @@ from django.views.decorators.http import require_GET, require_POST
 
 from config.clientip import client_ip
 from config.errors import ApplicationError
-from config.shared_pages import PERSONAL_PARAMETER, shared_page, unshare
-from coupons import me, selectors
+from config.shared_pages import PERSONAL_PARAMETER, shared_page, shared_render, unshare
+from coupons import me, published, selectors
 from coupons.grant_words import grant_summary
 from coupons.seats.selectors import seat_layout, seat_map
 from coupons.services.claims import claim_create
-from waitingroom.selectors import room_for_campaign
 
 
 @shared_page
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = list(selectors.campaign_list_published()[:60])
-    remaining = selectors.campaign_remaining_many(campaigns=campaigns)
+    campaigns = published.campaigns_listed(limit=60)
     now = timezone.now()
     for campaign in campaigns:
-        campaign.remaining = remaining[campaign.pk]
         campaign.opened = campaign.opens_at <= now  # "opened 12/05" for the past, "opens" ahead
-    return render(request, "coupons/campaign_list.html", {"campaigns": campaigns})
+    content = tuple(selectors.campaign_shown(campaign=c) for c in campaigns)
+    return shared_render(request, "coupons/campaign_list.html", {"campaigns": campaigns}, content=content)
 
 
 @shared_page
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        campaign = selectors.campaign_get_published(slug=slug)
+        campaign = published.campaign_published(slug=slug)
     except ApplicationError:
         return render(request, "404.html", status=404)
     if campaign.allocation == campaign.Allocation.CHOSEN:
         unshare(request)  # a seat map shows the visitor's own holds: never one copy for all
-    campaign.remaining = selectors.campaign_remaining(campaign=campaign)
     my_grant = None
     if request.user.is_authenticated:
         my_grant = selectors.grant_latest_for_user_in_campaign(user_id=request.user.pk, campaign_id=campaign.pk)
-    room = room_for_campaign(campaign_id=campaign.pk)
+    room = published.campaign_room(campaign_id=campaign.pk)
     my_summary = grant_summary(my_grant) if my_grant else None
     context = {"campaign": campaign, "my_grant": my_grant, "my_summary": my_summary, "room": room}
     if campaign.allocation == campaign.Allocation.CHOSEN:
@@ -53,7 +50,9 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
         context["bought"] = next((seat for seat in seats if seat.state == "bought"), None)
         context["wallet"] = selectors.wallet_get_for_user(user_id=user_id) if user_id else None
         return render(request, "coupons/seat_map.html", context)
-    return render(request, "coupons/campaign_detail.html", context)
+    # a shared page has no visitor, so no grant of theirs: the campaign and its room are all it shows
+    content = (selectors.campaign_shown(campaign=campaign), (room.pk, room.slug) if room else None)
+    return shared_render(request, "coupons/campaign_detail.html", context, content=content)
 
 
 @login_required

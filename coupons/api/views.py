@@ -1,18 +1,22 @@
 """Campaigns, the claim, my grants, my wallet and my coupons (the seats: coupons/api/seats.py)."""
 
+from django.http import HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.schema import ErrorSerializer, Int64Field, error_response, rate_limited_response
 from config.clientip import client_ip
-from coupons import selectors
+from config.memo import Memo
+from coupons import published, selectors
 from coupons.grant_words import GrantSummary, grant_summary
 from coupons.models import Campaign, Grant
 from coupons.services.claims import ClaimOutcome, claim_create
@@ -50,14 +54,34 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
         return self.context["remaining"][campaign.pk]
 
 
+# Each listed campaign's JSON, by everything it shows (its row and stock): the list is asked for by
+# everybody at an opening, and only a campaign whose row or stock changed is serialized again.
+_serialized = Memo(1000)
+
+
+def campaign_json(campaign: Campaign, *, zone: str) -> bytes:
+    """CampaignOutputSerializer's output for the campaign (with its `remaining`), its times in the time zone
+    `zone` (the current one), as the JSON renderer writes it."""
+    remaining = {campaign.pk: campaign.remaining}
+    key = (selectors.campaign_shown(campaign=campaign), zone)
+    return _serialized.get(
+        key, lambda: JSONRenderer().render(CampaignOutputSerializer(campaign, context={"remaining": remaining}).data)
+    )
+
+
 class CampaignListApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: CampaignOutputSerializer(many=True)}, summary="Published campaigns")
-    def get(self, request: Request) -> Response:
-        campaigns = list(selectors.campaign_list_published()[:200])
-        remaining = selectors.campaign_remaining_many(campaigns=campaigns)
-        return Response(CampaignOutputSerializer(campaigns, many=True, context={"remaining": remaining}).data)
+    def get(self, request: Request) -> HttpResponse:
+        campaigns = published.campaigns_listed(limit=200)
+        if request.accepted_media_type != JSONRenderer.media_type:  # the browsable API, an indent asked for
+            remaining = {campaign.pk: campaign.remaining for campaign in campaigns}
+            return Response(CampaignOutputSerializer(campaigns, many=True, context={"remaining": remaining}).data)
+        # What JSONRenderer writes for the list (compact separators): its items' JSON, joined.
+        zone = timezone.get_current_timezone_name()
+        items = b",".join(campaign_json(campaign, zone=zone) for campaign in campaigns)
+        return HttpResponse(b"[" + items + b"]", content_type=JSONRenderer.media_type)
 
 
 class CampaignDetailApi(APIView):

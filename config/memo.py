@@ -1,0 +1,42 @@
+"""A bounded per-process memo of values computed from a key that holds everything they depend on.
+
+Such a key cannot go stale: when what the value shows changes, so does the key, and the old entry
+simply stops being asked for and ages out (least recently used first).
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from django.core.signals import setting_changed
+
+
+class Memo:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._values: OrderedDict[Hashable, object] = OrderedDict()
+        # A value may read a setting (the static files' names, the time zone): tests change them.
+        setting_changed.connect(self._clear_on_setting, weak=False)
+
+    def get(self, key: Hashable, compute: Callable[[], object]) -> object:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()  # outside the lock: two threads may both compute a new key, alike
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def _clear_on_setting(self, **kwargs) -> None:
+        self.clear()
