@@ -299,9 +299,9 @@ SERVERS = {
 }  # fmt: skip
 
 
-def server_start(kind: str, port: int = PORT) -> Proc:
+def server_start(kind: str, port: int = PORT, **env: str) -> Proc:
     build, description = SERVERS[kind]
-    proc = spawn(f"web-{kind}", build(port))
+    proc = spawn(f"web-{kind}", build(port), **env)
     proc.extra.update(url=f"http://127.0.0.1:{port}", description=description)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -8,6 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+from django.conf import settings
 from django.core.signals import setting_changed
 
 
@@ -20,6 +21,8 @@ class Memo:
         setting_changed.connect(self._clear_on_setting, weak=False)
 
     def get(self, key: Hashable, compute: Callable[[], object]) -> object:
+        if not settings.RENDER_MEMO:
+            return compute()
         with self._lock:
             if key in self._values:
                 self._values.move_to_end(key)

@@ -156,6 +156,9 @@ REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=False)
 if REDIS_CLUSTER:
     CACHES["default"]["OPTIONS"]["CLIENT_CLASS"] = "config.redis_cluster.ClusterClient"
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# The shared pages and the campaign list's items are rendered once per content in each process
+# (config/memo.py, docs/pages.md); false renders every request (what the benchmark's "render" rows measure).
+RENDER_MEMO = env.bool("RENDER_MEMO", default=True)
 
 # --- auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

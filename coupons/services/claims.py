@@ -67,6 +67,8 @@ def claim_create(
         client_ip=client_ip,
         token_generation=token_generation,
     )
+    if not access_pass:  # nothing to use up or give back: pass_use would do nothing (a drop's usual claim)
+        return claim(room_id=None, token_spent=False)
     with pass_use(
         campaign_id=campaign_id,
         user_id=user_id,

@@ -81,6 +81,19 @@ def test_a_kept_copy_is_the_page_a_render_gives(client, path):
         assert RENDERED_AT.sub("", kept) == RENDERED_AT.sub("", rendered)
 
 
+def test_with_the_memo_off_every_request_renders(client, settings):
+    drop = published_campaign(title="Rendered each time")
+    path = f"/campaigns/{drop.slug}/"
+    shared_pages._renders.clear()
+    settings.RENDER_MEMO = False
+    first, second = page(client, path, "en"), page(client, path, "en")
+    assert RENDERED_AT.sub("", first) == RENDERED_AT.sub("", second)
+    assert len(shared_pages._renders) == 0  # nothing kept
+    settings.RENDER_MEMO = True
+    page(client, path, "en")
+    assert len(shared_pages._renders) == 1
+
+
 def test_the_campaign_list_is_the_serializers_output_and_current(client):
     drops = [published_campaign(quantity=5, description=f"Drop {n}\nwith lines") for n in range(3)]
     claim_create(campaign_id=drops[0].pk, user_id=UserFactory().pk)
