@@ -96,3 +96,14 @@ def test_a_request_with_a_session_cookie_goes_the_whole_way(seen):
     [(request, answer)] = seen  # the lean function answered, asked from the URL's view in the whole chain
     assert answer is not None
     assert hasattr(request, "session")
+
+
+def test_a_disallowed_host_is_refused_the_same_either_way(seen):
+    campaign = published_campaign(quantity=2)
+    path = f"/api/v1/campaigns/{campaign.slug}/claims/"
+    answers = []
+    for client in (bearer_client(UserFactory()), APIClient()):
+        response = client.post(path, HTTP_HOST="evil.example")
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1] == (400, {"code": "bad_request", "detail": "Bad request."})
+    assert seen == []  # refused by the host check before any view
