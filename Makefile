@@ -25,7 +25,8 @@ BENCH_STAMP := .venv/.bench-installed
 bench: $(BENCH_STAMP)  ## every benchmark (bench/run.py), then docs/benchmarks.md; BENCH="b1 report" for some
 	@scripts/services.sh up
 	@scripts/system-packages.sh nginx:nginx openssl:openssl  # the crowd and page-storm runs go through nginx
-	.venv/bin/python bench/run.py $(BENCH)
+	@# one run at a time on this machine: every checkout's runs share the bench database and Redis db
+	flock /tmp/firstcome-bench.lock .venv/bin/python bench/run.py $(BENCH)
 
 $(BENCH_STAMP): $(VENV_STAMP) requirements-bench.txt requirements-charts.txt
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
