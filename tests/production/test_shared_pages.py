@@ -68,13 +68,15 @@ def me_cookie(session: requests.Session) -> dict | None:
     return json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
 
 
-def fresh_copy(session: requests.Session, site, path: str, **kwargs) -> requests.Response:
-    """The first answer after the previous copy expired: one the web node rendered for this request."""
+def fresh_copy(session: requests.Session, site, path: str, **kwargs) -> tuple[requests.Response, int]:
+    """The first answer after the previous copy expired (one the web node rendered for this request), asked
+    just after a second began, and that second: the copy lives through it (until the next second begins)."""
     for _ in range(40):
+        time.sleep(1.02 - time.time() % 1)  # a new second: the copies of the previous one have expired
+        second = int(time.time())
         answer = get(session, site, path, **kwargs)
         if answer.headers.get("X-Cache") in ("MISS", "EXPIRED"):
-            return answer
-        time.sleep(0.3)
+            return answer, second
     raise AssertionError(f"{path}: never refreshed ({answer.headers.get('X-Cache')})")
 
 
@@ -94,21 +96,27 @@ def test_a_copy_rendered_for_a_logged_in_user_is_everyones_and_holds_nothing_of_
     )
     assert claim.status_code == 202, claim.text
     for path in (*SHARED, f"/campaigns/{campaign.slug}/", f"/api/v1/campaigns/{campaign.slug}/"):
-        mine = fresh_copy(a, site, path)
-        assert mine.status_code == 200, path
-        # then: what A got carries no cookie and nothing of A's
-        assert "Set-Cookie" not in mine.headers, (path, mine.headers.get("Set-Cookie"))
-        assert "alice-shared" not in mine.text and csrf not in mine.text, path
-        assert 'name="csrfmiddlewaretoken"' not in mine.text, path
-        assert mine.headers["Cache-Control"] == "no-cache" and "X-Accel-Expires" not in mine.headers, path
-        # and B (logged in elsewhere) and an anonymous visitor get that very copy from nginx
-        bob = browser(site)
-        bob.cookies.set("sessionid", "not-a-session", domain="127.0.0.1")
-        for other in (bob, browser(site)):
-            theirs = get(other, site, path)
-            assert theirs.headers["X-Cache"] in ("HIT", "UPDATING"), (path, theirs.headers["X-Cache"])
-            assert "Set-Cookie" not in theirs.headers, path
-            assert "alice-shared" not in theirs.text, path
+        for _attempt in range(5):
+            mine, second = fresh_copy(a, site, path)
+            assert mine.status_code == 200, path
+            # then: what A got carries no cookie and nothing of A's
+            assert "Set-Cookie" not in mine.headers, (path, mine.headers.get("Set-Cookie"))
+            assert "alice-shared" not in mine.text and csrf not in mine.text, path
+            assert 'name="csrfmiddlewaretoken"' not in mine.text, path
+            assert mine.headers["Cache-Control"] == "no-cache" and "X-Accel-Expires" not in mine.headers, path
+            # and B (logged in elsewhere) and an anonymous visitor get that very copy from nginx
+            bob = browser(site)
+            bob.cookies.set("sessionid", "not-a-session", domain="127.0.0.1")
+            theirs = [get(other, site, path) for other in (bob, browser(site))]
+            if int(time.time()) != second:
+                continue  # a slow exchange crossed into the next second, where A's copy rightly expired: again
+            for answer in theirs:
+                assert answer.headers["X-Cache"] in ("HIT", "UPDATING"), (path, answer.headers["X-Cache"])
+                assert "Set-Cookie" not in answer.headers, path
+                assert "alice-shared" not in answer.text, path
+            break
+        else:
+            pytest.fail(f"{path}: no exchange stayed within one second in five tries")
     # the personal copy (a query string) is A's own, never kept
     personal = get(a, site, f"/campaigns/{campaign.slug}/?mine=1")
     assert "alice-shared" in personal.text and personal.headers["X-Cache"] == "BYPASS"
@@ -210,7 +218,8 @@ def test_a_crowd_costs_about_one_request_a_second_per_page(site, orm):
     for thread in threads:
         thread.join()
 
-    # then: each page and language reached the web node about once a second
+    # then: each page and language reached the web node about once a second (a copy lives through the
+    # second of its render; a render that ends in the next second is stale at once: one more there at most)
     assert len(answered) > 200 and set(answered) == {200}
     time.sleep(0.2)
     with log.open("rb") as handle:
@@ -219,7 +228,7 @@ def test_a_crowd_costs_about_one_request_a_second_per_page(site, orm):
     assert set(addresses) <= seen, "nginx saw the visitors from their own addresses"
     for path in paths:
         upstream = upstream_lines(site, path, start)
-        assert len(upstream) <= 2 * (seconds + 1) + 1, (path, len(upstream), len(answered))
+        assert len(upstream) <= 2 * 2 * (seconds + 1), (path, len(upstream), len(answered))
 
 
 def test_the_me_cookie_follows_login_claim_and_logout(site, orm):
