@@ -15,9 +15,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from coupons import redis as gate
-from coupons.errors import CampaignNotFound
 from coupons.models import Campaign
-from coupons.selectors import campaign_remaining
+from coupons.selectors import campaign_get_published, campaign_list_published, campaign_remaining
 from coupons.signals import campaign_rows_changed
 from waitingroom.models import WaitingRoom
 from waitingroom.selectors import room_for_campaign
@@ -49,8 +48,7 @@ def _current(campaign_ids: list[int]) -> tuple[_Copy, dict[int, int | None]]:
         version, _ = gate.campaigns_version_and_remaining([])
     with _reading:
         if _copy.version != version or version is None:
-            listed = Campaign.objects.filter(status__in=Campaign.PUBLISHED, namespace="", unlisted=False)
-            _copy = _Copy(version=version, listed=list(listed.order_by("-opens_at")[:LISTED_KEPT]))
+            _copy = _Copy(version=version, listed=list(campaign_list_published()[:LISTED_KEPT]))
         return _copy, {}
 
 
@@ -70,10 +68,7 @@ def campaign_published(*, slug: str) -> Campaign:
     held, remaining = _current([kept.pk] if kept else [])
     campaign = held.by_slug.get(slug)
     if campaign is None:
-        campaign = Campaign.objects.filter(slug=slug, status__in=Campaign.PUBLISHED, namespace="").first()
-        if campaign is None:
-            raise CampaignNotFound()
-        held.by_slug[slug] = campaign
+        campaign = held.by_slug[slug] = campaign_get_published(slug=slug)  # CampaignNotFound if it is not
     return _with_remaining(campaign, remaining.get(campaign.pk))
 
 
