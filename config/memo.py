@@ -11,6 +11,8 @@ from collections.abc import Callable, Hashable
 from django.conf import settings
 from django.core.signals import setting_changed
 
+_MISSING = object()
+
 
 class Memo:
     def __init__(self, size: int) -> None:
@@ -33,6 +35,28 @@ class Memo:
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
         return value
+
+    def get_many(self, keys: list[Hashable], compute: Callable[[list[int]], list[object]]) -> list[object]:
+        """get() of several keys; `compute` is given the positions of those not kept (all of them when the
+        memo is off) and returns their values in that order, so the missing ones are computed together."""
+        values: list[object] = [_MISSING] * len(keys)
+        if settings.RENDER_MEMO:
+            with self._lock:
+                for position, key in enumerate(keys):
+                    if key in self._values:
+                        self._values.move_to_end(key)
+                        values[position] = self._values[key]
+        missing = [position for position, value in enumerate(values) if value is _MISSING]
+        if missing:
+            computed = compute(missing)
+            with self._lock:
+                for position, value in zip(missing, computed, strict=True):
+                    values[position] = value
+                    if settings.RENDER_MEMO:
+                        self._values[keys[position]] = value
+                while len(self._values) > self.size:
+                    self._values.popitem(last=False)
+        return values
 
     def clear(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Hashable
 from functools import wraps
 
+from django import template
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -132,3 +133,42 @@ def shared_render(request: HttpRequest, template_name: str, context: dict, *, co
         key, lambda: render_to_string(template_name, {**context, "rendered_at": _MOMENT}, request).split(_MOMENT)
     )
     return HttpResponse(moment.join(parts))
+
+
+# --- the parts of a page that did not change ---------------------------------------------------
+
+register = template.Library()
+# The fragments of shared pages this process rendered (~1 kB each): a page's shell and each drop's
+# card, by language; at an opening one drop's stock moves and only its part is rendered again.
+_fragments = Memo(4096)
+
+
+class SharedFragmentNode(template.Node):
+    def __init__(self, nodelist: template.NodeList, vary: list[template.base.FilterExpression]) -> None:
+        self.nodelist = nodelist
+        self.vary = vary
+
+    def render(self, context: template.Context) -> str:
+        if not context.get("shared_page"):
+            return self.nodelist.render(context)
+        request = context.get("request")
+        key = (
+            self,  # this place in this template (kept alive by the key: never another's)
+            get_language(),
+            timezone.get_current_timezone_name(),
+            request.path if request is not None else None,
+            *(expression.resolve(context) for expression in self.vary),
+        )
+        return _fragments.get(key, lambda: self.nodelist.render(context))
+
+
+@register.tag
+def shared_fragment(parser: template.base.Parser, token: template.base.Token) -> SharedFragmentNode:
+    """`{% shared_fragment value... %}...{% endshared_fragment %}`: on a shared page, the part is rendered
+    once per process for its place, the language, the time zone, the path and the values given, which
+    must be everything it shows besides those (the memo's key, config/memo.py); elsewhere it renders
+    each time. A part that shows `rendered_at` gets the render's placeholder (shared_render)."""
+    vary = [parser.compile_filter(bit) for bit in token.split_contents()[1:]]
+    nodelist = parser.parse(("endshared_fragment",))
+    parser.delete_first_token()
+    return SharedFragmentNode(nodelist, vary)

@@ -25,7 +25,8 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     for campaign in campaigns:
         campaign.opened = campaign.opens_at <= now  # "opened 12/05" for the past, "opens" ahead
-    content = tuple(selectors.campaign_shown(campaign=c) for c in campaigns)
+        campaign.shown = selectors.campaign_shown(campaign=campaign)  # all its card shows
+    content = tuple(campaign.shown for campaign in campaigns)
     return shared_render(request, "coupons/campaign_list.html", {"campaigns": campaigns}, content=content)
 
 
@@ -51,7 +52,9 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
         context["wallet"] = selectors.wallet_get_for_user(user_id=user_id) if user_id else None
         return render(request, "coupons/seat_map.html", context)
     # a shared page has no visitor, so no grant of theirs: the campaign and its room are all it shows
-    content = (selectors.campaign_shown(campaign=campaign), (room.pk, room.slug) if room else None)
+    shown = selectors.campaign_shown(campaign=campaign)
+    context["campaign_row"] = shown[0]  # the page's parts that show the row but not the stock
+    content = (shown, (room.pk, room.slug) if room else None)
     return shared_render(request, "coupons/campaign_detail.html", context, content=content)
 
 

@@ -110,6 +110,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.shared_pages.context",
             ],
+            # {% shared_fragment %}: the parts of a shared page kept while what they show is unchanged.
+            "libraries": {"shared_pages": "config.shared_pages"},
         },
     },
 ]

@@ -131,3 +131,50 @@ def test_the_copy_is_read_again_after_the_version_is_lost(client):
     # then the next render reads the rows again
     assert "After" in page(client, "/")
     assert published.campaign_published(slug=drop.slug).title == "After"
+
+
+@pytest.mark.parametrize("path", ["/", "/campaigns/{slug}/"])
+def test_a_page_made_of_kept_parts_is_the_page_a_whole_render_gives(client, settings, path):
+    # given two drops, and each page's parts (shell, cards, the drop's parts but its stock) kept
+    drop, other = published_campaign(title="Parts drop", quantity=5), published_campaign(title="Other", quantity=7)
+    path = path.format(slug=drop.slug)
+    for claimed, language in enumerate(("en", "ko"), start=1):
+        page(client, path, language)
+
+        # when the stock moves (the page's copy is new, its unchanged parts are kept)
+        claim_create(campaign_id=drop.pk, user_id=UserFactory().pk)
+        fragments_before = len(shared_pages._fragments)
+        assembled = page(client, path, language)
+
+        # then only the part that shows the moved stock was rendered again (home: its card), the new
+        # stock shows, and the page is byte for byte what a render of every part gives
+        assert len(shared_pages._fragments) == fragments_before + (1 if path == "/" else 0)
+        assert f"width: {(5 - claimed) * 20}%" in assembled
+        assert other.title in assembled or path != "/"
+        settings.RENDER_MEMO = False  # (a changed setting also empties the memos)
+        whole = page(client, path, language)
+        settings.RENDER_MEMO = True
+        assert RENDERED_AT.sub("", assembled) == RENDERED_AT.sub("", whole)
+
+
+def test_a_personal_page_keeps_no_part(client):
+    # given a visitor who asks for their own page (a query string) while logged in
+    user = UserFactory()
+    client.force_login(user)
+    drop = published_campaign(title="Mine")
+    shared_pages._fragments.clear()
+
+    # then nothing of it is kept, and it shows them
+    for path in ("/?mine=1", f"/campaigns/{drop.slug}/?mine=1"):
+        assert user.username in page(client, path)
+    assert len(shared_pages._fragments) == 0
+
+
+def test_a_room_put_in_front_of_a_drop_shows_on_its_page(client):
+    from tests.waitingroom.factories import WaitingRoomFactory
+
+    drop = published_campaign(title="Roomless")
+    path = f"/campaigns/{drop.slug}/"
+    assert "Go to the waiting room" not in page(client, path)
+    WaitingRoomFactory(campaign=drop)
+    assert "Go to the waiting room" in page(client, path)
