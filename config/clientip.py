@@ -33,10 +33,20 @@ def client_ip(request: HttpRequest) -> str:
     address is the client. Entries left of it were written by the client and
     are never believed; a malformed one stops the walk at the last trusted hop.
     """
-    remote = _address(request.META.get("REMOTE_ADDR", ""))
+    meta = request.META
+    return _client_ip(
+        meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR", ""), tuple(settings.TRUSTED_PROXIES)
+    )
+
+
+# Each web process meets the same clients again and again (a drop's claims and polls): their
+# addresses are parsed once. Bounded, so headers made up to fill it only push others out.
+@functools.lru_cache(maxsize=65_536)
+def _client_ip(remote_text: str, forwarded: str, trusted_cidrs: tuple[str, ...]) -> str:
+    remote = _address(remote_text)
     if remote is None:
         return "0.0.0.0"  # no socket address (a test client, a unix socket): one shared bucket
-    trusted = _networks(tuple(settings.TRUSTED_PROXIES))
+    trusted = _networks(trusted_cidrs)
 
     def is_trusted(address) -> bool:
         return any(address in network for network in trusted)
@@ -44,7 +54,6 @@ def client_ip(request: HttpRequest) -> str:
     hop = remote
     if not is_trusted(hop):
         return str(hop)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     for entry in reversed(forwarded.split(",") if forwarded else []):
         address = _address(entry)
         if address is None:

@@ -74,7 +74,7 @@ def _now_arg(now_ms: int | None) -> str | int:
 
 
 def _ticket_args(ticket: Ticket | None) -> list[str | int]:
-    return ["", ""] if ticket is None else [ticket.score, ticket.heard_ms]
+    return ["", ""] if ticket is None else [ticket.score, ""]  # the second: unused (see status.lua)
 
 
 @dataclass(frozen=True, kw_only=True)

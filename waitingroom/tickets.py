@@ -2,9 +2,12 @@
 
 Redis keeps the line, and a failover to a replica that missed the last writes
 forgets the people who joined just before it. Every answer to a queued user
-carries a fresh ticket naming their place, the arrival score (which, like
-Cloudflare's arrival-time cookie, orders the line by arrival time first:
-lib/heartbeat.lua), and the time the user was last heard. The page keeps it in
+carries a ticket naming their place: the room, the user and the arrival score
+(which, like Cloudflare's arrival-time cookie, orders the line by arrival time
+first: lib/heartbeat.lua). A place's ticket is the same at every answer, so
+each process signs it once (the signature is most of a status poll's own
+work). Tickets issued before carry the time their holder was last heard too
+(key h), which is read past. The page keeps it in
 a cookie, API clients send it back; a user Redis no longer knows is put back
 at that place, and `seq` is raised past its arrival number.
 
@@ -17,26 +20,41 @@ that sends no ticket joins at the back.
 
 The payload is signed, not encrypted: a client reads its own arrival score
 to place itself in the room's line document (services/line.py). Keys: r room,
-u user, s score, h heard at (ms; no longer decides anything).
+u user, s score.
 """
 
+import functools
 from dataclasses import dataclass
 
 from django.core import signing
+from django.core.signals import setting_changed
 
 from waitingroom.errors import TicketInvalid
 
 TICKET_SALT = "firstcome.waitingroom.ticket"
 
 
+# Signed tickets kept per process: the places polling now (the front zone's, at most a few
+# thousand a room), with room to spare (~200 bytes each).
+ISSUED_KEPT = 20_000
+
+
 @dataclass(frozen=True)
 class Ticket:
     score: int
-    heard_ms: int
 
 
-def ticket_issue(*, room_id: int, user_id: int, score: int, now_ms: int) -> str:
-    return signing.dumps({"r": room_id, "u": user_id, "s": score, "h": now_ms}, salt=TICKET_SALT, compress=False)
+@functools.lru_cache(maxsize=ISSUED_KEPT)
+def ticket_issue(*, room_id: int, user_id: int, score: int) -> str:
+    return signing.dumps({"r": room_id, "u": user_id, "s": score}, salt=TICKET_SALT, compress=False)
+
+
+def _forget_on_new_key(*, setting: str, **kwargs) -> None:
+    if setting in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"):  # tests; a deployment restarts with its new key
+        ticket_issue.cache_clear()
+
+
+setting_changed.connect(_forget_on_new_key, dispatch_uid="waitingroom.tickets.forget_on_new_key")
 
 
 def ticket_read(*, token: str, room_id: int, user_id: int) -> Ticket:
@@ -45,7 +63,7 @@ def ticket_read(*, token: str, room_id: int, user_id: int) -> Ticket:
         payload = signing.loads(token, salt=TICKET_SALT)
         if int(payload["r"]) != room_id or int(payload["u"]) != user_id:
             raise TicketInvalid()
-        return Ticket(score=int(payload["s"]), heard_ms=int(payload["h"]))
+        return Ticket(score=int(payload["s"]))
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise TicketInvalid() from exc
 

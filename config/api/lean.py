@@ -48,14 +48,33 @@ def json_response(data: Any, *, status: int, allow: str, headers: dict[str, str]
     return response
 
 
+def _refusal(exc: ApplicationError) -> bytes:
+    """The JSON renderer's bytes for a refusal's body (its code, detail and extras)."""
+    body = {"code": exc.code, "detail": str(exc.detail), **exc.extra}
+    try:  # each value with its type: 1, 1.0 and True are equal keys but render apart
+        return _refusal_rendered(tuple((name, type(value), value) for name, value in body.items()))
+    except TypeError:  # an extra that is a list or a dict: rendered each time
+        return _renderer.render(body)
+
+
+# The refusals a drop answers most (sold_out, closed, ...) are the same few bodies in each language.
+@functools.lru_cache(maxsize=1024)
+def _refusal_rendered(items: tuple) -> bytes:
+    return _renderer.render({name: value for name, _, value in items})
+
+
 def error_response(exc: Exception, *, allow: str, authenticated: object) -> HttpResponse:
     """What the API's error handler answers for `exc` (re-raised when it has no answer: Django's 500).
 
     `authenticated` stands for the request in the handler's eyes: its `user`, `auth` and
     `_authenticator`, so a 5xx for a token revoked meanwhile is a 401 here too."""
     if isinstance(exc, ApplicationError) and exc.status_code < 500:  # the common refusals, without the detour
-        body = {"code": exc.code, "detail": exc.detail, **exc.extra}
-        return json_response(body, status=exc.status_code, allow=allow, headers=exc.headers)
+        response = HttpResponse(_refusal(exc), status=exc.status_code, content_type="application/json")
+        response["Allow"] = allow
+        response["Vary"] = "Accept"
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
     answer = api_exception_handler(exc, {"request": authenticated, "view": None})
     if answer is None:
         raise exc

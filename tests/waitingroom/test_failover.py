@@ -207,3 +207,29 @@ def test_the_waiting_page_keeps_the_ticket_in_a_cookie_and_gets_the_place_back(c
     # and leaving drops the cookie: a place given up does not come back
     client.post(f"/rooms/{room.slug}/leave/")
     assert not client.cookies[f"fc_ticket_{room.pk}"].value
+
+
+def test_a_places_ticket_is_the_same_at_every_answer_and_an_earlier_ones_still_works():
+    from django.core import signing
+
+    from waitingroom.tickets import TICKET_SALT
+
+    # given a user in line, polling twice
+    campaign = published_campaign(quantity=5)
+    room = published_room(campaign=campaign)
+    a = Client(room, campaign)
+    a.join()
+    first = a.status()["ticket"]
+    assert a.status()["ticket"] == first  # the same place, the same ticket (signed once per process)
+    payload = signing.loads(first, salt=TICKET_SALT)
+    assert set(payload) == {"r", "u", "s"}
+
+    # and a ticket as issued before tickets dropped the time last heard (key h)
+    earlier = signing.dumps({**payload, "h": redis_ms() - 3_600_000}, salt=TICKET_SALT, compress=False)
+    copy = {key: None for key in room_redis.RoomKeys.of(room.pk).all()}  # a failover to an empty replica
+
+    # when Redis forgets the room, then the earlier ticket brings the place back
+    roll_back(copy)
+    a.ticket = earlier
+    assert a.status()["position"] == 1
+    assert queue_order(room) == [a.user.pk]

@@ -15,7 +15,7 @@
 -- ARGV[4] "1" when KEYS[8] names the caller's IP, "" when the IP is unknown (no per-IP limit)
 -- ARGV[5] the score of the user's arrival ticket (signature checked by the caller), or "":
 --         the user goes back to that place, or keeps a better one (W8)
--- ARGV[6] when the ticket's holder was last heard (ms; no longer decides: lib/heartbeat.lua)
+-- ARGV[6] unused, sent empty (was: when the ticket's holder was last heard)
 --
 -- Rate limits come first, before any other answer: every join spends a token
 -- of the user's bucket and of the IP's (meta rl_user_* / rl_ip_*; 0 = off), a
@@ -62,7 +62,7 @@ end
 local opens_at = tonumber(meta[2])
 local opened = now >= opens_at
 if ARGV[5] ~= "" then
-  place_restore(KEYS[1], KEYS[2], KEYS[4], user, ARGV[5], ARGV[6], now)
+  place_restore(KEYS[1], KEYS[2], KEYS[4], user, ARGV[5], now)
 end
 local score = redis.call("ZSCORE", KEYS[2], user)
 if not score then

@@ -6,7 +6,7 @@
 -- ARGV[2] now in ms, or "" for the Redis server clock
 -- ARGV[3] the score of the user's arrival ticket (signature checked by the caller), or "":
 --         a user Redis does not know goes back to that place (W8)
--- ARGV[4] when the ticket's holder was last heard (ms; no longer decides: lib/heartbeat.lua)
+-- ARGV[4] unused, sent empty (was: when the ticket's holder was last heard)
 -- KEYS[7], ARGV[5] (optional, standalone Redis only: on a cluster the key lives in another slot)
 --         the user's token generation key (accounts/redis.py) and the generation the caller's
 --         bearer token carries: unless the key holds exactly that, the outcome is
@@ -52,7 +52,7 @@ if expiry and tonumber(expiry) > now then
 end
 local score = redis.call("ZSCORE", KEYS[2], user)
 if not score and ARGV[3] ~= "" and state ~= "closed" and state ~= "sold_out" then
-  if place_restore(KEYS[1], KEYS[2], KEYS[6], user, ARGV[3], ARGV[4], now) then
+  if place_restore(KEYS[1], KEYS[2], KEYS[6], user, ARGV[3], now) then
     score = redis.call("ZSCORE", KEYS[2], user)
     size = size + 1
   end

@@ -129,7 +129,7 @@ def room_status(
             throttled=result.throttled,
         )
     ahead = result.position - 1
-    ticket = tickets.ticket_issue(room_id=room.pk, user_id=user_id, score=result.score, now_ms=now)
+    ticket = tickets.ticket_issue(room_id=room.pk, user_id=user_id, score=result.score)
     cap = max(1, min(schedule.MAX_INTERVAL, room.silence_timeout_seconds // 3))
     opens_ms = clock.to_ms(room.opens_at)
     if now < opens_ms:

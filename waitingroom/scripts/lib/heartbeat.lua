@@ -56,10 +56,10 @@ end
 -- served that place already (meta `served_upto`: the last score it popped).
 -- However long ago its holder was heard: far back nobody polls (issue 21), and
 -- nothing but the tick takes a silent user's place (W5), so a place not served
--- is still theirs (`heard` is no longer read). A lower score than the user holds wins (ZADD LT), a higher one
+-- is still theirs (tickets no longer carry when it was heard). A lower score than the user holds wins (ZADD LT), a higher one
 -- changes nothing. `seq` is raised to the ticket's arrival number, so no later
 -- arrival takes it again. Returns true when the user stands there now.
-local function place_restore(meta, queue, seq, user, score, heard, now)
+local function place_restore(meta, queue, seq, user, score, now)
   local served = redis.call("HGET", meta, "served_upto")
   if served and tonumber(score) <= tonumber(served) then
     return false
