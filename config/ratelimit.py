@@ -7,6 +7,7 @@ spend one per-IP token through ip_token_take() before anything else runs, and
 login one per username too (token_take()).
 """
 
+import functools
 import ipaddress
 import math
 from dataclasses import dataclass
@@ -142,6 +143,7 @@ class RateLimitFields(models.Model):
         }
 
 
+@functools.lru_cache(maxsize=65_536)  # a drop's clients come back again and again; bounded against made-up ones
 def ip_bucket_id(client_ip: str) -> str:
     """What one per-IP bucket counts: the address, or for IPv6 its /64 (one subscriber's
     prefix: a host that rotates addresses inside it is still one client)."""

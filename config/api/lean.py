@@ -20,6 +20,7 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, get_urlconf, resolve
 from django.utils.module_loading import import_string
+from django.utils.translation import get_language
 from rest_framework.renderers import JSONRenderer
 
 from config.api.exceptions import api_exception_handler
@@ -50,6 +51,9 @@ def json_response(data: Any, *, status: int, allow: str, headers: dict[str, str]
 
 def _refusal(exc: ApplicationError) -> bytes:
     """The JSON renderer's bytes for a refusal's body (its code, detail and extras)."""
+    kind = type(exc)
+    if exc.detail is kind.default_detail and exc.code == kind.code and not exc.extra:  # sold_out, ...: by kind
+        return _refusal_by_kind(kind, get_language())
     body = {"code": exc.code, "detail": str(exc.detail), **exc.extra}
     try:  # each value with its type: 1, 1.0 and True are equal keys but render apart
         return _refusal_rendered(tuple((name, type(value), value) for name, value in body.items()))
@@ -61,6 +65,11 @@ def _refusal(exc: ApplicationError) -> bytes:
 @functools.lru_cache(maxsize=1024)
 def _refusal_rendered(items: tuple) -> bytes:
     return _renderer.render({name: value for name, _, value in items})
+
+
+@functools.lru_cache(maxsize=1024)
+def _refusal_by_kind(kind: type[ApplicationError], language: str | None) -> bytes:
+    return _renderer.render({"code": kind.code, "detail": str(kind.default_detail)})
 
 
 def error_response(exc: Exception, *, allow: str, authenticated: object) -> HttpResponse:

@@ -176,6 +176,9 @@ CLAIM_CASES = {
     "accepted, body {}": (claim_case(body="{}"), True),
     "duplicate": (claim_case(before=claim_once), True),
     "sold out": (claim_case(lambda now: {"quantity": 1}, before=sell_out), True),
+    # a refusal's body is kept per kind and language (config/api/lean.py): each language its own
+    "sold out, in Korean": (claim_case(lambda now: {"quantity": 1}, before=sell_out, HTTP_ACCEPT_LANGUAGE="ko"), True),
+    "sold out, in English": (claim_case(lambda now: {"quantity": 1}, before=sell_out, HTTP_ACCEPT_LANGUAGE="en"), True),
     "not open": (claim_case(lambda now: {"opens_at": now + timedelta(hours=1)}), True),
     "closed": (
         claim_case(lambda now: {"opens_at": now - timedelta(days=2), "closes_at": now - timedelta(days=1)}),
@@ -203,7 +206,10 @@ CLAIM_CASES = {
 @pytest.mark.parametrize("case", CLAIM_CASES)
 def test_lean_claim_answers_as_the_drf_view(case, api_contract):
     make, lean_answers = CLAIM_CASES[case]
-    compare("api-campaign-claim", make, lean_answers=lean_answers)
+    answer = compare("api-campaign-claim", make, lean_answers=lean_answers)
+    if case.startswith("sold out, in"):
+        korean = "in Korean" in case
+        assert any("\uac00" <= letter <= "\ud7a3" for letter in answer["body"]["detail"]) is korean
     if "text/html" in case:
         api_contract.broken.clear()  # the browsable API's page is no answer of the schema
 
