@@ -48,10 +48,10 @@ class RoomStatusOutputSerializer(serializers.Serializer):
     pass_expires_ms = Int64Field(allow_null=True)
     ticket = serializers.CharField(
         allow_null=True,
-        help_text="your arrival ticket while in line (queued or prequeued), renewed with every answer: keep the "
+        help_text="your arrival ticket while in line (queued or prequeued), sent with every answer: keep the "
         "latest and send it back with status and join. If the room's Redis state is lost (a failover), it puts "
         "you back at your place; without it you join at the back. Signed, readable: "
-        "base64url JSON {r: room, u: user, s: arrival score, h: last heard ms}, a colon, a signature.",
+        "base64url JSON {r: room, u: user, s: arrival score}, a colon, a signature (the same for the same place).",
     )
     next_url = serializers.CharField(allow_null=True)
     front = serializers.BooleanField(
