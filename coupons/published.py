@@ -1,6 +1,6 @@
 """firstcome's published campaigns as this process last read them, checked at every use against their version.
 
-The version is a Redis key (coupons.redis.CAMPAIGNS_VERSION_KEY) that a new value replaces once any
+The version is a Redis key (coupons.listing_redis.CAMPAIGNS_VERSION_KEY) that a new value replaces once any
 change of a campaign row commits: a save or delete (Django's signals) or a bulk update
 (coupons.signals.campaign_rows_changed); a waiting room's save or delete replaces it too. Every use
 reads it in the same round trip as the stock, so a page never shows a campaign older than the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from coupons import redis as gate
+from coupons import listing_redis
 from coupons.models import Campaign
 from coupons.selectors import campaign_get_published, campaign_list_published, campaign_remaining
 from coupons.signals import campaign_rows_changed
@@ -40,12 +40,12 @@ def _current(campaign_ids: list[int]) -> tuple[_Copy, dict[int, int | None]]:
     """This process's copy at the current version, and the stock of `campaign_ids` (which it must hold)."""
     global _copy
     held = _copy
-    version, remaining = gate.campaigns_version_and_remaining(campaign_ids)
+    version, remaining = listing_redis.campaigns_version_and_remaining(campaign_ids)
     if version is not None and version == held.version:
         return held, remaining
     if version is None:  # a new Redis, or one flushed: start a version, then read
-        gate.campaigns_version_replace(if_missing=True)
-        version, _ = gate.campaigns_version_and_remaining([])
+        listing_redis.campaigns_version_replace(if_missing=True)
+        version, _ = listing_redis.campaigns_version_and_remaining([])
     with _reading:
         if _copy.version != version or version is None:
             _copy = _Copy(version=version, listed=list(campaign_list_published()[:LISTED_KEPT]))
@@ -58,7 +58,7 @@ def campaigns_listed(*, limit: int) -> list[Campaign]:
     held, remaining = _current([c.pk for c in _copy.listed[:limit]])
     campaigns = held.listed[:limit]
     if campaigns and not remaining:  # read at a new version: its stock is asked for now
-        _, remaining = gate.campaigns_version_and_remaining([c.pk for c in campaigns])
+        _, remaining = listing_redis.campaigns_version_and_remaining([c.pk for c in campaigns])
     return [_with_remaining(campaign, remaining.get(campaign.pk)) for campaign in campaigns]
 
 
@@ -89,7 +89,7 @@ def _with_remaining(campaign: Campaign, remaining: int | None) -> Campaign:
 
 
 def _changed(**kwargs) -> None:
-    transaction.on_commit(gate.campaigns_version_replace)
+    transaction.on_commit(listing_redis.campaigns_version_replace)
 
 
 def receivers_connect() -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from redis.exceptions import RedisError
 
+from coupons import listing_redis
 from coupons import redis as gate
 from coupons.errors import CampaignNotFound, GrantNotFound
 from coupons.models import Campaign, Coupon, Grant, LedgerEntry, Wallet
@@ -152,7 +153,7 @@ def campaign_pending_grants(*, campaign_id: int) -> int:
 
 def campaign_remaining_many(*, campaigns: list[Campaign]) -> dict[int, int]:
     published = [c for c in campaigns if c.status != Campaign.Status.DRAFT]
-    values = gate.remaining_many(c.pk for c in published)
+    values = listing_redis.remaining_many(c.pk for c in published)
     result = {c.pk: c.quantity for c in campaigns}
     for campaign in published:
         value = values.get(campaign.pk)

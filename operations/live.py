@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from coupons import listing_redis
 from coupons import redis as gate
 from coupons.models import Campaign, Grant
 from waitingroom import selectors as room_selectors
@@ -93,7 +94,7 @@ def campaigns_live(campaigns: list[Campaign]) -> list[CampaignLive]:
     if not ids:
         return []
     stats = gate.stats_many(ids)
-    remaining = gate.remaining_many(ids)
+    remaining = listing_redis.remaining_many(ids)
     grants: dict[int, dict[str, int]] = {pk: dict.fromkeys(Grant.Status.values, 0) for pk in ids}
     rows = Grant.objects.filter(campaign_id__in=ids).values_list("campaign_id", "status").annotate(n=Count("id"))
     for campaign_id, status, count in rows.order_by():

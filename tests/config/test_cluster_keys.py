@@ -18,6 +18,7 @@ from redis.crc import key_slot
 
 from config import ratelimit
 from config import redis as fc_redis
+from coupons import listing_redis
 from coupons import redis as gate
 from coupons import redis_retire as gate_retire
 from coupons.seats import redis as seats_redis
@@ -121,10 +122,10 @@ def test_every_script_call_keeps_its_keys_in_one_slot(script_calls):
     hold = gate.Hold(claimed.slot, user_id, "g-1")
     gate.confirm(campaign_id=campaign.pk, hold=hold, lease_deadline_ms=now_ms + 60_000, ring_seconds=5)
     gate.remaining(campaign_id=campaign.pk)
-    gate.remaining_many([campaign.pk, other.pk])  # a standalone Redis: remaining_many.lua (STANDALONE_ONLY)
+    listing_redis.remaining_many([campaign.pk, other.pk])  # a standalone Redis: remaining_many.lua (STANDALONE_ONLY)
     on_a_cluster = len(script_calls)
     with override_settings(REDIS_CLUSTER=True):  # a cluster's way: remaining.lua per campaign
-        gate.remaining_many([campaign.pk, other.pk])
+        listing_redis.remaining_many([campaign.pk, other.pk])
     cluster_calls = script_calls[on_a_cluster:]
     gate.meta_set(campaign_id=campaign.pk, meta=gate_meta_build(campaign=campaign))
     batch = fc_redis.ScriptBatch()

@@ -122,11 +122,11 @@ def test_the_copy_is_read_again_after_the_version_is_lost(client):
     drop = published_campaign(title="Before")
     assert "Before" in page(client, "/")
     from config import redis as fc_redis
-    from coupons import redis as gate
+    from coupons import listing_redis
 
-    fc_redis.client().delete(fc_redis.key(gate.CAMPAIGNS_VERSION_KEY))
+    fc_redis.client().delete(fc_redis.key(listing_redis.CAMPAIGNS_VERSION_KEY))
     Campaign.objects.filter(pk=drop.pk).update(title="After")
-    fc_redis.client().delete(fc_redis.key(gate.CAMPAIGNS_VERSION_KEY))
+    fc_redis.client().delete(fc_redis.key(listing_redis.CAMPAIGNS_VERSION_KEY))
 
     # then the next render reads the rows again
     assert "After" in page(client, "/")
